@@ -1,0 +1,53 @@
+// swift-tools-version:6.2
+// gradtrace: see why very deep networks do or do not learn.
+import PackageDescription
+
+/// Every numeric target is generic over its scalar (Float for training, Double for test
+/// oracles). Cross-module optimisation lets a client specialise those generics: without it
+/// `Tensor<Float>` code called from another module runs unspecialised, hundreds of times slower.
+let optimised: [SwiftSetting] = [
+  .unsafeFlags(["-cross-module-optimization"]),
+  .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+  name: "gradtrace",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "gradtrace", targets: ["gradtrace"]),
+    .library(name: "Networks", targets: ["Networks"]),
+    .library(name: "TraceIO", targets: ["TraceIO"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+    .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: optimised),
+    .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: optimised),
+    .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
+    .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
+    .target(
+      name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore"],
+      swiftSettings: optimised),
+    .executableTarget(
+      name: "gradtrace",
+      dependencies: [
+        "Networks", "Training", "TraceIO",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: optimised),
+    .testTarget(
+      name: "TensorCoreTests", dependencies: ["TensorCore"], swiftSettings: optimised),
+    .testTarget(
+      name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
+    .testTarget(
+      name: "NetworksTests",
+      dependencies: ["Networks", "Autodiff", "TensorCore", "Training", "TraceIO"],
+      resources: [.copy("Golden")],
+      swiftSettings: optimised),
+    .testTarget(
+      name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),
+  ]
+)

@@ -1,0 +1,59 @@
+import TensorCore
+
+extension Tape {
+  /// Leaky ReLU: y = x for x > 0, slope·x otherwise; dy/dx = 1 or slope (PyTorch takes the
+  /// slope branch at exactly 0).
+  public func leakyReLU(_ input: Variable, slope: Double) -> Variable {
+    let x = value(input)
+    let a = Scalar(slope)
+    let y = x.mapped { $0 > 0 ? $0 : a * $0 }
+    return record(y, inputs: [input]) { dY, tape in
+      tape.accumulate(dY.zipped(with: x) { g, xi in xi > 0 ? g : a * g }, into: input)
+    }
+  }
+
+  /// Logistic sigmoid: y = 1 / (1 + e^(−x)); dy/dx = y (1 − y).
+  public func sigmoid(_ input: Variable) -> Variable {
+    let y = value(input).mapped { x -> Scalar in
+      // Branch on the sign so that e^(±x) never overflows.
+      if x >= 0 { return 1 / (1 + Scalar.exp(-x)) }
+      let e = Scalar.exp(x)
+      return e / (1 + e)
+    }
+    return record(y, inputs: [input]) { dY, tape in
+      tape.accumulate(dY.zipped(with: y) { g, s in g * s * (1 - s) }, into: input)
+    }
+  }
+
+  /// Element-wise sum of two tensors of the same shape (a residual connection).
+  /// Pullback: both inputs receive dY unchanged.
+  public func add(_ lhs: Variable, _ rhs: Variable) -> Variable {
+    let (a, b) = (value(lhs), value(rhs))
+    precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
+    return record(a.zipped(with: b, +), inputs: [lhs, rhs]) { dY, tape in
+      tape.accumulate(dY, into: lhs)
+      tape.accumulate(dY, into: rhs)
+    }
+  }
+
+  /// Element-wise product. Pullback: d(lhs) = dY·rhs, d(rhs) = dY·lhs, so `multiply(x, x)`
+  /// gives 2·x·dY through accumulation.
+  public func multiply(_ lhs: Variable, _ rhs: Variable) -> Variable {
+    let (a, b) = (value(lhs), value(rhs))
+    precondition(a.shape == b.shape, "multiply: shapes \(a.shape) and \(b.shape) differ")
+    return record(a.zipped(with: b, *), inputs: [lhs, rhs]) { dY, tape in
+      tape.accumulate(dY.zipped(with: b, *), into: lhs)
+      tape.accumulate(dY.zipped(with: a, *), into: rhs)
+    }
+  }
+
+  /// The sum of all elements, as a scalar of shape [1]. Pullback: dX = dY broadcast.
+  public func sum(_ input: Variable) -> Variable {
+    let x = value(input)
+    var total: Scalar = 0
+    for v in x.scalars { total += v }
+    return record(Tensor(shape: [1], scalars: [total]), inputs: [input]) { dY, tape in
+      tape.accumulate(Tensor(repeating: dY.scalars[0], shape: x.shape), into: input)
+    }
+  }
+}

@@ -1,0 +1,19 @@
+import TensorCore
+
+extension Tape {
+  /// Average pooling with a square `window` and stride equal to the window.
+  public func averagePool(_ input: Variable, window: Int) -> Variable {
+    let shape = self.shape(input)
+    return record(Pooling.averagePool(value(input), window: window), inputs: [input]) { dY, tape in
+      tape.accumulate(Pooling.averagePoolBackward(dY, inputShape: shape, window: window), into: input)
+    }
+  }
+
+  /// Global average pooling [N, C, H, W] → [N, C].
+  public func globalAveragePool(_ input: Variable) -> Variable {
+    let shape = self.shape(input)
+    return record(Pooling.globalAveragePool(value(input)), inputs: [input]) { dY, tape in
+      tape.accumulate(Pooling.globalAveragePoolBackward(dY, inputShape: shape), into: input)
+    }
+  }
+}

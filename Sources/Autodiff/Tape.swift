@@ -1,0 +1,98 @@
+import TensorCore
+
+/// A handle to a value recorded on a `Tape`.
+public struct Variable: Hashable, Sendable {
+  /// The position of the value on its tape.
+  public let id: Int
+}
+
+/// A reverse-mode autodiff tape (a Wengert list).
+///
+/// Each primitive (in the `Tape+<Primitive>.swift` files) computes its value, records it, and
+/// records a pullback beside it that maps the gradient of its output to gradients of its inputs.
+/// `backward(from:)` runs the pullbacks in reverse order; each one *adds* into its inputs'
+/// gradients (`+=`), so a value used twice (fan-out, residual adds) receives both contributions.
+///
+/// Values are kept for the lifetime of the tape, so a recorder can read any intermediate
+/// (a block's post-activation output, say) through `value(_:)` without copying it. Gradients of
+/// intermediates are released as soon as their pullback has run; those of leaves that asked for
+/// one (`parameter`, `input(_:requiresGradient: true)`) stay until the tape is dropped.
+public final class Tape<Scalar: TensorScalar> {
+  private typealias Pullback = (_ outputGradient: Tensor<Scalar>, _ tape: Tape) -> Void
+
+  private var values: [Tensor<Scalar>] = []
+  private var gradients: [Tensor<Scalar>?] = []
+  private var needsGradient: [Bool] = []
+  private var isLeaf: [Bool] = []
+  private var pullbacks: [(output: Int, run: Pullback)] = []
+
+  public init() {}
+
+  /// Records a leaf whose gradient `backward` computes and keeps: a trainable parameter.
+  public func parameter(_ value: Tensor<Scalar>) -> Variable {
+    append(value, needsGradient: true, isLeaf: true)
+  }
+
+  /// Records a leaf input; its gradient is computed only when `requiresGradient` is true.
+  public func input(_ value: Tensor<Scalar>, requiresGradient: Bool = false) -> Variable {
+    append(value, needsGradient: requiresGradient, isLeaf: true)
+  }
+
+  /// The value recorded for `variable` (shared, not copied: `Tensor` is copy-on-write).
+  public func value(_ variable: Variable) -> Tensor<Scalar> { values[variable.id] }
+
+  /// The shape of the value recorded for `variable`.
+  public func shape(_ variable: Variable) -> [Int] { values[variable.id].shape }
+
+  /// Whether gradients flow back to `variable` (some leaf below it asked for one).
+  public func requiresGradient(_ variable: Variable) -> Bool { needsGradient[variable.id] }
+
+  /// The gradient of the last `backward` root with respect to a leaf, or nil when none flowed
+  /// there (the leaf did not ask for one or does not influence the root).
+  public func gradient(_ variable: Variable) -> Tensor<Scalar>? { gradients[variable.id] }
+
+  /// Runs reverse mode from a scalar `root`, seeding its gradient with `seed` (1 by default).
+  public func backward(from root: Variable, seed: Scalar = 1) {
+    precondition(values[root.id].count == 1, "Tape.backward: root must be a scalar, shape \(values[root.id].shape)")
+    for i in gradients.indices { gradients[i] = nil }
+    gradients[root.id] = Tensor(repeating: seed, shape: values[root.id].shape)
+    for record in pullbacks.reversed() where record.output <= root.id {
+      guard let outputGradient = gradients[record.output] else { continue }
+      if !isLeaf[record.output] { gradients[record.output] = nil }
+      record.run(outputGradient, self)
+    }
+  }
+
+  /// Records the output of a primitive. `pullback` receives the output gradient and must call
+  /// `accumulate(_:into:)` for each input that `requiresGradient`.
+  func record(
+    _ value: Tensor<Scalar>, inputs: [Variable],
+    pullback: @escaping (_ outputGradient: Tensor<Scalar>, _ tape: Tape) -> Void
+  ) -> Variable {
+    let needs = inputs.contains { needsGradient[$0.id] }
+    let output = append(value, needsGradient: needs, isLeaf: false)
+    if needs { pullbacks.append((output.id, pullback)) }
+    return output
+  }
+
+  /// Adds `gradient` onto the gradient of `variable` (nothing if it needs none).
+  func accumulate(_ gradient: Tensor<Scalar>, into variable: Variable) {
+    guard needsGradient[variable.id] else { return }
+    precondition(
+      gradient.shape == values[variable.id].shape,
+      "Tape: gradient shape \(gradient.shape) ≠ value shape \(values[variable.id].shape)")
+    if gradients[variable.id] == nil {
+      gradients[variable.id] = gradient
+    } else {
+      gradients[variable.id]! += gradient
+    }
+  }
+
+  private func append(_ value: Tensor<Scalar>, needsGradient needs: Bool, isLeaf leaf: Bool) -> Variable {
+    values.append(value)
+    gradients.append(nil)
+    needsGradient.append(needs)
+    isLeaf.append(leaf)
+    return Variable(id: values.count - 1)
+  }
+}

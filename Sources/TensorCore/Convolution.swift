@@ -1,0 +1,145 @@
+/// 2-D convolution (cross-correlation, as PyTorch's `conv2d`) by im2col and GEMM.
+///
+/// Per image, with `X` the im2col matrix [C·kH·kW, Ho·Wo] and `W` the filter as [O, C·kH·kW]:
+///   forward          Y  = W · X (+ b broadcast over pixels)
+///   filter gradient  dW = Σ_images dY · Xᵀ,   bias gradient db = Σ_images,pixels dY
+///   input gradient   dX = col2im(Wᵀ · dY)
+/// Images are split across worker threads; each worker owns one im2col buffer (a few hundred KB,
+/// it stays in cache) and, for the filter gradient, its own accumulator, summed at the end.
+public enum Convolution {
+  /// The forward convolution. `bias`, when given, has `outputChannels` elements.
+  @inlinable
+  public static func forward<Scalar: TensorScalar>(
+    _ input: Tensor<Scalar>, filter: Tensor<Scalar>, bias: Tensor<Scalar>?,
+    geometry g: ConvolutionGeometry
+  ) -> Tensor<Scalar> {
+    precondition(input.shape == g.inputShape, "Convolution: input \(input.shape) ≠ \(g.inputShape)")
+    precondition(filter.shape == g.filterShape, "Convolution: filter \(filter.shape) ≠ \(g.filterShape)")
+    var output = Tensor<Scalar>(zeros: g.outputShape)
+    input.scalars.withUnsafeBufferPointer { x in
+      filter.scalars.withUnsafeBufferPointer { w in
+        output.scalars.withUnsafeMutableBufferPointer { y in
+          let (xBase, wBase, yBase) = (x.baseAddress!, w.baseAddress!, y.baseAddress!)
+          parallelChunks(g.batch) { images, _ in
+            let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * g.outputPixels)
+            defer { columns.deallocate() }
+            for n in images {
+              g.im2col(xBase + n * g.inputImageSize, into: columns)
+              Scalar.gemm(
+                transposeA: false, transposeB: false,
+                m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
+                alpha: 1, a: wBase, lda: g.patchSize, b: columns, ldb: g.outputPixels,
+                beta: 0, c: yBase + n * g.outputImageSize, ldc: g.outputPixels)
+            }
+          }
+        }
+      }
+    }
+    if let bias { addChannelBias(bias, to: &output) }
+    return output
+  }
+
+  /// Gradients of the convolution: with respect to the input (when `needInput`), the filter
+  /// and the bias (when `hasBias`).
+  @inlinable
+  public static func backward<Scalar: TensorScalar>(
+    outputGradient dY: Tensor<Scalar>, input: Tensor<Scalar>, filter: Tensor<Scalar>,
+    geometry g: ConvolutionGeometry, needInput: Bool, hasBias: Bool
+  ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
+    precondition(dY.shape == g.outputShape, "Convolution.backward: gradient \(dY.shape) ≠ \(g.outputShape)")
+    let workers = max(1, min(ComputeThreads.count, g.batch))
+    let filterCount = g.outputChannels * g.patchSize
+    // One filter-gradient accumulator per worker, reduced after the parallel section.
+    var partialFilter = [Scalar](repeating: 0, count: workers * filterCount)
+    var dX: Tensor<Scalar>? = needInput ? Tensor(zeros: g.inputShape) : nil
+    var dXScalars = dX?.scalars ?? []
+    input.scalars.withUnsafeBufferPointer { x in
+      filter.scalars.withUnsafeBufferPointer { w in
+        dY.scalars.withUnsafeBufferPointer { dy in
+          partialFilter.withUnsafeMutableBufferPointer { dw in
+            dXScalars.withUnsafeMutableBufferPointer { dx in
+              let (xBase, wBase, dyBase, dwBase) = (x.baseAddress!, w.baseAddress!, dy.baseAddress!, dw.baseAddress!)
+              let dxBase = dx.baseAddress
+              parallelChunks(g.batch, maximumWorkers: workers) { images, worker in
+                let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * g.outputPixels)
+                defer { columns.deallocate() }
+                let dwWorker = dwBase + worker * filterCount
+                for n in images {
+                  let dyImage = dyBase + n * g.outputImageSize
+                  // dW += dY · Xᵀ
+                  g.im2col(xBase + n * g.inputImageSize, into: columns)
+                  Scalar.gemm(
+                    transposeA: false, transposeB: true,
+                    m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
+                    alpha: 1, a: dyImage, lda: g.outputPixels, b: columns, ldb: g.outputPixels,
+                    beta: 1, c: dwWorker, ldc: g.patchSize)
+                  guard let dxBase else { continue }
+                  // dX = col2im(Wᵀ · dY)
+                  Scalar.gemm(
+                    transposeA: true, transposeB: false,
+                    m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
+                    alpha: 1, a: wBase, lda: g.patchSize, b: dyImage, ldb: g.outputPixels,
+                    beta: 0, c: columns, ldc: g.outputPixels)
+                  g.col2im(columns, addingInto: dxBase + n * g.inputImageSize)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    var dW = Tensor<Scalar>(zeros: g.filterShape)
+    dW.scalars.withUnsafeMutableBufferPointer { total in
+      partialFilter.withUnsafeBufferPointer { parts in
+        for worker in 0..<workers {
+          for i in 0..<filterCount { total[i] += parts[worker * filterCount + i] }
+        }
+      }
+    }
+    if needInput { dX = Tensor(shape: g.inputShape, scalars: dXScalars) }
+    let dB = hasBias ? sumOverBatchAndPixels(dY) : nil
+    return (dX, dW, dB)
+  }
+
+  /// Adds `bias[c]` to every pixel of channel `c` of an NCHW tensor.
+  @inlinable
+  public static func addChannelBias<Scalar: TensorScalar>(
+    _ bias: Tensor<Scalar>, to tensor: inout Tensor<Scalar>
+  ) {
+    let (batch, channels) = (tensor.shape[0], tensor.shape[1])
+    let pixels = tensor.count / (batch * channels)
+    precondition(bias.count == channels, "addChannelBias: \(bias.count) biases for \(channels) channels")
+    bias.scalars.withUnsafeBufferPointer { b in
+      tensor.scalars.withUnsafeMutableBufferPointer { y in
+        for n in 0..<batch {
+          for c in 0..<channels {
+            let base = (n * channels + c) * pixels
+            let value = b[c]
+            for i in 0..<pixels { y[base + i] += value }
+          }
+        }
+      }
+    }
+  }
+
+  /// Σ over batch and pixels of an NCHW tensor, per channel: the bias gradient.
+  @inlinable
+  public static func sumOverBatchAndPixels<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>) -> Tensor<Scalar> {
+    let (batch, channels) = (tensor.shape[0], tensor.shape[1])
+    let pixels = tensor.count / (batch * channels)
+    var sums = Tensor<Scalar>(zeros: [channels])
+    tensor.scalars.withUnsafeBufferPointer { y in
+      sums.scalars.withUnsafeMutableBufferPointer { s in
+        for n in 0..<batch {
+          for c in 0..<channels {
+            let base = (n * channels + c) * pixels
+            var sum: Scalar = 0
+            for i in 0..<pixels { sum += y[base + i] }
+            s[c] += sum
+          }
+        }
+      }
+    }
+    return sums
+  }
+}

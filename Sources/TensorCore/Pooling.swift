@@ -1,0 +1,101 @@
+/// Average pooling over non-overlapping square windows (kernel = stride, no padding, as the
+/// paper's 2×2 stride-2 reduction), and global average pooling.
+///
+/// Average pooling is linear: y = P·x with each output the mean of its window, so the input
+/// gradient spreads each output gradient evenly over its window: dx = Pᵀ·dy.
+public enum Pooling {
+  /// [N, C, H, W] → [N, C, H/k, W/k] (floor, as PyTorch: trailing rows and columns are dropped).
+  @inlinable
+  public static func averagePool<Scalar: TensorScalar>(_ x: Tensor<Scalar>, window k: Int) -> Tensor<Scalar> {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (oh, ow) = (h / k, w / k)
+    precondition(oh >= 1 && ow >= 1, "averagePool: \(h)×\(w) is smaller than the \(k)×\(k) window")
+    var y = Tensor<Scalar>(zeros: [n, c, oh, ow])
+    let scale = 1 / Scalar(k * k)
+    x.scalars.withUnsafeBufferPointer { xs in
+      y.scalars.withUnsafeMutableBufferPointer { ys in
+        for plane in 0..<(n * c) {
+          let src = plane * h * w
+          let dst = plane * oh * ow
+          for i in 0..<oh {
+            for j in 0..<ow {
+              var sum: Scalar = 0
+              for a in 0..<k {
+                for b in 0..<k { sum += xs[src + (i * k + a) * w + j * k + b] }
+              }
+              ys[dst + i * ow + j] = sum * scale
+            }
+          }
+        }
+      }
+    }
+    return y
+  }
+
+  /// The input gradient of `averagePool`, for an input of shape `inputShape`.
+  @inlinable
+  public static func averagePoolBackward<Scalar: TensorScalar>(
+    _ dy: Tensor<Scalar>, inputShape: [Int], window k: Int
+  ) -> Tensor<Scalar> {
+    let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+    let (oh, ow) = (h / k, w / k)
+    var dx = Tensor<Scalar>(zeros: inputShape)
+    let scale = 1 / Scalar(k * k)
+    dy.scalars.withUnsafeBufferPointer { g in
+      dx.scalars.withUnsafeMutableBufferPointer { d in
+        for plane in 0..<(n * c) {
+          let src = plane * oh * ow
+          let dst = plane * h * w
+          for i in 0..<oh {
+            for j in 0..<ow {
+              let value = g[src + i * ow + j] * scale
+              for a in 0..<k {
+                for b in 0..<k { d[dst + (i * k + a) * w + j * k + b] = value }
+              }
+            }
+          }
+        }
+      }
+    }
+    return dx
+  }
+
+  /// [N, C, H, W] → [N, C]: the mean over each channel's pixels.
+  @inlinable
+  public static func globalAveragePool<Scalar: TensorScalar>(_ x: Tensor<Scalar>) -> Tensor<Scalar> {
+    let (n, c) = (x.shape[0], x.shape[1])
+    let pixels = x.count / (n * c)
+    var y = Tensor<Scalar>(zeros: [n, c])
+    let scale = 1 / Scalar(pixels)
+    x.scalars.withUnsafeBufferPointer { xs in
+      y.scalars.withUnsafeMutableBufferPointer { ys in
+        for plane in 0..<(n * c) {
+          var sum: Scalar = 0
+          for i in 0..<pixels { sum += xs[plane * pixels + i] }
+          ys[plane] = sum * scale
+        }
+      }
+    }
+    return y
+  }
+
+  /// The input gradient of `globalAveragePool`: each pixel gets its channel's gradient / pixels.
+  @inlinable
+  public static func globalAveragePoolBackward<Scalar: TensorScalar>(
+    _ dy: Tensor<Scalar>, inputShape: [Int]
+  ) -> Tensor<Scalar> {
+    let (n, c) = (inputShape[0], inputShape[1])
+    let pixels = inputShape.reduce(1, *) / (n * c)
+    var dx = Tensor<Scalar>(zeros: inputShape)
+    let scale = 1 / Scalar(pixels)
+    dy.scalars.withUnsafeBufferPointer { g in
+      dx.scalars.withUnsafeMutableBufferPointer { d in
+        for plane in 0..<(n * c) {
+          let value = g[plane] * scale
+          for i in 0..<pixels { d[plane * pixels + i] = value }
+        }
+      }
+    }
+    return dx
+  }
+}
