@@ -59,7 +59,8 @@ public enum Convolution {
           partialFilter.withUnsafeMutableBufferPointer { dw in
             dXScalars.withUnsafeMutableBufferPointer { dx in
               let (xBase, wBase, dyBase, dwBase) = (x.baseAddress!, w.baseAddress!, dy.baseAddress!, dw.baseAddress!)
-              let dxBase = dx.baseAddress
+              // An empty array's buffer still has a (shared, read-only) base address: test the flag.
+              let dxBase = needInput ? dx.baseAddress : nil
               parallelChunks(g.batch, maximumWorkers: workers) { images, worker in
                 let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * g.outputPixels)
                 defer { columns.deallocate() }
