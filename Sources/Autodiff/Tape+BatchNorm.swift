@@ -47,27 +47,25 @@ extension Tape {
       isTraining = true
       x.scalars.withUnsafeBufferPointer { xs in
         for ch in 0..<c {
-          // Sum plane by plane: a short inner sum then an outer one keeps Float accurate.
-          var total: Scalar = 0
+          // Two passes (mean, then squared deviations), accumulated in the wider type: a
+          // channel holds N·H·W values, and deep BN networks amplify any rounding here.
+          typealias Wide = Scalar.Accumulator
+          var total: Wide = 0
           for image in 0..<n {
             let base = (image * c + ch) * pixels
-            var planeSum: Scalar = 0
-            for i in 0..<pixels { planeSum += xs[base + i] }
-            total += planeSum
+            for i in 0..<pixels { total += xs[base + i].accumulator }
           }
-          let mu = total / Scalar(m)
-          var squares: Scalar = 0
+          let mu = total / Wide(m)
+          var squares: Wide = 0
           for image in 0..<n {
             let base = (image * c + ch) * pixels
-            var planeSum: Scalar = 0
             for i in 0..<pixels {
-              let d = xs[base + i] - mu
-              planeSum += d * d
+              let d = xs[base + i].accumulator - mu
+              squares += d * d
             }
-            squares += planeSum
           }
-          mean[ch] = mu
-          variance[ch] = squares / Scalar(m)
+          mean[ch] = Scalar(accumulator: mu)
+          variance[ch] = Scalar(accumulator: squares / Wide(m))
         }
       }
     case .running(let runningMean, let runningVariance):
@@ -99,25 +97,29 @@ extension Tape {
     }
 
     let output = record(y, inputs: [input, gamma, beta]) { dY, tape in
-      var dGamma = [Scalar](repeating: 0, count: c)
-      var dBeta = [Scalar](repeating: 0, count: c)
+      // dβ and dγ are sums over N·H·W terms that largely cancel: accumulate them wide.
+      var wideGamma = [Scalar.Accumulator](repeating: 0, count: c)
+      var wideBeta = [Scalar.Accumulator](repeating: 0, count: c)
       dY.scalars.withUnsafeBufferPointer { dys in
         normalized.scalars.withUnsafeBufferPointer { xh in
           for image in 0..<n {
             for ch in 0..<c {
               let base = (image * c + ch) * pixels
-              var sumDy: Scalar = 0
-              var sumDyXhat: Scalar = 0
+              var sumDy: Scalar.Accumulator = 0
+              var sumDyXhat: Scalar.Accumulator = 0
               for i in 0..<pixels {
-                sumDy += dys[base + i]
-                sumDyXhat += dys[base + i] * xh[base + i]
+                let dy = dys[base + i].accumulator
+                sumDy += dy
+                sumDyXhat += dy * xh[base + i].accumulator
               }
-              dBeta[ch] += sumDy
-              dGamma[ch] += sumDyXhat
+              wideBeta[ch] += sumDy
+              wideGamma[ch] += sumDyXhat
             }
           }
         }
       }
+      let dGamma = wideGamma.map { Scalar(accumulator: $0) }
+      let dBeta = wideBeta.map { Scalar(accumulator: $0) }
       if tape.requiresGradient(input) {
         var dX = Tensor<Scalar>(zeros: x.shape)
         let inverseM = 1 / Scalar(m)

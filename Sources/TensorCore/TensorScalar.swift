@@ -10,8 +10,16 @@ import Foundation
 public protocol TensorScalar: Sendable, Equatable, Comparable, ExpressibleByFloatLiteral,
   ExpressibleByIntegerLiteral, AdditiveArithmetic, CustomStringConvertible
 {
+  /// The type long reductions (BatchNorm statistics, bias gradients) accumulate in: Double for
+  /// Float, so that a sum over a whole batch of activations does not lose digits to rounding.
+  associatedtype Accumulator: TensorScalar
+
   init(_ value: Double)
   init(_ value: Int)
+  /// Widens to the accumulator type.
+  var accumulator: Accumulator { get }
+  /// Narrows from the accumulator type.
+  init(accumulator: Accumulator)
   /// The value as a Double, for comparisons, reductions and reports.
   var doubleValue: Double { get }
 
@@ -39,7 +47,10 @@ private func cblasTranspose(_ transpose: Bool) -> CBLAS_TRANSPOSE {
 }
 
 extension Float: TensorScalar {
+  public typealias Accumulator = Double
   public var doubleValue: Double { Double(self) }
+  @inlinable public var accumulator: Double { Double(self) }
+  @inlinable public init(accumulator: Double) { self.init(accumulator) }
   @inlinable public static func exp(_ x: Float) -> Float { Foundation.exp(x) }
   @inlinable public static func log(_ x: Float) -> Float { Foundation.log(x) }
   @inlinable public static func sqrt(_ x: Float) -> Float { x.squareRoot() }
@@ -58,7 +69,10 @@ extension Float: TensorScalar {
 }
 
 extension Double: TensorScalar {
+  public typealias Accumulator = Double
   public var doubleValue: Double { self }
+  @inlinable public var accumulator: Double { self }
+  @inlinable public init(accumulator: Double) { self = accumulator }
   @inlinable public static func exp(_ x: Double) -> Double { Foundation.exp(x) }
   @inlinable public static func log(_ x: Double) -> Double { Foundation.log(x) }
   @inlinable public static func sqrt(_ x: Double) -> Double { x.squareRoot() }
