@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// Runs the built `gradtrace` executable (beside the test bundle) and captures its output.
+struct GradTraceRun {
+  var status: Int32
+  var standardOutput: String
+  var standardError: String
+
+  static var executable: URL {
+    let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    // .build/<triple>/<configuration>/gradtracePackageTests.xctest → …/<configuration>/gradtrace
+    return testBinary.deletingLastPathComponent().appendingPathComponent("gradtrace")
+  }
+
+  init(_ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = Self.executable
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    status = process.terminationStatus
+    standardOutput = String(decoding: outData, as: UTF8.self)
+    standardError = String(decoding: errData, as: UTF8.self)
+  }
+}
+
+func temporaryPath(_ name: String) -> String {
+  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gradtrace-tests-\(UUID().uuidString)")
+  try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+  return directory.appendingPathComponent(name).path
+}
+
+@Suite("gradtrace describe and init")
+struct CommandLineTests {
+  @Test(arguments: [
+    (["--model", "vgg08"], 59_716, 9),
+    (["--model", "vgg38"], 336_196, 39),
+    (["--model", "vgg38", "--batchnorm"], 338_500, 75),
+    (["--model", "vgg38", "--batchnorm", "--residual"], 341_572, 78),
+    (["--model", "vgg08", "--batchnorm", "--residual"], 63_172, 18),
+  ])
+  func describeJSON(arguments: [String], parameters: Int, weightTensors: Int) throws {
+    let run = try GradTraceRun(["describe"] + arguments + ["--json"])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    #expect(json["parameter_count"] as? Int == parameters)
+    #expect((json["weight_tensors"] as? [String])?.count == weightTensors)
+    let layers = try #require(json["layers"] as? [[String: Any]])
+    #expect(layers.reduce(0) { $0 + ($1["parameters"] as? Int ?? 0) } == parameters)
+  }
+
+  @Test func describeTextShowsTheTotal() throws {
+    let run = try GradTraceRun(["describe", "--model", "vgg38", "--batchnorm", "--residual"])
+    #expect(run.status == 0)
+    #expect(run.standardOutput.contains("total parameters: 341,572"))
+    #expect(run.standardOutput.contains("reduction_block_2.shortcut"))
+  }
+
+  @Test func initWritesTheDesignLayout() throws {
+    let path = temporaryPath("init.h5")
+    let run = try GradTraceRun(["init", "--model", "vgg08", "--batchnorm", "--seed", "3", "-o", path])
+    #expect(run.status == 0, "\(run.standardError)")
+    #expect(FileManager.default.fileExists(atPath: path))
+    let same = temporaryPath("again.h5")
+    _ = try GradTraceRun(["init", "--model", "vgg08", "--batchnorm", "--seed", "3", "-o", same])
+    let other = temporaryPath("other.h5")
+    _ = try GradTraceRun(["init", "--model", "vgg08", "--batchnorm", "--seed", "4", "-o", other])
+    // h5dump shows the same data for the same seed, different data for another seed.
+    func dump(_ file: String) throws -> String {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/h5dump")
+      process.arguments = ["-d", "/parameters/input_conv.conv_0.weight", file]
+      let pipe = Pipe()
+      process.standardOutput = pipe
+      try process.run()
+      let data = pipe.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      return String(decoding: data, as: UTF8.self).replacingOccurrences(of: file, with: "")
+    }
+    let first = try dump(path)
+    #expect(first.contains("DATASPACE  SIMPLE { ( 32, 3, 3, 3 ) / ( 32, 3, 3, 3 ) }"))
+    #expect(try dump(same) == first)
+    #expect(try dump(other) != first)
+  }
+
+  @Test func unwritableOutputFailsWithTheFileName() throws {
+    let run = try GradTraceRun(["init", "--model", "vgg08", "-o", "/nonexistent-dir/x.h5"])
+    #expect(run.status != 0)
+    #expect(run.standardError.contains("/nonexistent-dir/x.h5"))
+  }
+
+  @Test func residualOn28x28IsAUsageError() throws {
+    let run = try GradTraceRun(["describe", "--model", "vgg08", "--residual", "--input", "1x28x28"])
+    #expect(run.status == 64)
+    #expect(run.standardError.contains("cannot take residual connections"))
+  }
+
+  @Test func badArgumentsAreRejected() throws {
+    #expect(try GradTraceRun(["describe", "--model", "vgg99"]).status == 64)
+    #expect(try GradTraceRun(["describe", "--input", "3x32"]).status == 64)
+    #expect(try GradTraceRun(["describe", "--classes", "1"]).status == 64)
+  }
+}
