@@ -24,7 +24,8 @@ let package = Package(
   targets: [
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
-    .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: optimised),
+    .systemLibrary(name: "CMalloc"),
+    .target(name: "TensorCore", dependencies: ["CBLAS", "CMalloc"], swiftSettings: optimised),
     .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: optimised),
     .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
@@ -37,6 +38,9 @@ let package = Package(
         "Networks", "Training", "TraceIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
+      swiftSettings: optimised),
+    .executableTarget(
+      name: "gradtrace-benchmarks", dependencies: ["Networks", "Autodiff", "TensorCore"],
       swiftSettings: optimised),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore"], swiftSettings: optimised),

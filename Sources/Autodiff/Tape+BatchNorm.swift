@@ -76,11 +76,11 @@ extension Tape {
     let eps = Scalar(epsilon)
     let inverseStd = variance.map { 1 / Scalar.sqrt($0 + eps) }
 
-    var normalized = Tensor<Scalar>(zeros: x.shape)
-    var y = Tensor<Scalar>(zeros: x.shape)
-    x.scalars.withUnsafeBufferPointer { xs in
-      normalized.scalars.withUnsafeMutableBufferPointer { xh in
-        y.scalars.withUnsafeMutableBufferPointer { ys in
+    // x̂ is kept for the pullback; y = γ x̂ + β is the output. One pass writes both.
+    var y = Tensor<Scalar>(zeros: [0])
+    let normalized = x.scalars.withUnsafeBufferPointer { xs in
+      Tensor<Scalar>(shape: x.shape) { xh in
+        y = Tensor<Scalar>(shape: x.shape) { ys in
           for image in 0..<n {
             for ch in 0..<c {
               let base = (image * c + ch) * pixels
@@ -121,11 +121,10 @@ extension Tape {
       let dGamma = wideGamma.map { Scalar(accumulator: $0) }
       let dBeta = wideBeta.map { Scalar(accumulator: $0) }
       if tape.requiresGradient(input) {
-        var dX = Tensor<Scalar>(zeros: x.shape)
         let inverseM = 1 / Scalar(m)
-        dY.scalars.withUnsafeBufferPointer { dys in
+        let dX = dY.scalars.withUnsafeBufferPointer { dys in
           normalized.scalars.withUnsafeBufferPointer { xh in
-            dX.scalars.withUnsafeMutableBufferPointer { dxs in
+            Tensor<Scalar>(shape: x.shape) { dxs in
               for image in 0..<n {
                 for ch in 0..<c {
                   let base = (image * c + ch) * pixels

@@ -6,9 +6,21 @@ extension Tape {
   public func leakyReLU(_ input: Variable, slope: Double) -> Variable {
     let x = value(input)
     let a = Scalar(slope)
-    let y = x.mapped { $0 > 0 ? $0 : a * $0 }
+    // Plain loops rather than `mapped` with a capturing closure: this runs on every activation.
+    let y = x.scalars.withUnsafeBufferPointer { xs in
+      Tensor<Scalar>(shape: x.shape) { ys in
+        for i in 0..<ys.count { ys[i] = xs[i] > 0 ? xs[i] : a * xs[i] }
+      }
+    }
     return record(y, inputs: [input]) { dY, tape in
-      tape.accumulate(dY.zipped(with: x) { g, xi in xi > 0 ? g : a * g }, into: input)
+      let dX = x.scalars.withUnsafeBufferPointer { xs in
+        dY.scalars.withUnsafeBufferPointer { gs in
+          Tensor<Scalar>(shape: x.shape) { dxs in
+            for i in 0..<dxs.count { dxs[i] = xs[i] > 0 ? gs[i] : a * gs[i] }
+          }
+        }
+      }
+      tape.accumulate(dX, into: input)
     }
   }
 

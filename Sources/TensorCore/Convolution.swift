@@ -15,10 +15,10 @@ public enum Convolution {
   ) -> Tensor<Scalar> {
     precondition(input.shape == g.inputShape, "Convolution: input \(input.shape) ≠ \(g.inputShape)")
     precondition(filter.shape == g.filterShape, "Convolution: filter \(filter.shape) ≠ \(g.filterShape)")
-    var output = Tensor<Scalar>(zeros: g.outputShape)
-    input.scalars.withUnsafeBufferPointer { x in
+    // Every output element is written by a GEMM with beta = 0: no zero fill needed.
+    var output = input.scalars.withUnsafeBufferPointer { x in
       filter.scalars.withUnsafeBufferPointer { w in
-        output.scalars.withUnsafeMutableBufferPointer { y in
+        Tensor<Scalar>(shape: g.outputShape) { y in
           let (xBase, wBase, yBase) = (x.baseAddress!, w.baseAddress!, y.baseAddress!)
           parallelChunks(g.batch) { images, _ in
             let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * g.outputPixels)

@@ -41,8 +41,21 @@ public struct ConvolutionGeometry: Equatable, Sendable {
   public var filterShape: [Int] { [outputChannels, inputChannels, kernelSize, kernelSize] }
   public var outputShape: [Int] { [batch, outputChannels, outputHeight, outputWidth] }
 
+  /// The output columns x whose tap `ix = x·stride − padding + kj` lands inside the image:
+  /// `xStart..<xEnd` (the others read zero padding). The same holds for rows.
+  @inlinable
+  func validRange(tap k: Int, extent: Int, outputs: Int) -> Range<Int> {
+    // ix ≥ 0  ⇔  x ≥ ⌈(padding − k) / stride⌉;   ix ≤ extent − 1  ⇔  x ≤ ⌊(extent − 1 + padding − k) / stride⌋
+    let low = padding - k
+    let start = low <= 0 ? 0 : (low + stride - 1) / stride
+    let high = extent - 1 + padding - k
+    let end = high < 0 ? 0 : min(outputs, high / stride + 1)
+    return start..<max(start, end)
+  }
+
   /// Unfolds one image [C, H, W] into `columns` [C·kH·kW, Ho·Wo]; taps that fall into the
-  /// zero padding read as 0.
+  /// zero padding read as 0. Row by row: the in-bounds span of each output row is one
+  /// contiguous copy when the stride is 1.
   @inlinable
   public func im2col<Scalar: TensorScalar>(
     _ image: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>
@@ -52,19 +65,21 @@ public struct ConvolutionGeometry: Equatable, Sendable {
     for c in 0..<inputChannels {
       let plane = image + c * height * width
       for ki in 0..<kernelSize {
+        let rows = validRange(tap: ki, extent: height, outputs: oh)
         for kj in 0..<kernelSize {
           let out = columns + row * oh * ow
-          for y in 0..<oh {
-            let iy = y * stride - padding + ki
+          let span = validRange(tap: kj, extent: width, outputs: ow)
+          if rows.lowerBound > 0 { out.update(repeating: 0, count: rows.lowerBound * ow) }
+          if rows.upperBound < oh { (out + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow) }
+          for y in rows {
             let line = out + y * ow
-            if iy < 0 || iy >= height {
-              line.update(repeating: 0, count: ow)
-              continue
-            }
-            let source = plane + iy * width
-            for x in 0..<ow {
-              let ix = x * stride - padding + kj
-              line[x] = (ix >= 0 && ix < width) ? source[ix] : 0
+            let source = plane + (y * stride - padding + ki) * width
+            if span.lowerBound > 0 { line.update(repeating: 0, count: span.lowerBound) }
+            if span.upperBound < ow { (line + span.upperBound).update(repeating: 0, count: ow - span.upperBound) }
+            if stride == 1 {
+              (line + span.lowerBound).update(from: source + span.lowerBound - padding + kj, count: span.count)
+            } else {
+              for x in span { line[x] = source[x * stride - padding + kj] }
             }
           }
           row += 1
@@ -84,16 +99,17 @@ public struct ConvolutionGeometry: Equatable, Sendable {
     for c in 0..<inputChannels {
       let plane = image + c * height * width
       for ki in 0..<kernelSize {
+        let rows = validRange(tap: ki, extent: height, outputs: oh)
         for kj in 0..<kernelSize {
           let source = columns + row * oh * ow
-          for y in 0..<oh {
-            let iy = y * stride - padding + ki
-            if iy < 0 || iy >= height { continue }
-            let target = plane + iy * width
+          let span = validRange(tap: kj, extent: width, outputs: ow)
+          for y in rows {
             let line = source + y * ow
-            for x in 0..<ow {
-              let ix = x * stride - padding + kj
-              if ix >= 0 && ix < width { target[ix] += line[x] }
+            let target = plane + (y * stride - padding + ki) * width - padding + kj
+            if stride == 1 {
+              for x in span { target[x] += line[x] }
+            } else {
+              for x in span { target[x * stride] += line[x] }
             }
           }
           row += 1

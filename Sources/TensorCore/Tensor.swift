@@ -25,6 +25,19 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   /// A tensor of zeros.
   public init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
 
+  /// A tensor whose every element `initialize` writes (it must write all of them): no zero fill
+  /// first, for kernels that overwrite their output anyway.
+  @inlinable
+  public init(shape: [Int], initializingWith initialize: (UnsafeMutableBufferPointer<Scalar>) -> Void) {
+    let count = shape.reduce(1, *)
+    self.init(
+      shape: shape,
+      scalars: [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
+        initialize(buffer)
+        initialized = count
+      })
+  }
+
   /// The number of elements.
   public var count: Int { scalars.count }
   /// The number of axes.
