@@ -8,12 +8,14 @@ extension VGG {
   ///   - mode: `.training` normalises with batch statistics (and, when
   ///     `updateRunningStatistics`, folds them into the running averages as PyTorch does);
   ///     `.evaluation` uses the running averages.
+  ///   - parametersRequireGradient: record pullbacks for the parameters (false for a forward
+  ///     pass that only needs the loss).
   ///   - inputRequiresGradient: also compute the gradient with respect to the images.
   ///   - log: receives each layer as it is applied (for `describe`).
   public func forward(
     _ images: Tensor<Scalar>, on tape: Tape<Scalar>, mode: NetworkMode,
-    updateRunningStatistics: Bool = true, inputRequiresGradient: Bool = false,
-    log: ((LayerRecord) -> Void)? = nil
+    updateRunningStatistics: Bool = true, parametersRequireGradient: Bool = true,
+    inputRequiresGradient: Bool = false, log: ((LayerRecord) -> Void)? = nil
   ) -> (forward: VGGForward, images: Variable) {
     let c = configuration
     precondition(
@@ -21,7 +23,9 @@ extension VGG {
         && Array(images.shape[1...]) == [c.inputChannels, c.inputHeight, c.inputWidth],
       "VGG.forward: images \(images.shape) do not match the model's input [N, \(c.inputChannels), \(c.inputHeight), \(c.inputWidth)]")
     var bound: [String: Variable] = [:]
-    for (name, tensor) in parameters.entries { bound[name] = tape.parameter(tensor) }
+    for (name, tensor) in parameters.entries {
+      bound[name] = parametersRequireGradient ? tape.parameter(tensor) : tape.input(tensor)
+    }
     let input = tape.input(images, requiresGradient: inputRequiresGradient)
     var pass = ForwardPass(
       network: self, tape: tape, parameters: bound, mode: mode,
@@ -51,6 +55,19 @@ extension VGG {
       inputRequiresGradient: inputRequiresGradient)
     let (loss, accuracy) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
     return (loss, accuracy, forward, input)
+  }
+
+  /// The mean cross-entropy and accuracy on a batch, without recording any gradient: the
+  /// function value f_B(w) of the definitions.
+  public func evaluate(
+    images: Tensor<Scalar>, labels: [Int], mode: NetworkMode, updateRunningStatistics: Bool = false
+  ) -> (loss: Scalar, accuracy: Double) {
+    let tape = Tape<Scalar>()
+    let (forward, _) = self.forward(
+      images, on: tape, mode: mode, updateRunningStatistics: updateRunningStatistics,
+      parametersRequireGradient: false)
+    let (loss, accuracy) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
+    return (tape.value(loss).scalars[0], accuracy)
   }
 
   /// Loss, accuracy and the gradient of the loss with respect to every parameter, on one batch.

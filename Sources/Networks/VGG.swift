@@ -85,6 +85,26 @@ public final class VGG<Scalar: TensorScalar> {
     self.buffers = buffers
   }
 
+  /// A network with given parameters and buffers (names and shapes must match the
+  /// configuration's): a copy of another network, possibly in another scalar type.
+  public init(
+    _ configuration: VGGConfiguration, parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>
+  ) throws(ConfigurationError) {
+    try configuration.validate()
+    self.configuration = configuration
+    blocks = Self.blocks(configuration)
+    specifications = Self.parameterSpecifications(configuration)
+    precondition(
+      parameters.names == specifications.map(\.name),
+      "VGG: parameters \(parameters.names.prefix(3))… do not match \(configuration.shortName)")
+    for specification in specifications {
+      precondition(parameters[specification.name]!.shape == specification.shape,
+        "VGG: \(specification.name) has shape \(parameters[specification.name]!.shape), expected \(specification.shape)")
+    }
+    self.parameters = parameters
+    self.buffers = buffers
+  }
+
   /// The total number of trainable scalars.
   public var parameterCount: Int { parameters.elementCount }
 
