@@ -74,10 +74,11 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
     return Dual(root, tangent: x.tangent / (2 * root))
   }
 
-  /// The product of dual matrices is three real products:
-  /// value C = A·B, tangent Ċ = Ȧ·B + A·Ḃ (the last two as one product with K doubled:
-  /// [Ȧ | A] · [B ; Ḃ]). Operands are split into value and tangent planes first, so each
-  /// real product runs in the base type's BLAS; a zero tangent plane skips its product.
+  /// The product of dual matrices in real products: value C = A·B and tangent
+  /// Ċ = Ȧ·B + A·Ḃ = [Ȧ | A] · [B ; Ḃ], one product with K doubled (larger, more efficient
+  /// GEMMs than two). The operands are split from interleaved pairs into planes laid out so
+  /// that those concatenations are plain sub-matrices, keeping the stored orientation (BLAS
+  /// does the transposes). A zero tangent plane (the images) drops its half.
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
     alpha: Dual, a: UnsafePointer<Dual>, lda: Int,
@@ -85,58 +86,79 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
     beta: Dual, c: UnsafeMutablePointer<Dual>, ldc: Int
   ) {
     precondition(alpha.tangent == 0 && beta.tangent == 0, "Dual.gemm: alpha and beta must be real")
-    // op(A) is m×k, op(B) is k×n; copy them out as dense row-major planes.
-    let aValue = UnsafeMutablePointer<Base>.allocate(capacity: m * k)
-    let aTangent = UnsafeMutablePointer<Base>.allocate(capacity: m * k)
-    let bValue = UnsafeMutablePointer<Base>.allocate(capacity: k * n)
-    let bTangent = UnsafeMutablePointer<Base>.allocate(capacity: k * n)
+    // Â holds [Ȧ | A] along k: m×2k row-major, or, stored transposed, 2k×m with Ȧᵀ on top.
+    // B̂ holds [B ; Ḃ] along k: 2k×n with B on top, or, stored transposed, n×2k with Bᵀ left.
+    let aPlanes = UnsafeMutablePointer<Base>.allocate(capacity: 2 * m * k)
+    let bPlanes = UnsafeMutablePointer<Base>.allocate(capacity: 2 * k * n)
     let product = UnsafeMutablePointer<Base>.allocate(capacity: m * n)
     let productTangent = UnsafeMutablePointer<Base>.allocate(capacity: m * n)
-    defer {
-      for pointer in [aValue, aTangent, bValue, bTangent, product, productTangent] { pointer.deallocate() }
+    defer { for pointer in [aPlanes, bPlanes, product, productTangent] { pointer.deallocate() } }
+
+    // Where each plane starts and its leading dimension, per stored orientation.
+    let aTangent: UnsafeMutablePointer<Base> = aPlanes
+    let aValue = transposeA ? aPlanes + k * m : aPlanes + k
+    let aLeading = transposeA ? m : 2 * k
+    let bValue: UnsafeMutablePointer<Base> = bPlanes
+    let bTangent = transposeB ? bPlanes + k : bPlanes + k * n
+    let bLeading = transposeB ? 2 * k : n
+    let aHasTangent: Bool
+    let bHasTangent: Bool
+    if transposeA {
+      aHasTangent = split(a, rows: k, columns: m, leading: lda, value: aValue, tangent: aTangent, planeLeading: m)
+    } else {
+      aHasTangent = split(a, rows: m, columns: k, leading: lda, value: aValue, tangent: aTangent, planeLeading: 2 * k)
     }
-    let aHasTangent = split(a, transposed: transposeA, rows: m, columns: k, leading: lda, value: aValue, tangent: aTangent)
-    let bHasTangent = split(b, transposed: transposeB, rows: k, columns: n, leading: ldb, value: bValue, tangent: bTangent)
-    Base.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: aValue, lda: k,
-              b: bValue, ldb: n, beta: 0, c: product, ldc: n)
-    productTangent.initialize(repeating: 0, count: m * n)
-    if aHasTangent {
-      Base.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: aTangent, lda: k,
-                b: bValue, ldb: n, beta: 1, c: productTangent, ldc: n)
+    if transposeB {
+      bHasTangent = split(b, rows: n, columns: k, leading: ldb, value: bValue, tangent: bTangent, planeLeading: 2 * k)
+    } else {
+      bHasTangent = split(b, rows: k, columns: n, leading: ldb, value: bValue, tangent: bTangent, planeLeading: n)
     }
-    if bHasTangent {
-      Base.gemm(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: 1, a: aValue, lda: k,
-                b: bTangent, ldb: n, beta: 1, c: productTangent, ldc: n)
+    func multiply(_ left: UnsafePointer<Base>, _ right: UnsafePointer<Base>, depth: Int, into out: UnsafeMutablePointer<Base>) {
+      Base.gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: depth, alpha: 1,
+        a: left, lda: aLeading, b: right, ldb: bLeading, beta: 0, c: out, ldc: n)
+    }
+    multiply(aValue, bValue, depth: k, into: product)
+    switch (aHasTangent, bHasTangent) {
+    case (true, true): multiply(aTangent, bValue, depth: 2 * k, into: productTangent)  // [Ȧ|A]·[B;Ḃ]
+    case (true, false): multiply(aTangent, bValue, depth: k, into: productTangent)
+    case (false, true): multiply(aValue, bTangent, depth: k, into: productTangent)
+    case (false, false): productTangent.initialize(repeating: 0, count: m * n)
     }
     let (realAlpha, realBeta) = (alpha.value, beta.value)
     for i in 0..<m {
-      for j in 0..<n {
-        let target = c + i * ldc + j
-        let p = Dual(product[i * n + j], tangent: productTangent[i * n + j])
-        let scaled = Dual(realAlpha * p.value, tangent: realAlpha * p.tangent)
-        if realBeta == 0 {
-          target.pointee = scaled
-        } else {
-          let old = target.pointee
-          target.pointee = Dual(scaled.value + realBeta * old.value, tangent: scaled.tangent + realBeta * old.tangent)
+      let target = c + i * ldc
+      let (values, tangents) = (product + i * n, productTangent + i * n)
+      if realBeta == 0 {
+        for j in 0..<n { target[j] = Dual(realAlpha * values[j], tangent: realAlpha * tangents[j]) }
+      } else {
+        for j in 0..<n {
+          let old = target[j]
+          target[j] = Dual(realAlpha * values[j] + realBeta * old.value, tangent: realAlpha * tangents[j] + realBeta * old.tangent)
         }
       }
     }
   }
 
-  /// Copies op(M) (rows × columns) into dense value and tangent planes; returns whether any
-  /// tangent is non-zero.
+  /// Copies a stored rows × columns matrix of pairs into a value plane and a tangent plane
+  /// (each with leading dimension `planeLeading`); returns whether any tangent is non-zero.
   private static func split(
-    _ matrix: UnsafePointer<Dual>, transposed: Bool, rows: Int, columns: Int, leading: Int,
-    value: UnsafeMutablePointer<Base>, tangent: UnsafeMutablePointer<Base>
+    _ matrix: UnsafePointer<Dual>, rows: Int, columns: Int, leading: Int,
+    value: UnsafeMutablePointer<Base>, tangent: UnsafeMutablePointer<Base>, planeLeading: Int
   ) -> Bool {
     var anyTangent = false
     for i in 0..<rows {
+      let row = matrix + i * leading
+      let (values, tangents) = (value + i * planeLeading, tangent + i * planeLeading)
       for j in 0..<columns {
-        let element = transposed ? matrix[j * leading + i] : matrix[i * leading + j]
-        value[i * columns + j] = element.value
-        tangent[i * columns + j] = element.tangent
-        if element.tangent != 0 { anyTangent = true }
+        values[j] = row[j].value
+        tangents[j] = row[j].tangent
+      }
+      if !anyTangent {
+        for j in 0..<columns where tangents[j] != 0 {
+          anyTangent = true
+          break
+        }
       }
     }
     return anyTangent

@@ -15,10 +15,15 @@ struct Options {
   var batch = 100
   var channels = 1
   var models = ["vgg08", "vgg38", "vgg38-bn", "vgg38-res", "vgg38-bn-res"]
+  var hessian = false
 
   init(_ arguments: [String]) {
     var iterator = arguments.dropFirst().makeIterator()
     while let flag = iterator.next() {
+      if flag == "--hvp" {
+        hessian = true
+        continue
+      }
       let value = iterator.next() ?? ""
       switch flag {
       case "--threads": threads = Int(value) ?? threads
@@ -48,6 +53,53 @@ func median(_ values: [Double]) -> Double {
 
 let options = Options(CommandLine.arguments)
 ComputeThreads.set(options.threads)
+
+/// Peak resident memory of this process so far (VmHWM), in MB.
+func peakResidentMegabytes() -> Double {
+  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return .nan }
+  for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
+    return kilobytes / 1024
+  }
+  return .nan
+}
+
+if options.hessian {
+  // One HVP (loss, g and H·v together) against one gradient (loss and g), same model, batch
+  // and run; the HVP runs last so the peak-memory reading covers it.
+  print("HVP cost: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)")
+  print("model          gradient (ms)  HVP (ms)  ratio  peak RSS after gradients (MB)  after HVPs (MB)")
+  for name in options.models {
+    let network = try VGG<Float>(configuration(name, channels: options.channels), seed: 0)
+    var generator = SeededGenerator(seed: 1)
+    let images = Tensor<Float>(
+      shape: [options.batch, options.channels, 32, 32],
+      scalars: (0..<(options.batch * options.channels * 1024)).map { _ in Float(generator.nextNormal()) })
+    let labels = (0..<options.batch).map { $0 % 10 }
+    var direction = NamedTensors<Float>()
+    for (parameter, tensor) in network.parameters.entries {
+      direction.append(tensor.mapped { _ in Float(generator.nextNormal()) }, named: parameter)
+    }
+    var gradientTimes: [Double] = []
+    for _ in 0...options.repeats {
+      let start = DispatchTime.now().uptimeNanoseconds
+      _ = network.gradients(images: images, labels: labels, updateRunningStatistics: false)
+      gradientTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    let gradientPeak = peakResidentMegabytes()
+    var productTimes: [Double] = []
+    for _ in 0...options.repeats {
+      let start = DispatchTime.now().uptimeNanoseconds
+      _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction)
+      productTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    let (g, h) = (median(Array(gradientTimes.dropFirst())), median(Array(productTimes.dropFirst())))
+    print(
+      name.padding(toLength: 14, withPad: " ", startingAt: 0)
+        + String(format: " %13.1f  %8.1f  %5.2f  %29.0f  %15.0f", g, h, h / g, gradientPeak, peakResidentMegabytes()))
+  }
+  exit(0)
+}
 print("gradtrace engine benchmark: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)")
 print("model          step (ms)  forward (ms)  images/s")
 for name in options.models {
