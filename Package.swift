@@ -26,7 +26,10 @@ let package = Package(
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CMalloc"),
     .target(name: "TensorCore", dependencies: ["CBLAS", "CMalloc"], swiftSettings: optimised),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: optimised),
+    .target(name: "Datasets", dependencies: ["TensorCore", "TraceIO", "CZlib"], swiftSettings: optimised),
+    .target(name: "Curvature", dependencies: ["Networks", "TensorCore"], swiftSettings: optimised),
     .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
     .target(
@@ -35,7 +38,7 @@ let package = Package(
     .executableTarget(
       name: "gradtrace",
       dependencies: [
-        "Networks", "Training", "TraceIO",
+        "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimised),
@@ -51,6 +54,11 @@ let package = Package(
       dependencies: ["Networks", "Autodiff", "TensorCore", "Training", "TraceIO"],
       resources: [.copy("Golden")],
       swiftSettings: optimised),
+    .testTarget(
+      name: "DatasetsTests", dependencies: ["Datasets", "TensorCore"], swiftSettings: optimised),
+    .testTarget(
+      name: "CurvatureTests", dependencies: ["Curvature", "Networks", "TensorCore", "TraceIO"],
+      resources: [.copy("Golden")], swiftSettings: optimised),
     .testTarget(
       name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),
   ]

@@ -1,0 +1,2 @@
+// zlib, for the gzip-compressed IDX files of (Fashion-)MNIST.
+#include <zlib.h>

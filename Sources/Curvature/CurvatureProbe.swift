@@ -1,0 +1,110 @@
+import Networks
+import TensorCore
+
+/// Curvature of the loss f_B(w) of one network on one fixed batch, measured with exact
+/// Hessian-vector products (BatchNorm in training mode, the same mode as the gradient).
+///
+/// Definitions (shared/DESIGN.md): g = ∇f(w); along −g the quadratic model is
+/// f(w − εg) ≈ f(w) − ε gᵀg + ½ ε² gᵀHg, minimised at ε* = gᵀg / gᵀHg when gᵀHg > 0; with
+/// u = Hg, the per-layer contributions g_lᵀu_l sum to gᵀHg.
+public final class CurvatureProbe {
+  public let network: VGG<Float>
+  public let images: Tensor<Float>
+  public let labels: [Int]
+  public let layers: LayerGroups
+  /// Hessian-vector products computed so far.
+  public private(set) var productCount = 0
+
+  private let weights: NamedTensors<Float>
+  /// The same network in Double, for loss values: a Taylor prediction at ε = 0.01·ε* is a
+  /// change of ~1e-3 in a loss of ~2, which float32 rounding (~1e-7 relative per operation)
+  /// would blur to a few tenths of a percent.
+  private let exact: VGG<Double>
+  private let exactImages: Tensor<Double>
+
+  public init(network: VGG<Float>, images: Tensor<Float>, labels: [Int]) {
+    self.network = network
+    self.images = images
+    self.labels = labels
+    self.layers = LayerGroups(network.specifications)
+    self.weights = network.parameters
+    var parameters = NamedTensors<Double>()
+    for (name, tensor) in network.parameters.entries { parameters.append(tensor.converted(), named: name) }
+    var buffers = NamedTensors<Double>()
+    for (name, tensor) in network.buffers.entries { buffers.append(tensor.converted(), named: name) }
+    // Same configuration and tensors as a network that exists: building it cannot fail.
+    exact = try! VGG<Double>(network.configuration, parameters: parameters, buffers: buffers)
+    exactImages = images.converted()
+  }
+
+  /// f_B(w) and its accuracy at the probe's weights, evaluated in Double.
+  public func loss() -> (loss: Double, accuracy: Double) {
+    exact.evaluate(images: exactImages, labels: labels, mode: .training)
+  }
+
+  /// f_B(w + step) at the probe's weights displaced by `step`, evaluated in Double.
+  public func loss(displacedBy step: NamedTensors<Float>) -> Double {
+    let original = exact.parameters
+    defer { exact.parameters = original }
+    exact.parameters.updateEach { name, w in
+      w = w.zipped(with: step[name]!.converted()) { $0 + $1 }
+    }
+    return exact.evaluate(images: exactImages, labels: labels, mode: .training).loss
+  }
+
+  /// The data-loss gradient g.
+  public func gradient() -> (loss: Double, accuracy: Double, gradient: NamedTensors<Float>) {
+    let result = network.gradients(images: images, labels: labels, mode: .training, updateRunningStatistics: false)
+    return (Double(result.loss), result.accuracy, result.gradients)
+  }
+
+  /// H v, exactly.
+  public func hessianVectorProduct(_ v: NamedTensors<Float>) -> NamedTensors<Float> {
+    productCount += 1
+    return network.hessianVectorProduct(images: images, labels: labels, direction: v).product
+  }
+
+  /// gᵀg, gᵀHg and the per-layer contributions g_lᵀ(Hg)_l, from one product.
+  public func alongGradient(_ g: NamedTensors<Float>) -> AlongGradient {
+    let hg = hessianVectorProduct(g)
+    let perParameter = g.entryDots(hg)
+    return AlongGradient(
+      gTg: g.dot(g), gHg: perParameter.reduce(0, +),
+      layerGHg: layers.sum(perParameter, names: g.names))
+  }
+
+  /// Curvature along an update d (the step the optimizer took): gᵀd, dᵀHd, the first- and
+  /// second-order predictions of the change, the actual change f(w + d) − f(w) on this batch,
+  /// and the step quality α = 1/s* − 1 with s* = −gᵀd / dᵀHd (NaN when dᵀHd ≤ 0).
+  public func alongUpdate(_ d: NamedTensors<Float>, gradient g: NamedTensors<Float>, loss: Double) -> AlongUpdate {
+    let gTd = g.dot(d)
+    let dHd = d.dot(hessianVectorProduct(d))
+    let actual = self.loss(displacedBy: d) - loss
+    let sStar = -gTd / dHd
+    return AlongUpdate(
+      gTd: gTd, dHd: dHd, predictedFirst: gTd, predictedSecond: gTd + 0.5 * dHd, actual: actual,
+      alpha: dHd > 0 ? 1 / sStar - 1 : .nan)
+  }
+}
+
+/// Curvature along the gradient.
+public struct AlongGradient: Codable, Sendable {
+  public var gTg: Double
+  public var gHg: Double
+  /// g_lᵀ(Hg)_l per layer (`LayerGroups` order); they sum to gHg.
+  public var layerGHg: [Double]
+
+  /// ε* = gᵀg / gᵀHg, or nil where the curvature along −g is not positive (no minimum).
+  public var epsilonStar: Double? { gHg > 0 ? gTg / gHg : nil }
+}
+
+/// Curvature along an update d.
+public struct AlongUpdate: Codable, Sendable {
+  public var gTd: Double
+  public var dHd: Double
+  public var predictedFirst: Double
+  public var predictedSecond: Double
+  public var actual: Double
+  /// 1/s* − 1: −1 no progress, 0 the quadratic's minimum, 1 the far side at equal height.
+  public var alpha: Double
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+extension CurvatureReport {
+  /// The report for people: summary, per-layer table, Taylor table.
+  public var text: String {
+    func number(_ x: Double) -> String { String(format: "%.4g", x) }
+    func column(_ s: String, _ width: Int, right: Bool = true) -> String {
+      let padding = String(repeating: " ", count: max(0, width - s.count))
+      return right ? padding + s : s + padding
+    }
+    var lines: [String] = []
+    lines.append("\(model) on \(examples) examples (BatchNorm in training mode)")
+    lines.append("loss \(number(loss)), accuracy \(String(format: "%.1f%%", accuracy * 100))")
+    lines.append("gᵀg  = \(number(gTg))")
+    lines.append("gᵀHg = \(number(gHg))")
+    if let epsilonStar {
+      lines.append("ε*   = gᵀg / gᵀHg = \(number(epsilonStar))   (curvature outweighs the first-order term beyond 2ε* = \(number(2 * epsilonStar)))")
+    } else {
+      lines.append("ε*   : none: negative curvature along −g (gᵀHg ≤ 0), the quadratic model has no minimum")
+    }
+    lines.append(String(format: "Hessian trace ≈ %@ ± %@ (Hutchinson, %d Rademacher probes)", number(trace.trace), number(trace.standardError), trace.probes))
+    lines.append(
+      "dominant eigenvalue ≈ \(number(dominantEigenvalue.eigenvalue)) (power iteration, \(dominantEigenvalue.products) products, "
+        + (dominantEigenvalue.converged ? "converged to \(dominantEigenvalue.tolerance))" : "NOT converged to \(dominantEigenvalue.tolerance))"))
+    lines.append("Hessian-vector products: \(hessianVectorProducts)")
+    lines.append("")
+    let width = max(5, layers.map(\.label.count).max() ?? 0)
+    lines.append(column("layer", width, right: false) + "   mean |g|    ‖g‖₂       max |g|    g_lᵀ(Hg)_l  tr(H_ll)")
+    for layer in layers {
+      lines.append(
+        column(layer.label, width, right: false)
+          + [layer.gradientMeanAbs, layer.gradientL2Norm, layer.gradientMaxAbs, layer.gHg, layer.trace]
+          .map { column(number($0), 11) }.joined())
+    }
+    lines.append("")
+    lines.append("Taylor along −g: f(w − εg) − f(w) against −ε gᵀg (1st) and −ε gᵀg + ½ε² gᵀHg (2nd)")
+    lines.append(column("ε/ε*", 6) + column("ε", 12) + column("1st order", 13) + column("2nd order", 13) + column("actual", 13) + column("2nd vs actual", 15))
+    for row in taylor {
+      let multiple = row.multiple.map { String(format: "%g", $0) } ?? "-"
+      let error = row.relativeError.isNaN ? "-" : String(format: "%.3g%%", row.relativeError * 100)
+      lines.append(
+        column(multiple, 6) + column(number(row.epsilon), 12) + column(number(row.predictedFirst), 13)
+          + column(number(row.predictedSecond), 13) + column(number(row.actual), 13) + column(error, 15))
+    }
+    return lines.joined(separator: "\n")
+  }
+}

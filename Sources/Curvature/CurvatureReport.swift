@@ -1,0 +1,88 @@
+import Foundation
+import Networks
+import TensorCore
+
+/// Everything `gradtrace probe` measures at fixed weights on a fixed batch.
+public struct CurvatureReport: Codable, Sendable {
+  public struct Layer: Codable, Sendable {
+    public var label: String
+    /// Parameter names in the layer (weight first).
+    public var parameters: [String]
+    /// Statistics of the weight tensor's gradient (the gradient-flow quantities).
+    public var gradientMeanAbs: Double
+    public var gradientL2Norm: Double
+    public var gradientMaxAbs: Double
+    /// g_lᵀ(Hg)_l over the layer's parameters.
+    public var gHg: Double
+    /// Hutchinson estimate of the trace of the layer's diagonal Hessian block.
+    public var trace: Double
+  }
+
+  public var model: String
+  public var examples: Int
+  public var loss: Double
+  public var accuracy: Double
+  public var gTg: Double
+  public var gHg: Double
+  /// ε* = gᵀg / gᵀHg; nil where gᵀHg ≤ 0 (negative curvature along −g: no minimum).
+  public var epsilonStar: Double?
+  public var layers: [Layer]
+  public var trace: TraceEstimate
+  public var dominantEigenvalue: EigenvalueEstimate
+  public var taylor: [TaylorRow]
+  public var hessianVectorProducts: Int
+
+  /// What the probe computes and how.
+  public struct Options: Sendable {
+    public var probes = 10
+    public var seed: UInt64 = 0
+    public var eigenvalueTolerance = 1e-3
+    public var maximumEigenvalueProducts = 100
+    /// Multiples k of ε* for the Taylor table.
+    public var multiples = [0.01, 0.1, 0.5, 1, 2]
+    /// Step sizes used instead when ε* does not exist.
+    public var epsilonGrid = [1e-4, 1e-3, 1e-2, 1e-1, 1]
+    public init() {}
+  }
+
+  /// Runs every measurement of the report.
+  public static func measure(_ probe: CurvatureProbe, options: Options) -> CurvatureReport {
+    let (_, accuracy, g) = probe.gradient()
+    let loss = probe.loss().loss
+    let along = probe.alongGradient(g)
+    let steps: [TaylorStep]
+    if let epsilonStar = along.epsilonStar {
+      steps = options.multiples.map { TaylorStep(epsilon: $0 * epsilonStar, multipleOfEpsilonStar: $0) }
+    } else {
+      steps = options.epsilonGrid.map { TaylorStep(epsilon: $0) }
+    }
+    let taylor = probe.taylorTable(gradient: g, along: along, loss: loss, steps: steps)
+    let trace = probe.hutchinsonTrace(probes: options.probes, seed: options.seed)
+    let eigenvalue = probe.dominantEigenvalue(
+      tolerance: options.eigenvalueTolerance, maximumProducts: options.maximumEigenvalueProducts,
+      seed: options.seed &+ 1)
+    let layers = probe.layers.groups.enumerated().map { index, group in
+      let weight = g[group.parameters[0]]!
+      return Layer(
+        label: group.label, parameters: group.parameters, gradientMeanAbs: weight.meanAbsolute,
+        gradientL2Norm: weight.squaredNorm.squareRoot(),
+        gradientMaxAbs: weight.scalars.reduce(0) { max($0, abs($1.doubleValue)) },
+        gHg: along.layerGHg[index], trace: trace.layerTraces[index])
+    }
+    return CurvatureReport(
+      model: probe.network.configuration.shortName, examples: probe.labels.count, loss: loss,
+      accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,
+      layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor,
+      hessianVectorProducts: probe.productCount)
+  }
+
+  /// Pretty, key-sorted JSON; NaN and infinities as the strings "NaN", "Infinity".
+  public func json() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return String(decoding: try encoder.encode(self), as: UTF8.self)
+  }
+}

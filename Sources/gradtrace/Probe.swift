@@ -1,0 +1,112 @@
+import ArgumentParser
+import Curvature
+import Datasets
+import Foundation
+import Networks
+import TensorCore
+import Training
+
+struct Probe: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure exact curvature at fixed weights on a fixed batch.",
+    discussion: """
+      Loads a checkpoint, takes one batch (a batch file, or the first N examples of a dataset,
+      normalised, not augmented) and reports, with BatchNorm in training mode: the loss,
+      per-layer gradient statistics, gᵀg and gᵀHg with per-layer contributions g_lᵀ(Hg)_l,
+      the Hessian trace and per-layer traces (Hutchinson), the dominant eigenvalue (power
+      iteration), and the Taylor table along −g at ε = k·ε* for k in --multiples. Every
+      curvature number comes from exact Hessian-vector products (forward-over-reverse).
+
+      Where gᵀHg ≤ 0 there is no ε*: the report says "negative curvature" and the table runs
+      over --epsilon-grid instead.
+
+      Examples:
+        gradtrace init --model vgg08 --classes 10 --input 1x32x32 -o vgg08.h5
+        gradtrace probe --checkpoint vgg08.h5 --dataset fashion-mnist --examples 100
+        gradtrace probe --checkpoint vgg08.h5 --batch batch.h5 --json
+      """)
+
+  @Option(help: "Checkpoint with the weights (from `gradtrace init` or training).")
+  var checkpoint: String
+
+  @Option(help: "Batch file: /images float32 [N, C, H, W] (normalised) and /labels int64 [N].")
+  var batch: String?
+
+  @Option(help: "Take the batch from a dataset instead: fashion-mnist.")
+  var dataset: String?
+
+  @Option(help: "Dataset directory.")
+  var dataDir = FashionMNIST.defaultDirectory
+
+  @Option(help: "How many examples to take from the start of the dataset's training split.")
+  var examples = 100
+
+  @Option(help: "Rademacher probes for the Hutchinson trace.")
+  var probes = 10
+
+  @Option(help: "Seed for the probes and the power iteration's start.")
+  var seed: UInt64 = 0
+
+  @Option(help: "Relative tolerance of the dominant eigenvalue.")
+  var eigenTolerance = 1e-3
+
+  @Option(help: "At most this many Hessian-vector products for the eigenvalue.")
+  var maxEigenProducts = 100
+
+  @Option(parsing: .upToNextOption, help: "Multiples of ε* for the Taylor table.")
+  var multiples: [Double] = [0.01, 0.1, 0.5, 1, 2]
+
+  @Option(parsing: .upToNextOption, help: "Step sizes ε for the Taylor table when ε* does not exist.")
+  var epsilonGrid: [Double] = [1e-4, 1e-3, 1e-2, 1e-1, 1]
+
+  @Option(help: "Worker threads.")
+  var threads = 2
+
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func validate() throws {
+    if (batch == nil) == (dataset == nil) {
+      throw ValidationError("give exactly one of --batch FILE.h5 or --dataset NAME")
+    }
+    if let dataset, dataset != "fashion-mnist" {
+      throw ValidationError("unknown dataset '\(dataset)': probe reads fashion-mnist (or any batch with --batch)")
+    }
+    guard examples >= 2 else { throw ValidationError("--examples must be at least 2 (BatchNorm needs a batch), got \(examples)") }
+    guard probes >= 1 else { throw ValidationError("--probes must be at least 1") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    guard eigenTolerance > 0, maxEigenProducts >= 1 else { throw ValidationError("--eigen-tolerance must be positive and --max-eigen-products at least 1") }
+  }
+
+  func run() throws {
+    ComputeThreads.set(threads)
+    let saved = try Checkpoint.read(from: checkpoint)
+    let network = try VGG<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
+    let c = saved.configuration
+    let (images, labels, source): (Tensor<Float>, [Int], String)
+    if let batch {
+      (images, labels) = try BatchFile.read(batch)
+      source = batch
+    } else {
+      let padded = c.inputHeight == 32
+      (images, labels) = try FashionMNIST.load(directory: dataDir, split: .train, limit: examples, pad: padded)
+      source = "\(dataDir) (first \(labels.count) training images)"
+    }
+    let expected = [c.inputChannels, c.inputHeight, c.inputWidth]
+    guard Array(images.shape.dropFirst()) == expected else {
+      throw ValidationError("\(source): images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(expected.map(String.init).joined(separator: "x")) input")
+    }
+    if let bad = labels.first(where: { $0 < 0 || $0 >= c.classes }) {
+      throw ValidationError("\(source): label \(bad) is outside the model's \(c.classes) classes")
+    }
+    var options = CurvatureReport.Options()
+    options.probes = probes
+    options.seed = seed
+    options.eigenvalueTolerance = eigenTolerance
+    options.maximumEigenvalueProducts = maxEigenProducts
+    options.multiples = multiples
+    options.epsilonGrid = epsilonGrid
+    let report = CurvatureReport.measure(CurvatureProbe(network: network, images: images, labels: labels), options: options)
+    print(json ? try report.json() : report.text)
+  }
+}
