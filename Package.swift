@@ -57,7 +57,7 @@ let package = Package(
     .testTarget(
       name: "DatasetsTests", dependencies: ["Datasets", "TensorCore"], swiftSettings: optimised),
     .testTarget(
-      name: "CurvatureTests", dependencies: ["Curvature", "Networks", "TensorCore", "TraceIO"],
+      name: "CurvatureTests", dependencies: ["Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       resources: [.copy("Golden")], swiftSettings: optimised),
     .testTarget(
       name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),

@@ -67,6 +67,10 @@ def main():
     y = torch.from_numpy(labels)
 
     optimizer_golden(os.path.join(args.output, "optimizers.h5"))
+    curvature_output = os.path.join(os.path.dirname(os.path.abspath(args.output)), "..", "CurvatureTests", "Golden")
+    os.makedirs(curvature_output, exist_ok=True)
+    make_batch(os.path.join(curvature_output, "batch.h5"))
+    curvature_golden(args.gradtrace, curvature_output, images, labels)
     for variant, flags in VARIANTS.items():
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = os.path.join(tmp, "init.h5")
@@ -130,6 +134,74 @@ def optimizer_golden(path):
             optimizer.step()
             schedule.step()
         f["cosine_lr"] = np.array(rates)
+
+
+CURVATURE_VARIANTS = {"vgg08": VARIANTS["vgg08"], "vgg38-bn-res": VARIANTS["vgg38-bn-res"]}
+
+
+def fixed_direction(model):
+    """The direction v of the HVP golden values: v_i = sin(0.37 i + 1) over all parameters
+    in order (i counts from 0 across tensors), so Swift rebuilds it without a file."""
+    v, offset = [], 0
+    for _, p in model.named_parameters():
+        index = torch.arange(offset, offset + p.numel(), dtype=torch.float64)
+        v.append(torch.sin(0.37 * index + 1.0).reshape(p.shape))
+        offset += p.numel()
+    return v
+
+
+def curvature_golden(gradtrace, output, images, labels):
+    """gᵀg, gᵀHg and H·v for a fixed v, in float64 by double backward (BatchNorm in training
+    mode), on the same weights and batch as the gradient golden values."""
+    x = torch.from_numpy(images).double()
+    y = torch.from_numpy(labels)
+    for variant, flags in CURVATURE_VARIANTS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            checkpoint = os.path.join(tmp, "init.h5")
+            subprocess.run([gradtrace, "init", *flags, "--seed", str(SEED), "-o", checkpoint],
+                           check=True, stdout=subprocess.DEVNULL)
+            model = load_checkpoint(checkpoint, dtype=torch.float64)
+        model.train()
+        params = list(model.parameters())
+        loss = F.cross_entropy(model(x), y)
+        g = torch.autograd.grad(loss, params, create_graph=True)
+        gTg = sum((gi * gi).sum() for gi in g)
+        hg = torch.autograd.grad(g, params, grad_outputs=[gi.detach() for gi in g], retain_graph=True)
+        gHg = sum((gi.detach() * hi).sum() for gi, hi in zip(g, hg))
+        v = fixed_direction(model)
+        hv = torch.autograd.grad(g, params, grad_outputs=v)
+        float32_error = float32_hv_error(checkpoint_flags=flags, gradtrace=gradtrace, images=images,
+                                         labels=y, reference=hv)
+        with h5py.File(os.path.join(output, f"curvature-{variant}.h5"), "w") as f:
+            f.attrs["loss"] = loss.item()
+            f.attrs["gTg"] = gTg.item()
+            f.attrs["gHg"] = gHg.item()
+            f.attrs["seed"] = SEED
+            f.attrs["command"] = " ".join(["gradtrace", "init", *flags, "--seed", str(SEED)])
+            f.attrs["torch_version"] = str(torch.__version__)
+            f.attrs["torch_float32_hv_error"] = float32_error
+            for (name, _), h in zip(model.named_parameters(), hv):
+                f.create_dataset(f"hv/{name}", data=h.numpy().astype(np.float32),
+                                 compression="gzip", compression_opts=9)
+        print(f"curvature {variant:12s} gTg {gTg.item():.6e}  gHg {gHg.item():.6e}"
+              f"  torch float32 Hv vs float64 {float32_error:.2e}")
+
+
+def float32_hv_error(checkpoint_flags, gradtrace, images, labels, reference):
+    """‖Hv in float32 − Hv in float64‖ / ‖Hv in float64‖ for PyTorch itself: how well float32
+    can do on this network and direction at all."""
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = os.path.join(tmp, "init.h5")
+        subprocess.run([gradtrace, "init", *checkpoint_flags, "--seed", str(SEED), "-o", checkpoint],
+                       check=True, stdout=subprocess.DEVNULL)
+        model = load_checkpoint(checkpoint, dtype=torch.float32)
+    model.train()
+    params = list(model.parameters())
+    g = torch.autograd.grad(F.cross_entropy(model(torch.from_numpy(images)), labels), params, create_graph=True)
+    hv = torch.autograd.grad(g, params, grad_outputs=[v.float() for v in fixed_direction(model)])
+    ours = torch.cat([h.double().flatten() for h in hv])
+    exact = torch.cat([h.flatten() for h in reference])
+    return ((ours - exact).norm() / exact.norm()).item()
 
 
 def structurally_zero(name, batchnorm):

@@ -24,8 +24,10 @@ public struct CurvatureReport: Codable, Sendable {
   public var accuracy: Double
   public var gTg: Double
   public var gHg: Double
-  /// ε* = gᵀg / gᵀHg; nil where gᵀHg ≤ 0 (negative curvature along −g: no minimum).
+  /// ε* = gᵀg / gᵀHg; nil (absent in JSON) where gᵀHg ≤ 0: no minimum along −g.
   public var epsilonStar: Double?
+  /// gᵀHg ≤ 0: the quadratic model along −g has no minimum.
+  public var negativeCurvature: Bool
   public var layers: [Layer]
   public var trace: TraceEstimate
   public var dominantEigenvalue: EigenvalueEstimate
@@ -72,6 +74,7 @@ public struct CurvatureReport: Codable, Sendable {
     return CurvatureReport(
       model: probe.network.configuration.shortName, examples: probe.labels.count, loss: loss,
       accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,
+      negativeCurvature: along.gHg <= 0,
       layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor,
       hessianVectorProducts: probe.productCount)
   }

@@ -1,4 +1,4 @@
-import CZlib
+internal import CZlib
 import Foundation
 
 /// An IDX file (the MNIST format), optionally gzip-compressed: a big-endian header

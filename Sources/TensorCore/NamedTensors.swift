@@ -44,6 +44,13 @@ public struct NamedTensors<Scalar: TensorScalar>: Sendable {
   /// The total number of elements over all entries.
   public var elementCount: Int { tensors.reduce(0) { $0 + $1.count } }
 
+  /// The same entries converted to another scalar type.
+  public func converted<Other: TensorScalar>(to _: Other.Type) -> NamedTensors<Other> {
+    var result = NamedTensors<Other>()
+    for (name, tensor) in entries { result.append(tensor.converted(), named: name) }
+    return result
+  }
+
   /// Applies `update` to every tensor in place, in order.
   public mutating func updateEach(_ update: (String, inout Tensor<Scalar>) -> Void) {
     for i in tensors.indices { update(names[i], &tensors[i]) }

@@ -108,3 +108,36 @@ struct CommandLineTests {
     #expect(try GradTraceRun(["describe", "--classes", "1"]).status == 64)
   }
 }
+
+@Suite("gradtrace probe")
+struct ProbeCommandTests {
+  @Test func jsonReportOnABatchFile() throws {
+    let checkpoint = temporaryPath("tiny.h5")
+    #expect(try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status == 0)
+    let run = try GradTraceRun([
+      "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "8", "--probes", "2",
+      "--max-eigen-products", "4", "--json",
+    ])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    let layers = try #require(json["layers"] as? [[String: Any]])
+    #expect(layers.count == 9)
+    let gHg = try #require(json["g_hg"] as? Double)
+    let sum = layers.reduce(0.0) { $0 + ($1["g_hg"] as? Double ?? .nan) }
+    #expect(abs(sum - gHg) <= 1e-6 * abs(gHg))
+    #expect((json["taylor"] as? [[String: Any]])?.count == 5)
+    #expect(json["hessian_vector_products"] as? Int == 1 + 2 + 4)
+  }
+
+  @Test func mismatchedBatchAndUsageErrors() throws {
+    let checkpoint = temporaryPath("vgg08.h5")
+    _ = try GradTraceRun(["init", "--model", "vgg08", "-o", checkpoint])  // 3x32x32, 100 classes
+    let run = try GradTraceRun(["probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "4"])
+    #expect(run.status != 0)
+    #expect(run.standardError.contains("1x32x32") && run.standardError.contains("3x32x32"))
+    #expect(try GradTraceRun(["probe", "--checkpoint", checkpoint]).status == 64)
+    #expect(try GradTraceRun(["probe", "--checkpoint", checkpoint, "--dataset", "imagenet"]).status == 64)
+    let missing = try GradTraceRun(["probe", "--checkpoint", "/no/such.h5", "--dataset", "fashion-mnist"])
+    #expect(missing.status != 0 && missing.standardError.contains("/no/such.h5"))
+  }
+}
