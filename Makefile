@@ -8,7 +8,7 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test demo golden clean
+.PHONY: all deps build test demo golden benchmarks clean
 
 all: build
 
@@ -32,22 +32,34 @@ test: deps
 
 demo: build
 	@mkdir -p $(DEMO_DIR)
-	@echo "== the paper's models =="
+	@echo "== the paper's models (3x32x32 input, 100 classes) =="
 	@for m in "vgg08" "vgg38" "vgg38 --batchnorm" "vgg38 --residual" "vgg38 --batchnorm --residual"; do \
-	  printf '%-32s ' "$$m"; $(BIN) describe --model $$m | tail -2 | tr '\n' ' '; echo; done
+	  printf '%-30s ' "$$m"; $(BIN) describe --model $$m | grep 'total parameters'; done
 	@echo
-	$(BIN) describe --model vgg38 --batchnorm --residual --classes 10 --input 1x32x32
-	@echo
+	@echo "== initial weights for padded Fashion-MNIST (1x32x32, 10 classes) =="
+	$(BIN) init --model vgg38 --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg38-init.h5
 	$(BIN) init --model vgg38 --batchnorm --residual --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg38-bn-res-init.h5
-	h5ls -r $(DEMO_DIR)/vgg38-bn-res-init.h5 | head -12
+	$(BIN) init --model vgg08 --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg08-init.h5
 	@echo
-	@echo "== gradient flow at initialisation, one Fashion-MNIST batch =="
-	$(BIN) gradients --model vgg38 --classes 10 --input 1x32x32 --fashion-mnist 100
-	$(BIN) gradients --model vgg38 --batchnorm --residual --classes 10 --input 1x32x32 --fashion-mnist 100
+	@echo "== exact curvature and gradient flow at initialisation, 32 Fashion-MNIST images =="
+	@echo "-- plain VGG38: the gradient vanishes towards the input (mean |g| column) --"
+	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg38-init.h5 --dataset fashion-mnist --examples 32 --probes 2 --max-eigen-products 10
+	@echo
+	@echo "-- VGG38 with BatchNorm and residual connections: it does not --"
+	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg38-bn-res-init.h5 --dataset fashion-mnist --examples 32 --probes 2 --max-eigen-products 10
+	@echo
+	@echo "-- VGG08: the second-order Taylor model tracks the real loss change up to about ε* --"
+	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg08-init.h5 --dataset fashion-mnist --examples 100
 
 # Regenerate the PyTorch golden values (needs: pip install torch==2.13.0 h5py numpy).
 golden: build
 	python3 scripts/torch_reference.py --gradtrace $(BIN) --output Tests/NetworksTests/Golden
+
+# Engine timings for BENCHMARKS.md (release build; run on an otherwise idle machine).
+benchmarks: deps
+	swift build $(SWIFT_BUILD_FLAGS) --product gradtrace-benchmarks
+	.build/release/gradtrace-benchmarks --repeats 7
+	.build/release/gradtrace-benchmarks --hvp --repeats 7 --models vgg08,vgg38,vgg38-bn-res
 
 clean:
 	rm -rf .build out

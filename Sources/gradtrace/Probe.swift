@@ -94,10 +94,10 @@ struct Probe: ParsableCommand {
     }
     let expected = [c.inputChannels, c.inputHeight, c.inputWidth]
     guard Array(images.shape.dropFirst()) == expected else {
-      throw ValidationError("\(source): images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(expected.map(String.init).joined(separator: "x")) input")
+      throw CommandError("\(source): images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(expected.map(String.init).joined(separator: "x")) input")
     }
     if let bad = labels.first(where: { $0 < 0 || $0 >= c.classes }) {
-      throw ValidationError("\(source): label \(bad) is outside the model's \(c.classes) classes")
+      throw CommandError("\(source): label \(bad) is outside the model's \(c.classes) classes")
     }
     var options = CurvatureReport.Options()
     options.probes = probes
