@@ -8,7 +8,7 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test demo golden benchmarks clean
+.PHONY: all deps build test demo golden benchmarks compare-torch clean
 
 all: build
 
@@ -60,6 +60,11 @@ benchmarks: deps
 	swift build $(SWIFT_BUILD_FLAGS) --product gradtrace-benchmarks
 	.build/release/gradtrace-benchmarks --repeats 7
 	.build/release/gradtrace-benchmarks --hvp --repeats 7 --models vgg08,vgg38,vgg38-bn-res
+
+# Issue 4's training comparison against PyTorch (needs: pip install torch==2.13.0 numpy);
+# about half an hour on 2 cores. Writes benchmarks/fashion-mnist-2-epochs.md.
+compare-torch: build
+	python3 scripts/compare_training.py --gradtrace $(BIN) --output benchmarks/fashion-mnist-2-epochs.md
 
 clean:
 	rm -rf .build out

@@ -33,7 +33,7 @@ let package = Package(
     .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
     .target(
-      name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore"],
+      name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff"],
       swiftSettings: optimised),
     .executableTarget(
       name: "gradtrace",
@@ -51,7 +51,7 @@ let package = Package(
       name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .testTarget(
       name: "NetworksTests",
-      dependencies: ["Networks", "Autodiff", "TensorCore", "Training", "TraceIO"],
+      dependencies: ["Networks", "Autodiff", "TensorCore", "Training", "TraceIO", "Datasets"],
       resources: [.copy("Golden")],
       swiftSettings: optimised),
     .testTarget(
@@ -59,6 +59,9 @@ let package = Package(
     .testTarget(
       name: "CurvatureTests", dependencies: ["Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       resources: [.copy("Golden")], swiftSettings: optimised),
+    .testTarget(
+      name: "TrainingTests", dependencies: ["Training", "Datasets", "Networks", "TensorCore"],
+      swiftSettings: optimised),
     .testTarget(
       name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),
   ]

@@ -21,12 +21,39 @@ public enum FashionMNIST {
     case test = "t10k"
   }
 
+  /// A split as raw pixels (padded to 32×32 with black unless `pad` is false), for training.
+  public static func images(
+    directory: String = defaultDirectory, split: Split, pad: Bool = true
+  ) throws(DatasetError) -> LabeledImages {
+    let (images, labels) = try readIDX(directory: directory, split: split)
+    let side = pad ? 32 : 28
+    let offset = (side - 28) / 2
+    var pixels = [UInt8](repeating: 0, count: labels.count * side * side)
+    for n in 0..<labels.count {
+      for row in 0..<28 {
+        let source = n * 784 + row * 28
+        let target = n * side * side + (row + offset) * side + offset
+        pixels.replaceSubrange(target..<(target + 28), with: images[source..<(source + 28)])
+      }
+    }
+    return LabeledImages(
+      name: "fashion-mnist", pixels: pixels, labels: labels, channels: 1, height: side, width: side,
+      classes: classes, mean: [mean], standardDeviation: [standardDeviation])
+  }
+
   /// Loads the first `limit` examples (all when nil) of a split.
   /// - Returns: images [N, 1, S, S] (S = 32 padded, 28 otherwise), normalised, and labels.
   /// - Throws: `DatasetError` for a missing directory or a missing, truncated or corrupt file.
   public static func load(
     directory: String = defaultDirectory, split: Split, limit: Int? = nil, pad: Bool = true
   ) throws(DatasetError) -> (images: Tensor<Float>, labels: [Int]) {
+    let dataset = try images(directory: directory, split: split, pad: pad)
+    var unused = SeededGenerator(seed: 0)  // no augmentation: nothing is drawn
+    return dataset.batch(Array(0..<min(limit ?? dataset.count, dataset.count)), augmentation: .none, generator: &unused)
+  }
+
+  /// The validated pixel bytes [N·28·28] and labels of a split.
+  private static func readIDX(directory: String, split: Split) throws(DatasetError) -> (pixels: [UInt8], labels: [Int]) {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw DatasetError(
@@ -46,25 +73,6 @@ public enum FashionMNIST {
     if let bad = labels.bytes.firstIndex(where: { $0 >= classes }) {
       throw DatasetError(file: labelPath, message: "label \(labels.bytes[bad]) at index \(bad) is not a class 0..<\(classes)")
     }
-    let count = min(limit ?? images.dimensions[0], images.dimensions[0])
-    let side = pad ? 32 : 28
-    let offset = (side - 28) / 2
-    let background = Float((0 - mean) / standardDeviation)
-    let scale = Float(1 / (255 * standardDeviation))
-    let shift = Float(-mean / standardDeviation)
-    let tensor = images.bytes.withUnsafeBufferPointer { source in
-      Tensor<Float>(shape: [count, 1, side, side]) { target in
-        target.update(repeating: background)
-        for n in 0..<count {
-          for row in 0..<28 {
-            for column in 0..<28 {
-              let pixel = Float(source[n * 784 + row * 28 + column])
-              target[n * side * side + (row + offset) * side + column + offset] = pixel * scale + shift
-            }
-          }
-        }
-      }
-    }
-    return (tensor, labels.bytes.prefix(count).map { Int($0) })
+    return (images.bytes, labels.bytes.map { Int($0) })
   }
 }

@@ -64,4 +64,8 @@ public struct DatasetError: Error, CustomStringConvertible, Sendable {
   public var file: String
   public var message: String
   public var description: String { "\(file): \(message)" }
+  public init(file: String, message: String) {
+    self.file = file
+    self.message = message
+  }
 }

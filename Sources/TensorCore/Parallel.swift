@@ -10,8 +10,12 @@ import Dispatch
 public enum ComputeThreads {
   nonisolated(unsafe) private static var configured = 1
 
+  /// A per-task override of the thread count (tests use it so that concurrent tests do not
+  /// change each other's setting).
+  @TaskLocal public static var override: Int?
+
   /// The number of worker threads the kernels split work across.
-  public static var count: Int { configured }
+  public static var count: Int { override ?? configured }
 
   /// Sets the number of worker threads (at least 1) and pins OpenBLAS to one thread.
   ///

@@ -30,6 +30,8 @@ public struct Checkpoint {
   public var runConfiguration = "{}"
   /// The random generator's state, to resume the same data order and augmentation.
   public var generatorState: [UInt64] = []
+  /// The run's history so far as JSON (per-epoch records), for resuming.
+  public var history = "[]"
 
   /// A checkpoint of a model's current weights and buffers.
   public init(model: VGG<Float>) {
@@ -48,6 +50,7 @@ public struct Checkpoint {
     try file.setAttribute("optimizer_steps", Int64(optimizerSteps))
     try file.setAttribute("rng_state", jsonText(generatorState.map(String.init)))
     try file.setAttribute("config", runConfiguration)
+    try file.setAttribute("history", history)
     try file.setAttribute("model", ModelDescription(configuration: configuration).json)
     for (group, tensors) in [("parameters", parameters), ("buffers", buffers), ("optimizer", optimizerState)] {
       try file.createGroup("/\(group)")
@@ -90,6 +93,7 @@ public struct Checkpoint {
       checkpoint.epoch = Int(try file.attribute("epoch", as: Int64.self))
       checkpoint.optimizerSteps = Int(try file.attribute("optimizer_steps", as: Int64.self))
       checkpoint.runConfiguration = try file.stringAttribute("config")
+      if file.hasAttribute("history") { checkpoint.history = try file.stringAttribute("history") }
       if let data = try file.stringAttribute("rng_state").data(using: .utf8),
         let words = try? JSONDecoder().decode([String].self, from: data)
       {

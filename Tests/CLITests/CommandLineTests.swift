@@ -141,3 +141,55 @@ struct ProbeCommandTests {
     #expect(missing.status != 0 && missing.standardError.contains("/no/such.h5"))
   }
 }
+
+@Suite("gradtrace train and evaluate")
+struct TrainCommandTests {
+  static let tiny = ["--model", "vgg08", "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic", "--batch-size", "25", "--validation", "50"]
+
+  @Test func trainResumeAndEvaluate() throws {
+    let directory = temporaryPath("run")
+    let first = try GradTraceRun(["train"] + Self.tiny + ["--epochs", "1", "--output", directory])
+    #expect(first.status == 0, "\(first.standardError)")
+    #expect(first.standardOutput.contains("epoch 1/1"))
+    #expect(first.standardOutput.contains("test loss"))
+    let resumed = try GradTraceRun(["train", "--resume", directory, "--epochs", "2", "--quiet"])
+    #expect(resumed.status == 0, "\(resumed.standardError)")
+    let csv = try String(contentsOfFile: "\(directory)/epochs.csv", encoding: .utf8)
+    #expect(csv.split(separator: "\n").count == 3, "header and two epochs")
+    // The 16×16 model does not take Fashion-MNIST images: a clear error, exit 1.
+    let evaluation = try GradTraceRun(["evaluate", "--checkpoint", "\(directory)/best.h5", "--dataset", "fashion-mnist", "--examples", "10"])
+    #expect(evaluation.status == 1 && evaluation.standardError.contains("1x16x16"), "\(evaluation.standardError)")
+  }
+
+  @Test func evaluateATrainedFashionModel() throws {
+    let checkpoint = temporaryPath("init.h5")
+    #expect(try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status == 0)
+    let run = try GradTraceRun(["evaluate", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "200", "--json"])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    #expect(json["examples"] as? Int == 200)
+    #expect(abs((json["loss"] as? Double ?? 0) - 2.3) < 0.3, "an untrained 10-class model is near ln 10")
+  }
+
+  @Test func anotherArchitectureOnResumeIsRefused() throws {
+    let directory = temporaryPath("run")
+    #expect(try GradTraceRun(["train"] + Self.tiny + ["--epochs", "1", "--output", directory, "--quiet"]).status == 0)
+    let run = try GradTraceRun(["train", "--resume", directory, "--model", "vgg38", "--classes", "4", "--input", "1x16x16"])
+    #expect(run.status == 1)
+    #expect(run.standardError.contains(directory) && run.standardError.contains("vgg08") && run.standardError.contains("vgg38"))
+  }
+
+  @Test func badOptionsAndDataAreClearErrors() throws {
+    #expect(try GradTraceRun(["train", "--output", temporaryPath("x"), "--optimiser", "adam"]).status == 64)
+    #expect(try GradTraceRun(["train", "--output", temporaryPath("x"), "--optimizer", "lbfgs"]).status == 64)
+    #expect(try GradTraceRun(["train", "--epochs", "1"]).status == 64, "no --output")
+    #expect(try GradTraceRun(["train", "--resume", "a", "--output", "b"]).status == 64)
+    #expect(try GradTraceRun(["train", "--dataset", "cifar10", "--no-pad", "--output", "o"]).status == 64)
+    let missing = try GradTraceRun(["train", "--dataset", "cifar100", "--data-dir", "/no/cifar", "--output", temporaryPath("c")])
+    #expect(missing.status == 1 && missing.standardError.contains("/no/cifar"))
+    let shape = try GradTraceRun(["train", "--model", "vgg08", "--output", temporaryPath("f")])  // 3x32x32, 100 classes
+    #expect(shape.status == 1 && shape.standardError.contains("--input 1x32x32"), "\(shape.standardError)")
+    let noResume = try GradTraceRun(["train", "--resume", temporaryPath("nothing")])
+    #expect(noResume.status == 1 && noResume.standardError.contains("last.h5"))
+  }
+}

@@ -71,13 +71,14 @@ struct ConvolutionTests {
     let x = Self.random(g.inputShape, seed: 6)
     let w = Self.random(g.filterShape, seed: 7)
     let dy = Self.random(g.outputShape, seed: 8)
-    ComputeThreads.set(1)
-    let y1 = Convolution.forward(x, filter: w, bias: nil, geometry: g)
-    let b1 = Convolution.backward(outputGradient: dy, input: x, filter: w, geometry: g, needInput: true, hasBias: true)
-    ComputeThreads.set(3)
-    defer { ComputeThreads.set(1) }
-    let y3 = Convolution.forward(x, filter: w, bias: nil, geometry: g)
-    let b3 = Convolution.backward(outputGradient: dy, input: x, filter: w, geometry: g, needInput: true, hasBias: true)
+    let (y1, b1) = ComputeThreads.$override.withValue(1) {
+      (Convolution.forward(x, filter: w, bias: nil, geometry: g),
+       Convolution.backward(outputGradient: dy, input: x, filter: w, geometry: g, needInput: true, hasBias: true))
+    }
+    let (y3, b3) = ComputeThreads.$override.withValue(3) {
+      (Convolution.forward(x, filter: w, bias: nil, geometry: g),
+       Convolution.backward(outputGradient: dy, input: x, filter: w, geometry: g, needInput: true, hasBias: true))
+    }
     #expect(y1.scalars == y3.scalars)
     #expect(b1.input!.scalars == b3.input!.scalars)
     #expect(zip(b1.filter.scalars, b3.filter.scalars).allSatisfy { abs($0 - $1) < 1e-12 })

@@ -1,0 +1,214 @@
+import Autodiff
+import Datasets
+import Foundation
+import Networks
+import TensorCore
+import TraceIO
+
+/// One epoch's results.
+public struct EpochRecord: Codable, Equatable, Sendable {
+  public var epoch: Int
+  public var learningRate: Double
+  public var trainLoss: Double
+  public var trainAccuracy: Double
+  public var validLoss: Double
+  public var validAccuracy: Double
+  public var seconds: Double
+}
+
+/// The end of a run.
+public struct TrainingSummary: Codable, Sendable {
+  public var model: String
+  public var epochs: [EpochRecord]
+  public var bestEpoch: Int
+  public var testLoss: Double
+  public var testAccuracy: Double
+  public var trainingSeconds: Double
+}
+
+/// Receives progress as the run goes (a progress bar, a log line per epoch, nothing).
+public protocol TrainingObserver: AnyObject {
+  func stepFinished(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
+  func epochFinished(_ record: EpochRecord, best: Bool)
+}
+
+/// Trains a VGG-family network: shuffled minibatches with augmentation, Adam or SGD under a
+/// per-epoch schedule, validation after every epoch, a checkpoint at every epoch end
+/// (`last.h5`) and at the best validation accuracy (`best.h5`), and the test set evaluated once,
+/// on the best checkpoint.
+///
+/// Reproducibility: every random draw (shuffle, crops, flips, noise) comes from one seeded
+/// generator whose state is saved with each checkpoint, so `resume` continues exactly, with the
+/// same data order, weights and optimizer state (bit-identical for the same thread count).
+public final class Trainer {
+  public private(set) var configuration: TrainingConfiguration
+  public let data: TrainingData
+  public let network: VGG<Float>
+  public let outputDirectory: String
+  public private(set) var history: [EpochRecord] = []
+  public weak var observer: TrainingObserver?
+  private var optimizer: TrainingOptimizer
+  private var generator: SeededGenerator
+  private var stepCount = 0
+
+  public static let lastCheckpoint = "last.h5"
+  public static let bestCheckpoint = "best.h5"
+
+  /// A new run. - Throws: when the model cannot be built or the directory not created.
+  public init(configuration: TrainingConfiguration, data: TrainingData, outputDirectory: String) throws {
+    self.configuration = configuration
+    self.data = data
+    self.outputDirectory = outputDirectory
+    network = try VGG<Float>(configuration.model, initialization: configuration.initialization, seed: configuration.seed)
+    optimizer = TrainingOptimizer(configuration)
+    generator = SeededGenerator(seed: configuration.seed &+ 0x5EED)
+    try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
+  }
+
+  /// Continues the run saved in `directory` (its `last.h5`). The data must be loaded with the
+  /// checkpoint's configuration (`Trainer.savedConfiguration(in:)`).
+  public init(resumingIn directory: String, data: TrainingData) throws {
+    let path = "\(directory)/\(Self.lastCheckpoint)"
+    let checkpoint = try Checkpoint.read(from: path)
+    guard let configuration = TrainingConfiguration.decode(checkpoint.runConfiguration) else {
+      throw CheckpointError(file: path, message: "its 'config' attribute is not a training configuration")
+    }
+    self.configuration = configuration
+    self.data = data
+    outputDirectory = directory
+    network = try VGG<Float>(checkpoint.configuration, parameters: checkpoint.parameters, buffers: checkpoint.buffers)
+    optimizer = TrainingOptimizer(configuration)
+    optimizer.restore(state: checkpoint.optimizerState, stepCount: checkpoint.optimizerSteps)
+    guard checkpoint.generatorState.count == 4 else {
+      throw CheckpointError(file: path, message: "rng_state must hold 4 words, found \(checkpoint.generatorState.count)")
+    }
+    let words = checkpoint.generatorState
+    generator = SeededGenerator(state: (words[0], words[1], words[2], words[3]))
+    stepCount = checkpoint.step
+    history = (try? JSONDecoder().decode([EpochRecord].self, from: Data(checkpoint.history.utf8))) ?? []
+    guard history.count == checkpoint.epoch else {
+      throw CheckpointError(file: path, message: "history holds \(history.count) epochs but the checkpoint is at epoch \(checkpoint.epoch)")
+    }
+  }
+
+  /// Trains up to `epochs` in all (a resumed run may be extended; the cosine schedule's
+  /// period stays the one the run started with).
+  public func extendEpochs(to epochs: Int) {
+    precondition(epochs >= history.count, "extendEpochs: \(history.count) epochs are done already")
+    if configuration.cosinePeriod == nil { configuration.cosinePeriod = configuration.epochs }
+    configuration.epochs = epochs
+  }
+
+  /// The configuration saved with the run in `directory`.
+  public static func savedConfiguration(in directory: String) throws -> TrainingConfiguration {
+    let path = "\(directory)/\(lastCheckpoint)"
+    let checkpoint = try Checkpoint.read(from: path)
+    guard let configuration = TrainingConfiguration.decode(checkpoint.runConfiguration) else {
+      throw CheckpointError(file: path, message: "its 'config' attribute is not a training configuration")
+    }
+    return configuration
+  }
+
+  /// Trains the remaining epochs, then evaluates the best checkpoint on the test set.
+  public func run() throws -> TrainingSummary {
+    let schedule = configuration.learningRateSchedule
+    while history.count < configuration.epochs {
+      let epoch = history.count
+      let start = DispatchTime.now().uptimeNanoseconds
+      let learningRate = schedule.learningRate(epoch: epoch)
+      let (trainLoss, trainAccuracy) = trainEpoch(epoch, learningRate: learningRate)
+      let (validLoss, validAccuracy) = evaluate(data.validation)
+      let record = EpochRecord(
+        epoch: epoch, learningRate: learningRate, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
+        validLoss: validLoss, validAccuracy: validAccuracy,
+        seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+      let best = history.allSatisfy { validAccuracy > $0.validAccuracy }
+      history.append(record)
+      try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)")
+      if best { try saveCheckpoint(to: "\(outputDirectory)/\(Self.bestCheckpoint)") }
+      observer?.epochFinished(record, best: best)
+    }
+    let bestEpoch = history.indices.max { history[$0].validAccuracy < history[$1].validAccuracy } ?? 0
+    let best = try Checkpoint.read(from: "\(outputDirectory)/\(Self.bestCheckpoint)")
+    let evaluator = try VGG<Float>(best.configuration, parameters: best.parameters, buffers: best.buffers)
+    let (testLoss, testAccuracy) = evaluate(data.test, with: evaluator)
+    let summary = TrainingSummary(
+      model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: testLoss,
+      testAccuracy: testAccuracy, trainingSeconds: history.reduce(0) { $0 + $1.seconds })
+    try writeSummary(summary)
+    return summary
+  }
+
+  /// One pass over the training set in a fresh random order; returns the mean loss and accuracy.
+  private func trainEpoch(_ epoch: Int, learningRate: Double) -> (Double, Double) {
+    var order = Array(0..<data.train.count)
+    for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+    let batchSize = configuration.batchSize
+    let steps = (order.count + batchSize - 1) / batchSize
+    var (lossSum, correct, seen) = (0.0, 0.0, 0)
+    let start = DispatchTime.now().uptimeNanoseconds
+    for step in 0..<steps {
+      let indices = Array(order[(step * batchSize)..<min(order.count, (step + 1) * batchSize)])
+      let batch = data.train.batch(indices, augmentation: configuration.augmentation, generator: &generator)
+      let result = network.gradients(images: batch.images, labels: batch.labels, mode: .training)
+      optimizer.step(&network.parameters, gradients: result.gradients, learningRate: learningRate)
+      stepCount += 1
+      lossSum += Double(result.loss) * Double(indices.count)
+      correct += result.accuracy * Double(indices.count)
+      seen += indices.count
+      let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+      observer?.stepFinished(
+        epoch: epoch, step: step + 1, of: steps, loss: lossSum / Double(seen), accuracy: correct / Double(seen),
+        imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
+    }
+    return (lossSum / Double(seen), correct / Double(seen))
+  }
+
+  /// Mean loss and accuracy over a dataset in evaluation mode (running statistics).
+  public func evaluate(_ dataset: LabeledImages, with model: VGG<Float>? = nil) -> (loss: Double, accuracy: Double) {
+    let model = model ?? network
+    var (lossSum, correct) = (0.0, 0.0)
+    var unused = SeededGenerator(seed: 0)  // no augmentation: nothing is drawn
+    for start in stride(from: 0, to: dataset.count, by: configuration.batchSize) {
+      let indices = Array(start..<min(dataset.count, start + configuration.batchSize))
+      let batch = dataset.batch(indices, augmentation: .none, generator: &unused)
+      let result = model.evaluate(images: batch.images, labels: batch.labels, mode: .evaluation)
+      lossSum += Double(result.loss) * Double(indices.count)
+      correct += result.accuracy * Double(indices.count)
+    }
+    return (lossSum / Double(dataset.count), correct / Double(dataset.count))
+  }
+
+  private func saveCheckpoint(to path: String) throws {
+    var checkpoint = Checkpoint(model: network)
+    checkpoint.optimizerState = optimizer.state
+    checkpoint.optimizerSteps = optimizer.stepCount
+    checkpoint.step = stepCount
+    checkpoint.epoch = history.count
+    checkpoint.runConfiguration = configuration.json
+    let state = generator.state
+    checkpoint.generatorState = [state.0, state.1, state.2, state.3]
+    let encoder = JSONEncoder()
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    checkpoint.history = String(decoding: try encoder.encode(history), as: UTF8.self)
+    // Write beside and rename, so a crash never leaves a half-written checkpoint in place.
+    let temporary = path + ".partial"
+    try checkpoint.write(to: temporary)
+    guard rename(temporary, path) == 0 else {
+      throw CheckpointError(file: path, message: "cannot move \(temporary) into place (errno \(errno))")
+    }
+  }
+
+  private func writeSummary(_ summary: TrainingSummary) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    try encoder.encode(summary).write(to: URL(fileURLWithPath: "\(outputDirectory)/summary.json"))
+    var csv = "epoch,learning_rate,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n"
+    for r in summary.epochs {
+      csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.trainAccuracy),\(r.validLoss),\(r.validAccuracy),\(r.seconds)\n"
+    }
+    try csv.write(toFile: "\(outputDirectory)/epochs.csv", atomically: true, encoding: .utf8)
+  }
+}

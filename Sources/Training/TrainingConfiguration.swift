@@ -1,0 +1,76 @@
+import Datasets
+import Foundation
+import Networks
+
+/// Everything that determines a training run: stored as JSON in checkpoints (the `config`
+/// attribute) and in `config.json`, so a run can be resumed or rerun exactly.
+public struct TrainingConfiguration: Codable, Equatable, Sendable {
+  public enum DatasetName: String, Codable, Sendable, CaseIterable {
+    case fashionMNIST = "fashion-mnist"
+    case cifar10, cifar100, synthetic
+  }
+  public enum OptimizerName: String, Codable, Sendable, CaseIterable { case adam, sgd }
+  public enum ScheduleName: String, Codable, Sendable, CaseIterable { case cosine, constant }
+
+  public var model: VGGConfiguration
+  public var initialization = Initialization.pytorchDefault
+  public var dataset = DatasetName.fashionMNIST
+  public var dataDirectory: String?
+  /// Pad Fashion-MNIST from 28×28 to 32×32 (black) before normalisation.
+  public var pad = true
+  public var epochs = 2
+  /// T_max of the cosine schedule; nil means `epochs` (a resumed run that is extended keeps
+  /// the period it started with).
+  public var cosinePeriod: Int?
+  public var batchSize = 100
+  public var learningRate = 1e-3
+  public var weightDecay = 0.0
+  public var optimizer = OptimizerName.adam
+  public var momentum = 0.9
+  public var schedule = ScheduleName.cosine
+  /// η_min of the cosine schedule (REFERENCE.md: 2e-5).
+  public var minimumLearningRate = 2e-5
+  public var seed: UInt64 = 0
+  /// Seeds the train/validation split only, so runs with different seeds share a split.
+  public var splitSeed: UInt64 = 0
+  public var threads = 2
+  /// Use only the first N training images (after the split).
+  public var subset: Int?
+  public var validationCount: Int
+  public var augmentation: Augmentation
+  /// Synthetic dataset size and classes.
+  public var syntheticCount = 2000
+
+  public init(model: VGGConfiguration, dataset: DatasetName) {
+    self.model = model
+    self.dataset = dataset
+    switch dataset {
+    case .fashionMNIST:
+      validationCount = 5000
+      augmentation = Augmentation(cropPadding: 4, horizontalFlip: false)
+    case .cifar10, .cifar100:
+      validationCount = 2500
+      augmentation = Augmentation(cropPadding: 4, horizontalFlip: true)
+    case .synthetic:
+      validationCount = 200
+      augmentation = .none
+    }
+  }
+
+  public var learningRateSchedule: LearningRateSchedule {
+    switch schedule {
+    case .constant: .constant(learningRate: learningRate)
+    case .cosine: .cosine(learningRate: learningRate, minimum: minimumLearningRate, period: cosinePeriod ?? epochs)
+    }
+  }
+
+  public var json: String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try! encoder.encode(self), as: UTF8.self)
+  }
+
+  public static func decode(_ json: String) -> TrainingConfiguration? {
+    try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8))
+  }
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Networks
+import TensorCore
+import Training
+
+extension TrainingConfiguration.DatasetName: ExpressibleByArgument {}
+extension TrainingConfiguration.OptimizerName: ExpressibleByArgument {}
+extension TrainingConfiguration.ScheduleName: ExpressibleByArgument {}
+
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train a model of the VGG family.",
+    discussion: """
+      Trains with shuffled, augmented minibatches (random crop with 4 pixels of zero padding;
+      horizontal flips for CIFAR), validates after every epoch, writes DIR/last.h5 at every
+      epoch end and DIR/best.h5 at the best validation accuracy, evaluates the test set once
+      on best.h5, and writes DIR/summary.json and DIR/epochs.csv. The same seed and thread
+      count give the same run; --resume DIR continues one exactly.
+
+      Fashion-MNIST (the default) is read from the Debian package and padded to 32×32;
+      CIFAR-10/100 from --data-dir in the official binary format.
+
+      Examples:
+        gradtrace train --model vgg08 --classes 10 --input 1x32x32 --epochs 2 --subset 10000 --output runs/vgg08
+        gradtrace train --model vgg38 --batchnorm --residual --dataset cifar100 --data-dir ~/cifar-100-binary --epochs 100 --output runs/vgg38-bn-res
+        gradtrace train --resume runs/vgg08 --epochs 4
+      """)
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(help: "Dataset: fashion-mnist, cifar10, cifar100, synthetic.")
+  var dataset: TrainingConfiguration.DatasetName = .fashionMNIST
+
+  @Option(help: "Directory with the dataset files (default for fashion-mnist: \(FashionMNIST.defaultDirectory)).")
+  var dataDir: String?
+
+  @Flag(help: "Keep Fashion-MNIST at 28×28 (only models without residual connections fit).")
+  var noPad = false
+
+  @Option(help: "Epochs.") var epochs = 2
+  @Option(help: "Minibatch size.") var batchSize = 100
+  @Option(help: "Learning rate (the maximum of the cosine schedule).") var lr = 1e-3
+  @Option(help: "Weight decay, coupled L2 as PyTorch's Adam and SGD.") var weightDecay = 0.0
+  @Option(help: "Optimizer: adam or sgd (momentum 0.9).") var optimizer: TrainingConfiguration.OptimizerName = .adam
+  @Option(help: "Learning-rate schedule: cosine (per epoch, η_min 2e-5) or constant.") var schedule: TrainingConfiguration.ScheduleName = .cosine
+  @Option(help: "Seed for initialisation, data order and augmentation.") var seed: UInt64 = 0
+  @Option(help: "Seed of the train/validation split (independent of --seed).") var splitSeed: UInt64 = 0
+  @Option(help: "Worker threads.") var threads = 2
+  @Option(help: "Use only the first N training images.") var subset: Int?
+  @Option(help: "Validation images held out of the training set (default: 5000 Fashion-MNIST, 2500 CIFAR, 200 synthetic).") var validation: Int?
+  @Option(help: "Gaussian noise (std) added after normalisation to training images.") var noise = 0.0
+  @Option(name: .customLong("init"), help: "Initialisation: pytorch, he, xavier.") var initialization: Initialization = .pytorchDefault
+  @Option(help: "Directory for checkpoints and results.") var output: String?
+  @Option(help: "Continue the run in this directory (its last.h5) up to --epochs.") var resume: String?
+  @Flag(help: "Print only the summary.") var quiet = false
+
+  func validate() throws {
+    guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    guard batchSize >= 2 else { throw ValidationError("--batch-size must be at least 2 (BatchNorm needs a batch), got \(batchSize)") }
+    guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
+    guard weightDecay >= 0, noise >= 0 else { throw ValidationError("--weight-decay and --noise cannot be negative") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    if let subset, subset < 1 { throw ValidationError("--subset must be at least 1, got \(subset)") }
+    if let validation, validation < 1 { throw ValidationError("--validation must be at least 1, got \(validation)") }
+    if resume == nil && output == nil { throw ValidationError("give --output DIR for a new run (or --resume DIR)") }
+    if let resume, let output, resume != output { throw ValidationError("--resume \(resume) and --output \(output) conflict: a resumed run stays in its directory") }
+    if noPad && dataset != .fashionMNIST { throw ValidationError("--no-pad applies to fashion-mnist only") }
+    if dataset == .synthetic && dataDir != nil { throw ValidationError("--data-dir does not apply to the synthetic dataset") }
+    if noPad && modelOptions.input.height != 28 { throw ValidationError("--no-pad gives 28×28 images: add --input 1x28x28") }
+  }
+
+  func run() throws {
+    ComputeThreads.set(threads)
+    let trainer: Trainer
+    if let resume {
+      var saved = try Trainer.savedConfiguration(in: resume)
+      if saved.model != modelOptions.configuration && modelOptionsGiven {
+        throw CommandError("\(resume)/\(Trainer.lastCheckpoint) holds a \(saved.model.shortName), not the \(modelOptions.configuration.shortName) given on the command line")
+      }
+      saved.epochs = max(epochs, saved.epochs)
+      let data = try TrainingData.load(saved)
+      let resumed = try Trainer(resumingIn: resume, data: data)
+      trainer = resumed
+      trainer.extendEpochs(to: saved.epochs)
+    } else {
+      var c = TrainingConfiguration(model: modelOptions.configuration, dataset: dataset)
+      c.initialization = initialization
+      c.dataDirectory = dataDir
+      c.pad = !noPad
+      c.epochs = epochs
+      c.batchSize = batchSize
+      c.learningRate = lr
+      c.weightDecay = weightDecay
+      c.optimizer = optimizer
+      c.schedule = schedule
+      c.seed = seed
+      c.splitSeed = splitSeed
+      c.threads = threads
+      c.subset = subset
+      if let validation { c.validationCount = validation }
+      c.augmentation.noise = noise
+      trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: output!)
+    }
+    let printer = ProgressPrinter(epochs: trainer.configuration.epochs)
+    if !quiet { trainer.observer = printer }
+    let c = trainer.configuration
+    if !quiet {
+      print("\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads")
+    }
+    let summary = try trainer.run()
+    let best = summary.epochs[summary.bestEpoch]
+    print(String(
+      format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",
+      summary.model, summary.bestEpoch + 1, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
+      summary.trainingSeconds, trainer.outputDirectory))
+  }
+
+  /// Whether the user named a model on the command line (it must then match a resumed run).
+  var modelOptionsGiven: Bool {
+    CommandLine.arguments.contains { ["--model", "--batchnorm", "--residual", "--activation", "--classes", "--input"].contains($0) }
+  }
+}
