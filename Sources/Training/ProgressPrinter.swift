@@ -5,9 +5,11 @@ import Foundation
 public final class ProgressPrinter: TrainingObserver {
   private let interactive: Bool
   private let epochs: Int
+  private let batchSize: Int
 
-  public init(epochs: Int, interactive: Bool = isatty(STDOUT_FILENO) != 0) {
+  public init(epochs: Int, batchSize: Int, interactive: Bool = isatty(STDOUT_FILENO) != 0) {
     self.epochs = epochs
+    self.batchSize = batchSize
     self.interactive = interactive
   }
 
@@ -16,8 +18,9 @@ public final class ProgressPrinter: TrainingObserver {
     let width = 24
     let filled = width * step / max(steps, 1)
     let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-    let remaining = Double(steps - step) / max(Double(step), 1) * (Double(step) / max(imagesPerSecond, 1e-9))
-    let eta = imagesPerSecond > 0 ? Self.duration(remaining * imagesPerSecond / imagesPerSecond) : "?"
+    // The epoch so far took `elapsed`; the remaining steps are assumed to take as long each.
+    let elapsed = Double(step * batchSize) / max(imagesPerSecond, 1e-9)
+    let eta = Self.duration(elapsed / Double(step) * Double(steps - step))
     print(
       String(format: "\repoch %d/%d %@ %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  ETA %@ ",
              epoch + 1, epochs, bar, step, steps, loss, accuracy * 100, imagesPerSecond, eta),

@@ -103,7 +103,7 @@ struct Train: ParsableCommand {
       c.augmentation.noise = noise
       trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: output!)
     }
-    let printer = ProgressPrinter(epochs: trainer.configuration.epochs)
+    let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
     if !quiet { trainer.observer = printer }
     let c = trainer.configuration
     if !quiet {
