@@ -33,7 +33,7 @@ let package = Package(
     .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
     .target(
-      name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff"],
+      name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff", "Curvature"],
       swiftSettings: optimised),
     .executableTarget(
       name: "gradtrace",

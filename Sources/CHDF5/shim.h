@@ -25,3 +25,6 @@ static inline unsigned gt_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline unsigned gt_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned gt_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
 static inline hid_t gt_H5E_DEFAULT(void) { return H5E_DEFAULT; }
+static inline H5F_libver_t gt_H5F_LIBVER_LATEST(void) { return H5F_LIBVER_LATEST; }
+static inline unsigned gt_H5F_ACC_SWMR_WRITE(void) { return H5F_ACC_SWMR_WRITE; }
+static inline unsigned gt_H5F_ACC_SWMR_READ(void) { return H5F_ACC_SWMR_READ; }

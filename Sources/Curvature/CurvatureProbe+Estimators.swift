@@ -91,6 +91,13 @@ public struct TraceEstimate: Codable, Sendable {
   public var standardError: Double
   public var probes: Int
   public var layerTraces: [Double]
+
+  public init(trace: Double, standardError: Double, probes: Int, layerTraces: [Double]) {
+    self.trace = trace
+    self.standardError = standardError
+    self.probes = probes
+    self.layerTraces = layerTraces
+  }
 }
 
 public struct EigenvalueEstimate: Codable, Sendable {

@@ -19,37 +19,48 @@ public final class CurvatureProbe {
   /// The same network in Double, for loss values: a Taylor prediction at ε = 0.01·ε* is a
   /// change of ~1e-3 in a loss of ~2, which float32 rounding (~1e-7 relative per operation)
   /// would blur to a few tenths of a percent.
-  private let exact: VGG<Double>
-  private let exactImages: Tensor<Double>
+  /// When set, loss values are computed by the same network in Double (see `init`).
+  private let exact: (network: VGG<Double>, images: Tensor<Double>)?
 
-  public init(network: VGG<Float>, images: Tensor<Float>, labels: [Int]) {
+  /// - Parameter exactLoss: evaluate loss values (the Taylor table's actual change) in Double:
+  ///   a prediction at ε = 0.01·ε* is a change of ~1e-3 in a loss of ~2, which float32
+  ///   rounding (~1e-7 relative per operation) would blur to a few tenths of a percent. A
+  ///   training recorder, which needs speed more, passes false.
+  public init(network: VGG<Float>, images: Tensor<Float>, labels: [Int], exactLoss: Bool = true) {
     self.network = network
     self.images = images
     self.labels = labels
     self.layers = LayerGroups(network.specifications)
     self.weights = network.parameters
-    var parameters = NamedTensors<Double>()
-    for (name, tensor) in network.parameters.entries { parameters.append(tensor.converted(), named: name) }
-    var buffers = NamedTensors<Double>()
-    for (name, tensor) in network.buffers.entries { buffers.append(tensor.converted(), named: name) }
-    // Same configuration and tensors as a network that exists: building it cannot fail.
-    exact = try! VGG<Double>(network.configuration, parameters: parameters, buffers: buffers)
-    exactImages = images.converted()
-  }
-
-  /// f_B(w) and its accuracy at the probe's weights, evaluated in Double.
-  public func loss() -> (loss: Double, accuracy: Double) {
-    exact.evaluate(images: exactImages, labels: labels, mode: .training)
-  }
-
-  /// f_B(w + step) at the probe's weights displaced by `step`, evaluated in Double.
-  public func loss(displacedBy step: NamedTensors<Float>) -> Double {
-    let original = exact.parameters
-    defer { exact.parameters = original }
-    exact.parameters.updateEach { name, w in
-      w = w.zipped(with: step[name]!.converted()) { $0 + $1 }
+    if exactLoss {
+      // Same configuration and tensors as a network that exists: building it cannot fail.
+      let wide = try! VGG<Double>(
+        network.configuration, parameters: network.parameters.converted(to: Double.self),
+        buffers: network.buffers.converted(to: Double.self))
+      exact = (wide, images.converted())
+    } else {
+      exact = nil
     }
-    return exact.evaluate(images: exactImages, labels: labels, mode: .training).loss
+  }
+
+  /// f_B(w) and its accuracy at the probe's weights.
+  public func loss() -> (loss: Double, accuracy: Double) {
+    if let exact { return exact.network.evaluate(images: exact.images, labels: labels, mode: .training) }
+    let result = network.evaluate(images: images, labels: labels, mode: .training)
+    return (Double(result.loss), result.accuracy)
+  }
+
+  /// f_B(w + step) at the probe's weights displaced by `step`.
+  public func loss(displacedBy step: NamedTensors<Float>) -> Double {
+    if let exact {
+      let original = exact.network.parameters
+      defer { exact.network.parameters = original }
+      exact.network.parameters.updateEach { name, w in w = w.zipped(with: step[name]!.converted()) { $0 + $1 } }
+      return exact.network.evaluate(images: exact.images, labels: labels, mode: .training).loss
+    }
+    network.parameters = weights.adding(step, scaledBy: 1)
+    defer { network.parameters = weights }
+    return Double(network.evaluate(images: images, labels: labels, mode: .training).loss)
   }
 
   /// The data-loss gradient g.

@@ -10,7 +10,7 @@ internal import CHDF5
 public final class HDF5File {
   /// The path on disk.
   public let path: String
-  private var handle: hid_t
+  var handle: hid_t
 
   /// Creates a new file, replacing any file at `path`.
   public init(creating path: String) throws(HDF5Error) {
@@ -31,6 +31,50 @@ public final class HDF5File {
       throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
     }
     handle = H5Fopen(path, gt_H5F_ACC_RDONLY(), gt_H5P_DEFAULT())
+    if handle < 0 { throw Self.error("cannot open the file", file: path, object: "") }
+  }
+
+  /// How a trace file is opened.
+  public enum Access: Sendable {
+    /// Create (replacing), latest format so that SWMR writing can start later.
+    case createForAppending
+    /// Read and write an existing file (no SWMR).
+    case update
+    /// Read while a SWMR writer may be appending.
+    case readWhileWriting
+  }
+
+  /// Opens a file for traces. File locking is off: a SWMR reader (`gradtrace tail`) and the
+  /// writer coordinate through SWMR itself.
+  public init(_ path: String, access: Access) throws(HDF5Error) {
+    HDF5Library.quiet
+    self.path = path
+    let fapl = H5Pcreate(gt_H5P_FILE_ACCESS())
+    defer { H5Pclose(fapl) }
+    H5Pset_libver_bounds(fapl, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST())
+    H5Pset_file_locking(fapl, false, true)
+    switch access {
+    case .createForAppending:
+      handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), gt_H5P_DEFAULT(), fapl)
+    case .update:
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw HDF5Error(operation: "no such file", file: path, objectPath: "", details: [])
+      }
+      handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
+    case .readWhileWriting:
+      guard FileManager.default.fileExists(atPath: path) else {
+        throw HDF5Error(operation: "no such file", file: path, objectPath: "", details: [])
+      }
+      guard H5Fis_hdf5(path) > 0 else {
+        throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
+      }
+      handle = H5Fopen(path, gt_H5F_ACC_RDONLY() | gt_H5F_ACC_SWMR_READ(), fapl)
+      if handle < 0 {
+        // A file closed normally (not being written) opens without the SWMR flag too.
+        H5Eclear2(gt_H5E_DEFAULT())
+        handle = H5Fopen(path, gt_H5F_ACC_RDONLY(), fapl)
+      }
+    }
     if handle < 0 { throw Self.error("cannot open the file", file: path, object: "") }
   }
 
@@ -176,6 +220,7 @@ public final class HDF5File {
       let memoryType = H5Tcopy(gt_H5T_C_S1())
       defer { H5Tclose(memoryType) }
       H5Tset_size(memoryType, gt_H5T_VARIABLE())
+      H5Tset_cset(memoryType, H5Tget_cset(type))
       var pointer: UnsafeMutablePointer<CChar>? = nil
       if H5Aread(attribute, memoryType, &pointer) < 0 { throw error("cannot read attribute '\(name)' of", objectPath) }
       defer { if let pointer { free(pointer) } }
@@ -233,7 +278,7 @@ public final class HDF5File {
     if write(attribute) < 0 { throw error("cannot write attribute '\(name)' on", objectPath) }
   }
 
-  private func datasetShape(_ dataset: hid_t, _ objectPath: String) throws(HDF5Error) -> [Int] {
+  func datasetShape(_ dataset: hid_t, _ objectPath: String) throws(HDF5Error) -> [Int] {
     let space = H5Dget_space(dataset)
     if space < 0 { throw error("cannot read the shape of", objectPath) }
     defer { H5Sclose(space) }
@@ -244,18 +289,18 @@ public final class HDF5File {
     return dimensions.map { Int($0) }
   }
 
-  private func linkCreationProperties(_ objectPath: String) throws(HDF5Error) -> hid_t {
+  func linkCreationProperties(_ objectPath: String) throws(HDF5Error) -> hid_t {
     let properties = H5Pcreate(gt_H5P_LINK_CREATE())
     if properties < 0 { throw error("cannot create link properties for", objectPath) }
     H5Pset_create_intermediate_group(properties, 1)
     return properties
   }
 
-  private func error(_ operation: String, _ objectPath: String) -> HDF5Error {
+  func error(_ operation: String, _ objectPath: String) -> HDF5Error {
     Self.error(operation, file: path, object: objectPath)
   }
 
-  private static func error(_ operation: String, file: String, object: String) -> HDF5Error {
+  static func error(_ operation: String, file: String, object: String) -> HDF5Error {
     HDF5Error(operation: operation, file: file, objectPath: object, details: HDF5Library.errorStack())
   }
 }

@@ -5,6 +5,18 @@ import Networks
 import TensorCore
 import TraceIO
 
+/// Why a run stopped early.
+public enum TrainingError: Error, CustomStringConvertible {
+  /// The loss became NaN or infinite at a step (counted from 0 over the whole run).
+  case diverged(step: Int, loss: Double)
+
+  public var description: String {
+    switch self {
+    case .diverged(let step, let loss): "non-finite loss (\(loss)) at step \(step)"
+    }
+  }
+}
+
 /// One epoch's results.
 public struct EpochRecord: Codable, Equatable, Sendable {
   public var epoch: Int
@@ -47,6 +59,11 @@ public final class Trainer {
   public let outputDirectory: String
   public private(set) var history: [EpochRecord] = []
   public weak var observer: TrainingObserver?
+  /// Records the run into a trace, when set.
+  public var recorder: TraceRecorder?
+  /// Keep training after a non-finite loss (the default stops with `TrainingError.diverged`).
+  public var continueAfterNonFinite = false
+  private var curvatureMeasurements = 0
   private var optimizer: TrainingOptimizer
   private var generator: SeededGenerator
   private var stepCount = 0
@@ -116,7 +133,13 @@ public final class Trainer {
       let epoch = history.count
       let start = DispatchTime.now().uptimeNanoseconds
       let learningRate = schedule.learningRate(epoch: epoch)
-      let (trainLoss, trainAccuracy) = trainEpoch(epoch, learningRate: learningRate)
+      let (trainLoss, trainAccuracy): (Double, Double)
+      do {
+        (trainLoss, trainAccuracy) = try trainEpoch(epoch, learningRate: learningRate)
+      } catch let error as TrainingError {
+        try recorder?.writer.finish(status: "failed: \(error)")
+        throw error
+      }
       let (validLoss, validAccuracy) = evaluate(data.validation)
       let record = EpochRecord(
         epoch: epoch, learningRate: learningRate, trainLoss: trainLoss, trainAccuracy: trainAccuracy,
@@ -124,6 +147,9 @@ public final class Trainer {
         seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
       let best = history.allSatisfy { validAccuracy > $0.validAccuracy }
       history.append(record)
+      try recorder?.writer.append(EpochRow(
+        epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validLoss: validLoss,
+        validAccuracy: validAccuracy, seconds: record.seconds))
       try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)")
       if best { try saveCheckpoint(to: "\(outputDirectory)/\(Self.bestCheckpoint)") }
       observer?.epochFinished(record, best: best)
@@ -136,11 +162,12 @@ public final class Trainer {
       model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: testLoss,
       testAccuracy: testAccuracy, trainingSeconds: history.reduce(0) { $0 + $1.seconds })
     try writeSummary(summary)
+    try recorder?.writer.finish(status: "finished", testLoss: testLoss, testAccuracy: testAccuracy, bestEpoch: bestEpoch)
     return summary
   }
 
   /// One pass over the training set in a fresh random order; returns the mean loss and accuracy.
-  private func trainEpoch(_ epoch: Int, learningRate: Double) -> (Double, Double) {
+  private func trainEpoch(_ epoch: Int, learningRate: Double) throws -> (Double, Double) {
     var order = Array(0..<data.train.count)
     for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
     let batchSize = configuration.batchSize
@@ -150,11 +177,38 @@ public final class Trainer {
     for step in 0..<steps {
       let indices = Array(order[(step * batchSize)..<min(order.count, (step + 1) * batchSize)])
       let batch = data.train.batch(indices, augmentation: configuration.augmentation, generator: &generator)
-      let result = network.gradients(images: batch.images, labels: batch.labels, mode: .training)
-      optimizer.step(&network.parameters, gradients: result.gradients, learningRate: learningRate)
+      let recording = recorder?.records(step: step, of: steps) ?? false
+      let measuring = recorder?.measuresCurvature(globalStep: stepCount) ?? false
+
+      // Forward and backward on one tape, so a recorder can read the block outputs in place.
+      let tape = Tape<Float>()
+      let forward = network.loss(images: batch.images, labels: batch.labels, on: tape, mode: .training)
+      tape.backward(from: forward.loss)
+      var gradients = NamedTensors<Float>()
+      for name in network.parameters.names {
+        let variable = forward.forward.parameters[name]!
+        gradients.append(tape.gradient(variable) ?? Tensor(zeros: tape.shape(variable)), named: name)
+      }
+      let loss = tape.value(forward.loss).scalars[0]
+      let activations = recording ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.value($0.output) }) : []
+
+      let before = network.parameters  // shares storage until the optimizer writes (copy-on-write)
+      optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
+      if let recorder, recording {
+        try recorder.recordStep(
+          step: stepCount, epoch: epoch, loss: loss, accuracy: forward.accuracy, learningRate: learningRate,
+          gradients: gradients, before: before, after: network.parameters, activations: activations)
+      }
+      if let recorder, measuring, loss.isFinite {
+        recorder.recordCurvature(
+          step: stepCount, network: network, images: batch.images, labels: batch.labels, loss: loss,
+          gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
+        curvatureMeasurements += 1
+      }
       stepCount += 1
-      lossSum += Double(result.loss) * Double(indices.count)
-      correct += result.accuracy * Double(indices.count)
+      if !loss.isFinite && !continueAfterNonFinite { throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss)) }
+      lossSum += Double(loss) * Double(indices.count)
+      correct += forward.accuracy * Double(indices.count)
       seen += indices.count
       let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       observer?.stepFinished(

@@ -25,9 +25,14 @@ public struct TrainingData: Sendable {
       full = try CIFAR.load(variant, directory: directory, split: .train)
       test = try CIFAR.load(variant, directory: directory, split: .test)
     case .synthetic:
+      // One draw, so train and test share the class templates; the last fifth is the test set.
       let m = c.model
-      full = SyntheticImages.make(count: c.syntheticCount, classes: m.classes, channels: m.inputChannels, height: m.inputHeight, width: m.inputWidth, seed: 1234)
-      test = SyntheticImages.make(count: max(100, c.syntheticCount / 5), classes: m.classes, channels: m.inputChannels, height: m.inputHeight, width: m.inputWidth, seed: 4321)
+      let testCount = max(100, c.syntheticCount / 5)
+      let all = SyntheticImages.make(
+        count: c.syntheticCount + testCount, classes: m.classes, channels: m.inputChannels, height: m.inputHeight,
+        width: m.inputWidth, seed: 1234)
+      full = all.subset(Array(0..<c.syntheticCount))
+      test = all.subset(Array(c.syntheticCount..<(c.syntheticCount + testCount)))
     }
     let m = c.model
     guard [full.channels, full.height, full.width] == [m.inputChannels, m.inputHeight, m.inputWidth] else {

@@ -56,6 +56,31 @@ struct Train: ParsableCommand {
   @Option(help: "Continue the run in this directory (its last.h5) up to --epochs.") var resume: String?
   @Flag(help: "Print only the summary.") var quiet = false
 
+  @Option(help: "Write a trace of the run (HDF5, schema v1) to this file.") var trace: String?
+  @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record = "gradients,activations"
+  @Option(help: "Record step statistics every k steps (the last step of each epoch always).") var recordEvery = 1
+  @Option(help: "Measure curvature (gᵀHg, dᵀHd, α, the actual change) every K steps.") var curvatureEvery = 10
+  @Option(help: "Hutchinson trace every this many curvature measurements (0: never).") var traceEvery = 0
+  @Option(help: "Dominant eigenvalue every this many curvature measurements (0: never).") var eigenEvery = 0
+  @Option(help: "Write buffered trace rows to the file every N steps (and at every epoch end).") var flushEvery = 100
+  @Option(help: "On a NaN or infinite loss: stop (default) or continue.") var onNonfinite: NonFinitePolicy = .stop
+
+  enum NonFinitePolicy: String, ExpressibleByArgument, CaseIterable { case stop, `continue` }
+
+  var recording: RecordingOptions {
+    var options = RecordingOptions()
+    let parts = Set(record.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    options.gradients = true  // step rows always carry the gradient statistics
+    options.activations = parts.contains("activations")
+    options.curvature = parts.contains("curvature")
+    options.every = recordEvery
+    options.curvatureEvery = curvatureEvery
+    options.traceEvery = traceEvery
+    options.eigenvalueEvery = eigenEvery
+    options.flushEvery = flushEvery
+    return options
+  }
+
   func validate() throws {
     guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
     guard batchSize >= 2 else { throw ValidationError("--batch-size must be at least 2 (BatchNorm needs a batch), got \(batchSize)") }
@@ -69,6 +94,13 @@ struct Train: ParsableCommand {
     if noPad && dataset != .fashionMNIST { throw ValidationError("--no-pad applies to fashion-mnist only") }
     if dataset == .synthetic && dataDir != nil { throw ValidationError("--data-dir does not apply to the synthetic dataset") }
     if noPad && modelOptions.input.height != 28 { throw ValidationError("--no-pad gives 28×28 images: add --input 1x28x28") }
+    let known: Set<String> = ["gradients", "activations", "curvature"]
+    for part in record.split(separator: ",") where !known.contains(part.trimmingCharacters(in: .whitespaces)) {
+      throw ValidationError("--record: unknown '\(part)'; choose from gradients, activations, curvature")
+    }
+    guard recordEvery >= 1, curvatureEvery >= 1, flushEvery >= 1, traceEvery >= 0, eigenEvery >= 0 else {
+      throw ValidationError("--record-every, --curvature-every and --flush-every must be at least 1")
+    }
   }
 
   func run() throws {
@@ -103,13 +135,22 @@ struct Train: ParsableCommand {
       c.augmentation.noise = noise
       trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: output!)
     }
+    if let trace {
+      trainer.recorder = try TraceRecorder(path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
+    }
+    trainer.continueAfterNonFinite = onNonfinite == .continue
     let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
     if !quiet { trainer.observer = printer }
     let c = trainer.configuration
     if !quiet {
       print("\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads")
     }
-    let summary = try trainer.run()
+    let summary: TrainingSummary
+    do {
+      summary = try trainer.run()
+    } catch let error as TrainingError {
+      throw CommandError("training stopped: \(error)\(trace.map { "; the trace \($0) holds every step up to it" } ?? "") (--on-nonfinite continue keeps going)")
+    }
     let best = summary.epochs[summary.bestEpoch]
     print(String(
       format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",

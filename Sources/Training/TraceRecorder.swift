@@ -1,0 +1,168 @@
+import Curvature
+import Foundation
+import Networks
+import TensorCore
+import TraceIO
+
+/// What a traced run records, and how often.
+public struct RecordingOptions: Codable, Equatable, Sendable {
+  public var gradients = true
+  public var activations = true
+  public var curvature = false
+  /// Record the step statistics every k steps (the last step of each epoch always).
+  public var every = 1
+  /// Measure gᵀHg, dᵀHd, α and the actual change every K steps (K ≥ 1).
+  public var curvatureEvery = 10
+  /// Hutchinson probes for the trace every this many curvature measurements (0: never).
+  public var traceEvery = 0
+  public var traceProbes = 4
+  /// Dominant eigenvalue every this many curvature measurements (0: never).
+  public var eigenvalueEvery = 0
+  public var flushEvery = 100
+  public init() {}
+}
+
+/// Turns training steps into trace rows: per-layer gradient statistics (reduced where the
+/// gradients are, no copies), update and weight norms, per-block activation statistics, and on
+/// its own schedule exact curvature along g and along the update d with the actual change.
+public final class TraceRecorder {
+  public let writer: TraceWriter
+  public let options: RecordingOptions
+  private let weightNames: [String]
+  private let saturates: Bool
+
+  public init(path: String, network: VGG<Float>, configuration: String, options: RecordingOptions) throws {
+    self.options = options
+    let weights = network.weightTensors
+    weightNames = weights.map(\.name)
+    saturates = network.configuration.activation == .sigmoid
+    let layout = TraceLayout(
+      layerNames: weights.map(\.label), layerKinds: weights.map(\.role.rawValue),
+      layerParameters: weights.map(\.elementCount),
+      activationNames: options.activations ? network.blocks.map(\.name) : nil,
+      recordsCurvature: options.curvature)
+    writer = try TraceWriter(
+      path: path, configuration: configuration, model: ModelDescription(configuration: network.configuration).json,
+      toolVersion: GradTraceVersion.current, layout: layout, flushEvery: options.flushEvery)
+  }
+
+  /// Whether step `step` (from 0) of an epoch with `steps` steps is recorded.
+  public func records(step: Int, of steps: Int) -> Bool {
+    step % options.every == 0 || step == steps - 1
+  }
+
+  /// Whether the global step `globalStep` gets a curvature measurement.
+  public func measuresCurvature(globalStep: Int) -> Bool {
+    options.curvature && globalStep % options.curvatureEvery == 0
+  }
+
+  /// Mean, std, fraction negative and fraction saturated (sigmoid outputs below 0.01 or above
+  /// 0.99; NaN for leaky ReLU, where saturation does not apply) of each block output.
+  public func activationStatistics(_ outputs: [Tensor<Float>]) -> [[Float]] {
+    guard options.activations else { return [] }
+    return outputs.map { tensor in
+      tensor.scalars.withUnsafeBufferPointer { x in
+        var (sum, squares, negative, saturated) = (0.0, 0.0, 0, 0)
+        for value in x {
+          let v = Double(value)
+          sum += v
+          squares += v * v
+          if value < 0 { negative += 1 }
+          if value < 0.01 || value > 0.99 { saturated += 1 }
+        }
+        let n = Double(x.count)
+        let mean = sum / n
+        return [Float(mean), Float(max(0, squares / n - mean * mean).squareRoot()), Float(Double(negative) / n),
+                saturates ? Float(Double(saturated) / n) : .nan]
+      }
+    }
+  }
+
+  /// Writes one step's row. `before` and `after` are the weights around the update.
+  public func recordStep(
+    step: Int, epoch: Int, loss: Float, accuracy: Double, learningRate: Double, gradients: NamedTensors<Float>,
+    before: NamedTensors<Float>, after: NamedTensors<Float>, activations: [[Float]]
+  ) throws {
+    var meanAbs = [Float](), l2 = [Float](), maxAbs = [Float](), update = [Float](), weight = [Float]()
+    for name in weightNames {
+      let (m, n, x) = Self.statistics(gradients[name]!)
+      meanAbs.append(m)
+      l2.append(n)
+      maxAbs.append(x)
+      update.append(Self.distance(before[name]!, after[name]!))
+      weight.append(Float(after[name]!.squaredNorm.squareRoot()))
+    }
+    try writer.append(StepRecord(
+      step: step, epoch: epoch, loss: loss, accuracy: Float(accuracy), learningRate: Float(learningRate),
+      gradientMeanAbs: meanAbs, gradientL2Norm: l2, gradientMaxAbs: maxAbs, updateL2Norm: update, weightL2Norm: weight,
+      activations: activations))
+  }
+
+  /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg (per layer),
+  /// gᵀd and dᵀHd for the update d = after − before, the predictions, the actual change
+  /// f(w + d) − f(w) and α; trace and eigenvalue on their sparser schedules.
+  public func recordCurvature(
+    step: Int, network: VGG<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
+    gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
+  ) {
+    let current = network.parameters
+    network.parameters = before
+    defer { network.parameters = current }
+    let probe = CurvatureProbe(network: network, images: images, labels: labels, exactLoss: false)
+    let along = probe.alongGradient(g)
+    let d = after.adding(before, scaledBy: -1)
+    let update = probe.alongUpdate(d, gradient: g, loss: Double(loss))
+    var trace = TraceEstimate(trace: .nan, standardError: .nan, probes: 0, layerTraces: Array(repeating: .nan, count: probe.layers.groups.count))
+    if options.traceEvery > 0 && measurementIndex % options.traceEvery == 0 {
+      trace = probe.hutchinsonTrace(probes: options.traceProbes, seed: UInt64(step))
+    }
+    var eigenvalue = Double.nan
+    if options.eigenvalueEvery > 0 && measurementIndex % options.eigenvalueEvery == 0 {
+      eigenvalue = probe.dominantEigenvalue(tolerance: 1e-2, maximumProducts: 20, seed: UInt64(step)).eigenvalue
+    }
+    // Per-layer values for the trace's layers (weight tensors): each layer group's total.
+    let groupIndex = Dictionary(uniqueKeysWithValues: probe.layers.groups.enumerated().map { ($1.parameters[0], $0) })
+    let layerGHg = weightNames.map { Float(along.layerGHg[groupIndex[$0]!]) }
+    let layerTrace = weightNames.map { Float(trace.layerTraces[groupIndex[$0]!]) }
+    writer.append(CurvatureRecord(
+      step: step,
+      scalars: [along.gTg, along.gHg, update.gTd, update.dHd, update.predictedFirst, update.predictedSecond,
+                update.actual, along.epsilonStar ?? .nan, update.alpha, trace.trace, eigenvalue],
+      layerGHg: layerGHg, layerTrace: layerTrace))
+  }
+
+  /// mean |x|, ‖x‖₂, max |x| in one pass (NaN propagates into all three).
+  static func statistics(_ tensor: Tensor<Float>) -> (Float, Float, Float) {
+    tensor.scalars.withUnsafeBufferPointer { x in
+      var (sum, squares, maximum) = (0.0, 0.0, 0.0)
+      var sawNaN = false
+      for value in x {
+        let a = abs(Double(value))
+        sum += a
+        squares += a * a
+        if a > maximum { maximum = a }
+        if value.isNaN { sawNaN = true }
+      }
+      return (Float(sum / Double(x.count)), Float(squares.squareRoot()), sawNaN ? .nan : Float(maximum))
+    }
+  }
+
+  /// ‖a − b‖₂ without forming a − b.
+  static func distance(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Float {
+    a.scalars.withUnsafeBufferPointer { x in
+      b.scalars.withUnsafeBufferPointer { y in
+        var sum = 0.0
+        for i in 0..<x.count {
+          let d = Double(x[i]) - Double(y[i])
+          sum += d * d
+        }
+        return Float(sum.squareRoot())
+      }
+    }
+  }
+}
+
+/// The version written into traces.
+public enum GradTraceVersion {
+  public static let current = "0.1.0"
+}
