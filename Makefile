@@ -27,6 +27,7 @@ build: deps
 
 # Tests run in release: the numeric kernels are generic and ~100x slower unoptimised.
 test: deps
+	@python3 -c "import h5py, numpy" 2>/dev/null || pip install -q h5py numpy
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
 

@@ -60,7 +60,7 @@ let package = Package(
       name: "CurvatureTests", dependencies: ["Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       resources: [.copy("Golden")], swiftSettings: optimised),
     .testTarget(
-      name: "TrainingTests", dependencies: ["Training", "Datasets", "Networks", "TensorCore"],
+      name: "TrainingTests", dependencies: ["Training", "Datasets", "Networks", "TensorCore", "TraceIO"],
       swiftSettings: optimised),
     .testTarget(
       name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),

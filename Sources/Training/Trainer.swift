@@ -12,7 +12,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .diverged(let step, let loss): "non-finite loss (\(loss)) at step \(step)"
+    case .diverged(let step, let loss): "non-finite loss (\(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf")) at step \(step)"
     }
   }
 }

@@ -193,3 +193,59 @@ struct TrainCommandTests {
     #expect(noResume.status == 1 && noResume.standardError.contains("last.h5"))
   }
 }
+
+@Suite("Trace crash safety")
+struct CrashSafetyTests {
+  /// SIGKILL a traced training run at 10 random moments: every trace still opens, holds
+  /// contiguous steps up to its last flush in every dataset, and says the run did not finish.
+  @Test func killedRunsLeaveReadableTraces() throws {
+    var generator = SystemRandomNumberGenerator()
+    for attempt in 0..<10 {
+      let directory = temporaryPath("killed-\(attempt)")
+      let trace = directory + ".h5"
+      let process = Process()
+      process.executableURL = GradTraceRun.executable
+      process.arguments = ["train"] + TrainCommandTests.tiny + [
+        "--epochs", "50", "--output", directory, "--trace", trace, "--flush-every", "3", "--quiet",
+        "--record", "gradients,activations,curvature", "--curvature-every", "4",
+      ]
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      Thread.sleep(forTimeInterval: Double.random(in: 0.4...3.0, using: &generator))
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+      #expect(process.terminationReason == .uncaughtSignal, "attempt \(attempt): the run ended before the kill")
+
+      let inspect = try GradTraceRun(["inspect", trace])
+      #expect(inspect.status == 0, "attempt \(attempt): \(inspect.standardError)")
+      #expect(inspect.standardOutput.contains("status: running"), "attempt \(attempt): \(inspect.standardOutput)")
+      let dump = try GradTraceRun(["tail", trace, "--timeout", "0.1", "--interval", "0.1"])
+      #expect(dump.status == 0, "attempt \(attempt): \(dump.standardError)")
+      let rows = dump.standardOutput.split(separator: "\n").dropFirst().filter { !$0.hasPrefix("status") }
+      // Contiguous steps 0, 1, 2, … : nothing lost before the last flush, nothing half-written.
+      let steps = rows.compactMap { Int($0.split(separator: " ").first ?? "") }
+      #expect(steps == Array(0..<steps.count), "attempt \(attempt): steps \(steps.prefix(8))…")
+      #expect(steps.count % 3 == 0 || steps.count % 8 == 0, "attempt \(attempt): \(steps.count) rows is not a flush boundary")
+    }
+  }
+}
+
+@Suite("gradtrace inspect and tail")
+struct InspectTailTests {
+  @Test func inspectAndTailAFinishedTrace() throws {
+    let directory = temporaryPath("traced")
+    let trace = directory + ".h5"
+    let run = try GradTraceRun(["train"] + TrainCommandTests.tiny + ["--epochs", "1", "--output", directory, "--trace", trace, "--quiet"])
+    #expect(run.status == 0, "\(run.standardError)")
+    let inspect = try GradTraceRun(["inspect", trace])
+    #expect(inspect.standardOutput.contains("format_version 1") && inspect.standardOutput.contains("status: finished"))
+    // 2,000 synthetic images less 50 for validation, in batches of 25: 78 steps.
+    #expect(inspect.standardOutput.contains("steps recorded: 78 (steps 0 to 77)"), "\(inspect.standardOutput)")
+    let tail = try GradTraceRun(["tail", trace])
+    #expect(tail.standardOutput.contains("status: finished"))
+    #expect(tail.standardOutput.split(separator: "\n").count == 1 + 78 + 1)
+    let notATrace = try GradTraceRun(["inspect", "/etc/hostname"])
+    #expect(notATrace.status == 1 && notATrace.standardError.contains("not an HDF5 file"))
+  }
+}
