@@ -64,18 +64,24 @@ func peakResidentMegabytes() -> Double {
   return .nan
 }
 
+/// The model `name`, freshly initialised, and one batch of normal noise with labels.
+func setUp(_ name: String) throws -> (VGG<Float>, Tensor<Float>, [Int]) {
+  let network = try VGG<Float>(configuration(name, channels: options.channels), seed: 0)
+  var generator = SeededGenerator(seed: 1)
+  let images = Tensor<Float>(
+    shape: [options.batch, options.channels, 32, 32],
+    scalars: (0..<(options.batch * options.channels * 1024)).map { _ in Float(generator.nextNormal()) })
+  return (network, images, (0..<options.batch).map { $0 % 10 })
+}
+
 if options.hessian {
   // One HVP (loss, g and H·v together) against one gradient (loss and g), same model, batch
   // and run; the HVP runs last so the peak-memory reading covers it.
   print("HVP cost: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)")
   print("model          gradient (ms)  HVP (ms)  ratio  peak RSS after gradients (MB)  after HVPs (MB)")
   for name in options.models {
-    let network = try VGG<Float>(configuration(name, channels: options.channels), seed: 0)
-    var generator = SeededGenerator(seed: 1)
-    let images = Tensor<Float>(
-      shape: [options.batch, options.channels, 32, 32],
-      scalars: (0..<(options.batch * options.channels * 1024)).map { _ in Float(generator.nextNormal()) })
-    let labels = (0..<options.batch).map { $0 % 10 }
+    let (network, images, labels) = try setUp(name)
+    var generator = SeededGenerator(seed: 2)
     var direction = NamedTensors<Float>()
     for (parameter, tensor) in network.parameters.entries {
       direction.append(tensor.mapped { _ in Float(generator.nextNormal()) }, named: parameter)
@@ -103,12 +109,7 @@ if options.hessian {
 print("gradtrace engine benchmark: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)")
 print("model          step (ms)  forward (ms)  images/s")
 for name in options.models {
-  let network = try VGG<Float>(configuration(name, channels: options.channels), seed: 0)
-  var generator = SeededGenerator(seed: 1)
-  let images = Tensor<Float>(
-    shape: [options.batch, options.channels, 32, 32],
-    scalars: (0..<(options.batch * options.channels * 1024)).map { _ in Float(generator.nextNormal()) })
-  let labels = (0..<options.batch).map { $0 % 10 }
+  let (network, images, labels) = try setUp(name)
   var adam = Adam<Float>()
   var steps: [Double] = []
   var forwards: [Double] = []

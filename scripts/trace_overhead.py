@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Trace overhead (issue 5): one epoch of vgg38 BN+residual on synthetic 1x32x32 data, batch
+100, 2 threads, release build, three ways, interleaved so that machine noise hits all alike:
+  plain        no trace
+  statistics   --trace, gradient + activation statistics every step
+  curvature    as statistics, plus gᵀHg, dᵀHd and the actual change every 10th step
+Prints median epoch seconds, the ratios to plain, and trace bytes per 1,000 steps.
+
+    python3 scripts/trace_overhead.py --gradtrace .build/release/gradtrace [--repeats 3] [--subset 3000]
+"""
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import tempfile
+
+import h5py
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gradtrace", default=".build/release/gradtrace")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--subset", type=int, default=3000)
+    args = parser.parse_args()
+    base = [args.gradtrace, "train", "--model", "vgg38", "--batchnorm", "--residual", "--classes", "10",
+            "--input", "1x32x32", "--dataset", "synthetic", "--epochs", "1", "--subset", str(args.subset),
+            "--validation", "200", "--batch-size", "100", "--threads", "2", "--quiet"]
+    configurations = {
+        "plain": [],
+        "statistics": ["--record", "gradients,activations"],
+        "curvature": ["--record", "gradients,activations,curvature", "--curvature-every", "10"],
+    }
+    seconds = {name: [] for name in configurations}
+    sizes = {}
+    for _ in range(args.repeats):
+        for name, extra in configurations.items():
+            with tempfile.TemporaryDirectory() as run:
+                trace = ["--trace", os.path.join(run, "trace.h5")] if extra else []
+                subprocess.run(base + ["--output", run] + trace + extra, check=True, stdout=subprocess.DEVNULL)
+                with open(os.path.join(run, "epochs.csv")) as f:
+                    seconds[name].append(float(list(csv.DictReader(f))[0]["seconds"]))
+                if extra:
+                    path = os.path.join(run, "trace.h5")
+                    with h5py.File(path, "r") as f:
+                        steps = len(f["steps/step"])
+                    sizes[name] = os.path.getsize(path) / steps * 1000
+    plain = statistics.median(seconds["plain"])
+    print(f"vgg38 BN+residual, synthetic 1x32x32, {args.subset // 100} steps of batch 100, 2 threads, median of {args.repeats} (epoch incl. validation)")
+    print("| recording | epoch (s) | ratio to plain | trace bytes per 1,000 steps |")
+    print("|---|---:|---:|---:|")
+    for name in configurations:
+        m = statistics.median(seconds[name])
+        size = f"{sizes[name] / 1e6:.2f} MB" if name in sizes else "-"
+        print(f"| {name} | {m:.1f} | {m / plain:.3f} | {size} |")
+    print("raw seconds:", seconds)
+
+
+if __name__ == "__main__":
+    main()
