@@ -8,7 +8,7 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test demo golden benchmarks compare-torch clean
+.PHONY: all deps build test lint format demo golden benchmarks compare-torch clean
 
 all: build
 
@@ -25,8 +25,15 @@ deps:
 build: deps
 	swift build $(SWIFT_BUILD_FLAGS) --product gradtrace
 
+# Formatting is checked with the toolchain's swift-format (config: .swift-format).
+lint:
+	swift format lint --strict -r Sources Tests Package.swift
+
+format:
+	swift format -i -r Sources Tests Package.swift
+
 # Tests run in release: the numeric kernels are generic and ~100x slower unoptimised.
-test: deps
+test: deps lint
 	@python3 -c "import h5py, numpy" 2>/dev/null || pip install -q h5py numpy
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build

@@ -29,7 +29,9 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
 
   public var doubleValue: Double { value.doubleValue }
   public var description: String { "\(value) + \(tangent)ε" }
-  @inlinable public var accumulator: Dual<Base.Accumulator> { Dual<Base.Accumulator>(value.accumulator, tangent: tangent.accumulator) }
+  @inlinable public var accumulator: Dual<Base.Accumulator> {
+    Dual<Base.Accumulator>(value.accumulator, tangent: tangent.accumulator)
+  }
   @inlinable public init(accumulator: Dual<Base.Accumulator>) {
     self.init(Base(accumulator: accumulator.value), tangent: Base(accumulator: accumulator.tangent))
   }
@@ -113,7 +115,9 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
     } else {
       bHasTangent = split(b, rows: k, columns: n, leading: ldb, value: bValue, tangent: bTangent, planeLeading: n)
     }
-    func multiply(_ left: UnsafePointer<Base>, _ right: UnsafePointer<Base>, depth: Int, into out: UnsafeMutablePointer<Base>) {
+    func multiply(
+      _ left: UnsafePointer<Base>, _ right: UnsafePointer<Base>, depth: Int, into out: UnsafeMutablePointer<Base>
+    ) {
       Base.gemm(
         transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: depth, alpha: 1,
         a: left, lda: aLeading, b: right, ldb: bLeading, beta: 0, c: out, ldc: n)
@@ -134,7 +138,8 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
       } else {
         for j in 0..<n {
           let old = target[j]
-          target[j] = Dual(realAlpha * values[j] + realBeta * old.value, tangent: realAlpha * tangents[j] + realBeta * old.tangent)
+          target[j] = Dual(
+            realAlpha * values[j] + realBeta * old.value, tangent: realAlpha * tangents[j] + realBeta * old.tangent)
         }
       }
     }

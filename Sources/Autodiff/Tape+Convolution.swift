@@ -10,7 +10,8 @@ extension Tape {
   ) -> Variable {
     let x = value(input)
     let w = value(filter)
-    precondition(x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1],
+    precondition(
+      x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1],
       "conv2d: input \(x.shape) does not match filter \(w.shape)")
     precondition(w.shape[2] == w.shape[3], "conv2d: square kernels only, got \(w.shape)")
     let geometry = ConvolutionGeometry(

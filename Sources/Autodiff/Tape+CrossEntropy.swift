@@ -10,7 +10,8 @@ extension Tape {
   /// - Returns: the scalar loss and the fraction of rows whose largest logit is the label.
   public func softmaxCrossEntropy(logits: Variable, labels: [Int]) -> (loss: Variable, accuracy: Double) {
     let z = value(logits)
-    precondition(z.rank == 2 && z.shape[0] == labels.count,
+    precondition(
+      z.rank == 2 && z.shape[0] == labels.count,
       "softmaxCrossEntropy: logits \(z.shape) for \(labels.count) labels")
     let (n, k) = (z.shape[0], z.shape[1])
     var probabilities = Tensor<Scalar>(zeros: z.shape)

@@ -7,7 +7,8 @@ extension Tape {
   public func linear(_ input: Variable, weight: Variable, bias: Variable?) -> Variable {
     let x = value(input)
     let w = value(weight)
-    precondition(x.rank == 2 && w.rank == 2 && x.shape[1] == w.shape[1],
+    precondition(
+      x.rank == 2 && w.rank == 2 && x.shape[1] == w.shape[1],
       "linear: input \(x.shape) does not match weight \(w.shape)")
     let (n, inFeatures, outFeatures) = (x.shape[0], x.shape[1], w.shape[0])
     var y = Tensor<Scalar>(zeros: [n, outFeatures])

@@ -14,14 +14,20 @@ extension CurvatureReport {
     lines.append("gᵀg  = \(number(gTg))")
     lines.append("gᵀHg = \(number(gHg))")
     if let epsilonStar {
-      lines.append("ε*   = gᵀg / gᵀHg = \(number(epsilonStar))   (curvature outweighs the first-order term beyond 2ε* = \(number(2 * epsilonStar)))")
+      lines.append(
+        "ε*   = gᵀg / gᵀHg = \(number(epsilonStar))   (curvature outweighs the first-order term beyond 2ε* = \(number(2 * epsilonStar)))"
+      )
     } else {
       lines.append("ε*   : none: negative curvature along −g (gᵀHg ≤ 0), the quadratic model has no minimum")
     }
-    lines.append(String(format: "Hessian trace ≈ %@ ± %@ (Hutchinson, %d Rademacher probes)", number(trace.trace), number(trace.standardError), trace.probes))
+    lines.append(
+      String(
+        format: "Hessian trace ≈ %@ ± %@ (Hutchinson, %d Rademacher probes)", number(trace.trace),
+        number(trace.standardError), trace.probes))
     lines.append(
       "dominant eigenvalue ≈ \(number(dominantEigenvalue.eigenvalue)) (power iteration, \(dominantEigenvalue.products) products, "
-        + (dominantEigenvalue.converged ? "converged to \(dominantEigenvalue.tolerance))" : "NOT converged to \(dominantEigenvalue.tolerance))"))
+        + (dominantEigenvalue.converged
+          ? "converged to \(dominantEigenvalue.tolerance))" : "NOT converged to \(dominantEigenvalue.tolerance))"))
     lines.append("Hessian-vector products: \(hessianVectorProducts)")
     lines.append("")
     let width = max(5, layers.map(\.label.count).max() ?? 0)
@@ -34,7 +40,9 @@ extension CurvatureReport {
     }
     lines.append("")
     lines.append("Taylor along −g: f(w − εg) − f(w) against −ε gᵀg (1st) and −ε gᵀg + ½ε² gᵀHg (2nd)")
-    lines.append(column("ε/ε*", 6) + column("ε", 12) + column("1st order", 13) + column("2nd order", 13) + column("actual", 13) + column("2nd vs actual", 15))
+    lines.append(
+      column("ε/ε*", 6) + column("ε", 12) + column("1st order", 13) + column("2nd order", 13) + column("actual", 13)
+        + column("2nd vs actual", 15))
     for row in taylor {
       let multiple = row.multiple.map { String(format: "%g", $0) } ?? "-"
       let error = row.relativeError.isNaN ? "-" : String(format: "%.3g%%", row.relativeError * 100)

@@ -10,7 +10,8 @@ public enum BatchFile {
     do {
       let file = try HDF5File(reading: path)
       for objectPath in ["/images", "/labels"] where !file.exists(objectPath) {
-        throw DatasetError(file: path, message: "missing \(objectPath) (a batch file holds /images [N, C, H, W] and /labels [N])")
+        throw DatasetError(
+          file: path, message: "missing \(objectPath) (a batch file holds /images [N, C, H, W] and /labels [N])")
       }
       let (pixels, shape) = try file.read(Float.self, from: "/images")
       guard shape.count == 4, shape[0] >= 1 else {
@@ -18,10 +19,12 @@ public enum BatchFile {
       }
       let (labels, labelShape) = try file.read(Int64.self, from: "/labels")
       guard labelShape == [shape[0]] else {
-        throw DatasetError(file: path, message: "/labels has shape \(labelShape), expected [\(shape[0])] to match /images")
+        throw DatasetError(
+          file: path, message: "/labels has shape \(labelShape), expected [\(shape[0])] to match /images")
       }
       if let bad = pixels.firstIndex(where: { !$0.isFinite }) {
-        throw DatasetError(file: path, message: "/images holds a non-finite value (\(pixels[bad])) at flat index \(bad)")
+        throw DatasetError(
+          file: path, message: "/images holds a non-finite value (\(pixels[bad])) at flat index \(bad)")
       }
       return (Tensor(shape: shape, scalars: pixels), labels.map { Int($0) })
     } catch let error as DatasetError {

@@ -29,7 +29,11 @@ public enum CIFAR {
   public static func load(_ variant: Variant, directory: String, split: Split) throws(DatasetError) -> LabeledImages {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-      throw DatasetError(file: directory, message: "no such directory (give the folder holding the \(variant.rawValue) binary files, e.g. \(variant.files(split)[0]))")
+      throw DatasetError(
+        file: directory,
+        message:
+          "no such directory (give the folder holding the \(variant.rawValue) binary files, e.g. \(variant.files(split)[0]))"
+      )
     }
     let record = variant.labelBytes + 3072
     var pixels: [UInt8] = []
@@ -40,13 +44,17 @@ public enum CIFAR {
         throw DatasetError(file: path, message: "missing (expected the official \(variant.rawValue) binary version)")
       }
       guard !data.isEmpty, data.count % record == 0 else {
-        throw DatasetError(file: path, message: "\(data.count) bytes is not a whole number of \(record)-byte records: truncated or not \(variant.rawValue)")
+        throw DatasetError(
+          file: path,
+          message:
+            "\(data.count) bytes is not a whole number of \(record)-byte records: truncated or not \(variant.rawValue)")
       }
       let bytes = [UInt8](data)
       for start in stride(from: 0, to: bytes.count, by: record) {
         let label = Int(bytes[start + variant.labelBytes - 1])
         guard label < variant.classes else {
-          throw DatasetError(file: path, message: "record \(start / record) has label \(label), outside 0..<\(variant.classes)")
+          throw DatasetError(
+            file: path, message: "record \(start / record) has label \(label), outside 0..<\(variant.classes)")
         }
         labels.append(label)
         pixels += bytes[(start + variant.labelBytes)..<(start + record)]

@@ -53,7 +53,8 @@ public enum FashionMNIST {
   }
 
   /// The validated pixel bytes [N·28·28] and labels of a split.
-  private static func readIDX(directory: String, split: Split) throws(DatasetError) -> (pixels: [UInt8], labels: [Int]) {
+  private static func readIDX(directory: String, split: Split) throws(DatasetError) -> (pixels: [UInt8], labels: [Int])
+  {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
       throw DatasetError(
@@ -68,10 +69,12 @@ public enum FashionMNIST {
       throw DatasetError(file: imagePath, message: "expected images of shape [N, 28, 28], found \(images.dimensions)")
     }
     guard labels.dimensions.count == 1, labels.dimensions[0] == images.dimensions[0] else {
-      throw DatasetError(file: labelPath, message: "expected \(images.dimensions[0]) labels, found shape \(labels.dimensions)")
+      throw DatasetError(
+        file: labelPath, message: "expected \(images.dimensions[0]) labels, found shape \(labels.dimensions)")
     }
     if let bad = labels.bytes.firstIndex(where: { $0 >= classes }) {
-      throw DatasetError(file: labelPath, message: "label \(labels.bytes[bad]) at index \(bad) is not a class 0..<\(classes)")
+      throw DatasetError(
+        file: labelPath, message: "label \(labels.bytes[bad]) at index \(bad) is not a class 0..<\(classes)")
     }
     return (images.bytes, labels.bytes.map { Int($0) })
   }

@@ -18,7 +18,8 @@ public struct IDXFile: Sendable {
       throw DatasetError(file: path, message: "not an IDX file (the first two bytes must be 0)")
     }
     guard data[2] == 0x08 else {
-      throw DatasetError(file: path, message: "element type 0x\(String(data[2], radix: 16)) is not unsigned byte (0x08)")
+      throw DatasetError(
+        file: path, message: "element type 0x\(String(data[2], radix: 16)) is not unsigned byte (0x08)")
     }
     let rank = Int(data[3])
     guard rank >= 1, data.count >= 4 + 4 * rank else {
@@ -34,7 +35,9 @@ public struct IDXFile: Sendable {
     guard payload == expected else {
       throw DatasetError(
         file: path,
-        message: "\(payload < expected ? "truncated" : "has trailing data"): dimensions \(dimensions) need \(expected) bytes, found \(payload)")
+        message:
+          "\(payload < expected ? "truncated" : "has trailing data"): dimensions \(dimensions) need \(expected) bytes, found \(payload)"
+      )
     }
     return IDXFile(dimensions: dimensions, bytes: Array(data[(4 + 4 * rank)...]))
   }

@@ -18,7 +18,9 @@ public struct LabeledImages: Sendable {
     name: String, pixels: [UInt8], labels: [Int], channels: Int, height: Int, width: Int,
     classes: Int, mean: [Double], standardDeviation: [Double]
   ) {
-    precondition(pixels.count == labels.count * channels * height * width, "LabeledImages: \(pixels.count) pixels for \(labels.count) images")
+    precondition(
+      pixels.count == labels.count * channels * height * width,
+      "LabeledImages: \(pixels.count) pixels for \(labels.count) images")
     precondition(mean.count == channels && standardDeviation.count == channels, "LabeledImages: statistics per channel")
     self.name = name
     self.pixels = pixels
@@ -47,7 +49,8 @@ public struct LabeledImages: Sendable {
   /// Splits into (train, validation): a permutation from `seed` (independent of the run's
   /// seed) puts `validationCount` images in validation and the rest, in order, in train.
   public func split(validationCount: Int, seed: UInt64) -> (train: LabeledImages, validation: LabeledImages) {
-    precondition(validationCount >= 0 && validationCount < count, "split: \(validationCount) of \(count) images for validation")
+    precondition(
+      validationCount >= 0 && validationCount < count, "split: \(validationCount) of \(count) images for validation")
     var generator = SeededGenerator(seed: seed)
     var order = Array(0..<count)
     // Fisher–Yates with the seeded generator, so the split is the same on every machine.

@@ -45,7 +45,8 @@ public enum SyntheticImages {
     }
     return LabeledImages(
       name: "synthetic", pixels: pixels, labels: labels, channels: channels, height: height, width: width,
-      classes: classes, mean: Array(repeating: 0.35, count: channels), standardDeviation: Array(repeating: 0.3, count: channels))
+      classes: classes, mean: Array(repeating: 0.35, count: channels),
+      standardDeviation: Array(repeating: 0.3, count: channels))
   }
 }
 

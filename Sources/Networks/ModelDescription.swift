@@ -28,8 +28,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     self.configuration = configuration
     parameterCount = specifications.reduce(0) { $0 + $1.elementCount }
     parameters = specifications.map {
-      Parameter(name: $0.name, shape: $0.shape, kind: $0.role.rawValue,
-                label: $0.role.isWeightTensor ? $0.label : nil)
+      Parameter(
+        name: $0.name, shape: $0.shape, kind: $0.role.rawValue,
+        label: $0.role.isWeightTensor ? $0.label : nil)
     }
   }
 

@@ -21,7 +21,8 @@ extension VGG {
     precondition(
       images.shape.count == 4
         && Array(images.shape[1...]) == [c.inputChannels, c.inputHeight, c.inputWidth],
-      "VGG.forward: images \(images.shape) do not match the model's input [N, \(c.inputChannels), \(c.inputHeight), \(c.inputWidth)]")
+      "VGG.forward: images \(images.shape) do not match the model's input [N, \(c.inputChannels), \(c.inputHeight), \(c.inputWidth)]"
+    )
     var bound: [String: Variable] = [:]
     for (name, tensor) in parameters.entries {
       bound[name] = parametersRequireGradient ? tape.parameter(tensor) : tape.input(tensor)

@@ -14,11 +14,13 @@ extension VGG {
     images: Tensor<Scalar>, labels: [Int], direction: NamedTensors<Scalar>, mode: NetworkMode = .training
   ) -> (loss: Scalar, gradient: NamedTensors<Scalar>, product: NamedTensors<Scalar>)
   where Scalar.Accumulator: TensorScalar {
-    precondition(direction.names == parameters.names, "hessianVectorProduct: the direction must name every parameter in order")
+    precondition(
+      direction.names == parameters.names, "hessianVectorProduct: the direction must name every parameter in order")
     var dualParameters = NamedTensors<Dual<Scalar>>()
     for (name, weights) in parameters.entries {
       let tangent = direction[name]!
-      precondition(tangent.shape == weights.shape, "hessianVectorProduct: \(name) direction \(tangent.shape) ≠ \(weights.shape)")
+      precondition(
+        tangent.shape == weights.shape, "hessianVectorProduct: \(name) direction \(tangent.shape) ≠ \(weights.shape)")
       dualParameters.append(weights.zippedToDual(tangent), named: name)
     }
     var dualBuffers = NamedTensors<Dual<Scalar>>()

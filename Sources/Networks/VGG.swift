@@ -98,8 +98,10 @@ public final class VGG<Scalar: TensorScalar> {
       parameters.names == specifications.map(\.name),
       "VGG: parameters \(parameters.names.prefix(3))… do not match \(configuration.shortName)")
     for specification in specifications {
-      precondition(parameters[specification.name]!.shape == specification.shape,
-        "VGG: \(specification.name) has shape \(parameters[specification.name]!.shape), expected \(specification.shape)")
+      precondition(
+        parameters[specification.name]!.shape == specification.shape,
+        "VGG: \(specification.name) has shape \(parameters[specification.name]!.shape), expected \(specification.shape)"
+      )
     }
     self.parameters = parameters
     self.buffers = buffers
@@ -132,11 +134,15 @@ public final class VGG<Scalar: TensorScalar> {
     func conv(_ name: String, in channels: Int, kernel: Int, bias: Bool) {
       let fanIn = channels * kernel * kernel
       let fanOut = f * kernel * kernel
-      list.append(.init(name: "\(name).weight", shape: [f, channels, kernel, kernel],
-                        role: .convolutionWeight, fanIn: fanIn, fanOut: fanOut))
+      list.append(
+        .init(
+          name: "\(name).weight", shape: [f, channels, kernel, kernel],
+          role: .convolutionWeight, fanIn: fanIn, fanOut: fanOut))
       if bias {
-        list.append(.init(name: "\(name).bias", shape: [f], role: .convolutionBias,
-                          fanIn: fanIn, fanOut: fanOut))
+        list.append(
+          .init(
+            name: "\(name).bias", shape: [f], role: .convolutionBias,
+            fanIn: fanIn, fanOut: fanOut))
       }
     }
     func batchNorm(_ name: String) {
@@ -159,10 +165,14 @@ public final class VGG<Scalar: TensorScalar> {
         }
       }
     }
-    list.append(.init(name: "logit_linear_layer.weight", shape: [c.classes, f],
-                      role: .linearWeight, fanIn: f, fanOut: c.classes))
-    list.append(.init(name: "logit_linear_layer.bias", shape: [c.classes],
-                      role: .linearBias, fanIn: f, fanOut: c.classes))
+    list.append(
+      .init(
+        name: "logit_linear_layer.weight", shape: [c.classes, f],
+        role: .linearWeight, fanIn: f, fanOut: c.classes))
+    list.append(
+      .init(
+        name: "logit_linear_layer.bias", shape: [c.classes],
+        role: .linearBias, fanIn: f, fanOut: c.classes))
     return list
   }
 }

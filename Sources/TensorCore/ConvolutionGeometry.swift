@@ -70,7 +70,9 @@ public struct ConvolutionGeometry: Equatable, Sendable {
           let out = columns + row * oh * ow
           let span = validRange(tap: kj, extent: width, outputs: ow)
           if rows.lowerBound > 0 { out.update(repeating: 0, count: rows.lowerBound * ow) }
-          if rows.upperBound < oh { (out + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow) }
+          if rows.upperBound < oh {
+            (out + rows.upperBound * ow).update(repeating: 0, count: (oh - rows.upperBound) * ow)
+          }
           for y in rows {
             let line = out + y * ow
             let source = plane + (y * stride - padding + ki) * width

@@ -26,14 +26,16 @@ enum HDF5Library {
   static func errorStack() -> [String] {
     var messages: [String] = []
     withUnsafeMutablePointer(to: &messages) { pointer in
-      _ = H5Ewalk2(gt_H5E_DEFAULT(), H5E_WALK_UPWARD, { _, description, context in
-        guard let description, let context else { return 0 }
-        let messages = context.assumingMemoryBound(to: [String].self)
-        let function = description.pointee.func_name.map { String(cString: $0) } ?? "?"
-        let text = description.pointee.desc.map { String(cString: $0) } ?? ""
-        messages.pointee.append("\(text) (\(function))")
-        return 0
-      }, pointer)
+      _ = H5Ewalk2(
+        gt_H5E_DEFAULT(), H5E_WALK_UPWARD,
+        { _, description, context in
+          guard let description, let context else { return 0 }
+          let messages = context.assumingMemoryBound(to: [String].self)
+          let function = description.pointee.func_name.map { String(cString: $0) } ?? "?"
+          let text = description.pointee.desc.map { String(cString: $0) } ?? ""
+          messages.pointee.append("\(text) (\(function))")
+          return 0
+        }, pointer)
     }
     H5Eclear2(gt_H5E_DEFAULT())
     return messages

@@ -78,12 +78,18 @@ extension HDF5File {
 
   /// Reads a one-dimensional string dataset (variable- or fixed-length).
   public func readStrings(from objectPath: String) throws(HDF5Error) -> [String] {
-    guard exists(objectPath) else { throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: []) }
+    guard exists(objectPath) else {
+      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
+    }
     let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
     if dataset < 0 { throw error("not a dataset", objectPath) }
     defer { H5Dclose(dataset) }
     let shape = try datasetShape(dataset, objectPath)
-    guard shape.count == 1 else { throw HDF5Error(operation: "expected a 1-D string dataset, found shape \(shape)", file: path, objectPath: objectPath, details: []) }
+    guard shape.count == 1 else {
+      throw HDF5Error(
+        operation: "expected a 1-D string dataset, found shape \(shape)", file: path, objectPath: objectPath,
+        details: [])
+    }
     let fileType = H5Dget_type(dataset)
     defer { H5Tclose(fileType) }
     guard H5Tget_class(fileType) == H5T_STRING else {
@@ -128,7 +134,9 @@ extension HDF5File {
 
   /// The shape of the dataset at `objectPath` (refreshed first for SWMR readers).
   public func shape(of objectPath: String) throws(HDF5Error) -> [Int] {
-    guard exists(objectPath) else { throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: []) }
+    guard exists(objectPath) else {
+      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
+    }
     let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
     if dataset < 0 { throw error("not a dataset", objectPath) }
     defer { H5Dclose(dataset) }

@@ -119,11 +119,13 @@ public final class HDF5File {
     var names: [String] = []
     var index: hsize_t = 0
     let status = withUnsafeMutablePointer(to: &names) { pointer in
-      H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &index, { _, name, _, context in
-        guard let name, let context else { return 0 }
-        context.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
-        return 0
-      }, pointer)
+      H5Literate(
+        group, H5_INDEX_NAME, H5_ITER_INC, &index,
+        { _, name, _, context in
+          guard let name, let context else { return 0 }
+          context.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
+          return 0
+        }, pointer)
     }
     if status < 0 { throw error("cannot list group", groupPath) }
     return names
@@ -168,7 +170,9 @@ public final class HDF5File {
   public func read<Element: HDF5Element>(
     _: Element.Type, from objectPath: String
   ) throws(HDF5Error) -> (values: [Element], shape: [Int]) {
-    guard exists(objectPath) else { throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: []) }
+    guard exists(objectPath) else {
+      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
+    }
     let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
     if dataset < 0 { throw error("not a dataset", objectPath) }
     defer { H5Dclose(dataset) }
@@ -178,7 +182,9 @@ public final class HDF5File {
     let status = values.withUnsafeMutableBufferPointer { buffer in
       H5Dread(dataset, Element.hdf5Kind.memoryType, gt_H5S_ALL(), gt_H5S_ALL(), gt_H5P_DEFAULT(), buffer.baseAddress)
     }
-    if status < 0 { throw error("cannot read dataset (expected numbers convertible to \(Element.hdf5Kind))", objectPath) }
+    if status < 0 {
+      throw error("cannot read dataset (expected numbers convertible to \(Element.hdf5Kind))", objectPath)
+    }
     return (values, shape)
   }
 

@@ -12,12 +12,15 @@ public final class TraceReader {
   public init(path: String) throws(HDF5Error) {
     file = try HDF5File(path, access: .readWhileWriting)
     guard file.hasAttribute("format"), try file.stringAttribute("format") == TraceSchema.format else {
-      throw HDF5Error(operation: "not a gradtrace trace (no format = \"gradtrace\" attribute)", file: path, objectPath: "/", details: [])
+      throw HDF5Error(
+        operation: "not a gradtrace trace (no format = \"gradtrace\" attribute)", file: path, objectPath: "/",
+        details: [])
     }
     formatVersion = try file.attribute("format_version", as: Int64.self)
     guard formatVersion <= TraceSchema.formatVersion else {
       throw HDF5Error(
-        operation: "format_version \(formatVersion) is newer than this gradtrace reads (\(TraceSchema.formatVersion)); update gradtrace",
+        operation:
+          "format_version \(formatVersion) is newer than this gradtrace reads (\(TraceSchema.formatVersion)); update gradtrace",
         file: path, objectPath: "/", details: [])
     }
     configuration = try file.stringAttribute("config")
@@ -36,7 +39,9 @@ public final class TraceReader {
 
   /// Rows recorded (and flushed) so far.
   public func stepCount() throws(HDF5Error) -> Int { try file.shape(of: TraceSchema.step)[0] }
-  public func curvatureCount() throws(HDF5Error) -> Int { recordsCurvature ? try file.shape(of: TraceSchema.curvatureStep)[0] : 0 }
+  public func curvatureCount() throws(HDF5Error) -> Int {
+    recordsCurvature ? try file.shape(of: TraceSchema.curvatureStep)[0] : 0
+  }
   public func epochCount() throws(HDF5Error) -> Int { try file.shape(of: TraceSchema.epochColumns[0])[0] }
 
   /// A whole one-dimensional dataset as Doubles.

@@ -49,8 +49,13 @@ public struct TraceLayout: Sendable {
   public var activationNames: [String]?
   public var recordsCurvature: Bool
 
-  public init(layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?, recordsCurvature: Bool) {
-    precondition(layerNames.count == layerKinds.count && layerNames.count == layerParameters.count, "TraceLayout: one kind and count per layer")
+  public init(
+    layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
+    recordsCurvature: Bool
+  ) {
+    precondition(
+      layerNames.count == layerKinds.count && layerNames.count == layerParameters.count,
+      "TraceLayout: one kind and count per layer")
     self.layerNames = layerNames
     self.layerKinds = layerKinds
     self.layerParameters = layerParameters
@@ -77,7 +82,8 @@ public struct StepRecord: Sendable {
 
   public init(
     step: Int, epoch: Int, loss: Float, accuracy: Float, learningRate: Float, gradientMeanAbs: [Float],
-    gradientL2Norm: [Float], gradientMaxAbs: [Float], updateL2Norm: [Float], weightL2Norm: [Float], activations: [[Float]]
+    gradientL2Norm: [Float], gradientMaxAbs: [Float], updateL2Norm: [Float], weightL2Norm: [Float],
+    activations: [[Float]]
   ) {
     self.step = step
     self.epoch = epoch
@@ -103,7 +109,9 @@ public struct CurvatureRecord: Sendable {
   public var layerTrace: [Float]
 
   public init(step: Int, scalars: [Double], layerGHg: [Float], layerTrace: [Float]) {
-    precondition(scalars.count == TraceSchema.curvatureScalars.count, "CurvatureRecord: \(TraceSchema.curvatureScalars.count) scalars")
+    precondition(
+      scalars.count == TraceSchema.curvatureScalars.count,
+      "CurvatureRecord: \(TraceSchema.curvatureScalars.count) scalars")
     self.step = step
     self.scalars = scalars
     self.layerGHg = layerGHg
@@ -114,7 +122,9 @@ public struct CurvatureRecord: Sendable {
 /// One epoch: epoch, train loss, train accuracy, valid loss, valid accuracy, seconds.
 public struct EpochRow: Sendable {
   public var values: [Double]
-  public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, validLoss: Double, validAccuracy: Double, seconds: Double) {
+  public init(
+    epoch: Int, trainLoss: Double, trainAccuracy: Double, validLoss: Double, validAccuracy: Double, seconds: Double
+  ) {
     values = [Double(epoch), trainLoss, trainAccuracy, validLoss, validAccuracy, seconds]
   }
 }

@@ -35,14 +35,18 @@ public final class TraceWriter {
     try file.setAttribute("model", model)
     try file.writeStrings(layout.layerNames, to: TraceSchema.layerName)
     try file.writeStrings(layout.layerKinds, to: TraceSchema.layerKind)
-    try file.write(layout.layerParameters.map { Int64($0) }, shape: [layout.layerNames.count], to: TraceSchema.layerParameters)
+    try file.write(
+      layout.layerParameters.map { Int64($0) }, shape: [layout.layerNames.count], to: TraceSchema.layerParameters)
     let layers = layout.layerNames.count
     try file.createAppendable(Int64.self, at: TraceSchema.step)
     try file.createAppendable(Int32.self, at: TraceSchema.epoch)
     for path in [TraceSchema.loss, TraceSchema.accuracy, TraceSchema.learningRate] {
       try file.createAppendable(Float.self, at: path)
     }
-    for path in [TraceSchema.gradientMeanAbs, TraceSchema.gradientL2Norm, TraceSchema.gradientMaxAbs, TraceSchema.updateL2Norm, TraceSchema.weightL2Norm] {
+    for path in [
+      TraceSchema.gradientMeanAbs, TraceSchema.gradientL2Norm, TraceSchema.gradientMaxAbs, TraceSchema.updateL2Norm,
+      TraceSchema.weightL2Norm,
+    ] {
       try file.createAppendable(Float.self, at: path, columns: layers, chunkRows: 256)
     }
     if let activations = layout.activationNames {
@@ -77,7 +81,8 @@ public final class TraceWriter {
   public func append(_ record: StepRecord) throws(HDF5Error) {
     let layers = layout.layerNames.count
     precondition(
-      [record.gradientMeanAbs, record.gradientL2Norm, record.gradientMaxAbs, record.updateL2Norm, record.weightL2Norm].allSatisfy { $0.count == layers },
+      [record.gradientMeanAbs, record.gradientL2Norm, record.gradientMaxAbs, record.updateL2Norm, record.weightL2Norm]
+        .allSatisfy { $0.count == layers },
       "TraceWriter: every per-layer row needs \(layers) values")
     let values = [record.loss] + record.gradientMeanAbs + record.gradientL2Norm + record.gradientMaxAbs
     let bad = values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
@@ -120,7 +125,8 @@ public final class TraceWriter {
       if let names = layout.activationNames {
         for (statistic, path) in TraceSchema.activationStatistics.enumerated() {
           let row = steps.flatMap { record in
-            record.activations.count == names.count ? record.activations.map { $0[statistic] } : Array(repeating: Float.nan, count: names.count)
+            record.activations.count == names.count
+              ? record.activations.map { $0[statistic] } : Array(repeating: Float.nan, count: names.count)
           }
           try file.append(row, rows: n, to: path)
         }
@@ -153,7 +159,9 @@ public final class TraceWriter {
 
   /// Flushes, closes, and records how the run ended in `/summary`'s attributes (status
   /// "finished" or "failed: reason", test metrics, the first non-finite step).
-  public func finish(status: String, testLoss: Double = .nan, testAccuracy: Double = .nan, bestEpoch: Int = -1) throws(HDF5Error) {
+  public func finish(status: String, testLoss: Double = .nan, testAccuracy: Double = .nan, bestEpoch: Int = -1)
+    throws(HDF5Error)
+  {
     try flush()
     try file?.close()
     file = nil

@@ -67,11 +67,13 @@ public struct Checkpoint {
     do {
       let file = try HDF5File(reading: path)
       guard file.hasAttribute("format"), try file.stringAttribute("format") == format else {
-        throw CheckpointError(file: path, message: "not a gradtrace checkpoint (no format = \"\(format)\" attribute on /)")
+        throw CheckpointError(
+          file: path, message: "not a gradtrace checkpoint (no format = \"\(format)\" attribute on /)")
       }
       let version = try file.attribute("format_version", as: Int64.self)
       guard version <= formatVersion else {
-        throw CheckpointError(file: path, message: "format_version \(version) is newer than this gradtrace reads (\(formatVersion))")
+        throw CheckpointError(
+          file: path, message: "format_version \(version) is newer than this gradtrace reads (\(formatVersion))")
       }
       let model = try file.stringAttribute("model")
       guard let data = model.data(using: .utf8),
@@ -117,7 +119,9 @@ public struct Checkpoint {
     guard model.configuration == configuration else {
       throw CheckpointError(
         file: file,
-        message: "holds a \(configuration.shortName) (\(configuration)), not the requested \(model.configuration.shortName) (\(model.configuration))")
+        message:
+          "holds a \(configuration.shortName) (\(configuration)), not the requested \(model.configuration.shortName) (\(model.configuration))"
+      )
     }
     model.parameters = parameters
     model.buffers = buffers

@@ -13,7 +13,9 @@ public final class ProgressPrinter: TrainingObserver {
     self.interactive = interactive
   }
 
-  public func stepFinished(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double) {
+  public func stepFinished(
+    epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double
+  ) {
     guard interactive else { return }
     let width = 24
     let filled = width * step / max(steps, 1)
@@ -22,23 +24,26 @@ public final class ProgressPrinter: TrainingObserver {
     let elapsed = Double(step * batchSize) / max(imagesPerSecond, 1e-9)
     let eta = Self.duration(elapsed / Double(step) * Double(steps - step))
     print(
-      String(format: "\repoch %d/%d %@ %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  ETA %@ ",
-             epoch + 1, epochs, bar, step, steps, loss, accuracy * 100, imagesPerSecond, eta),
+      String(
+        format: "\repoch %d/%d %@ %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  ETA %@ ",
+        epoch + 1, epochs, bar, step, steps, loss, accuracy * 100, imagesPerSecond, eta),
       terminator: "")
     fflush(nil)
   }
 
   public func epochFinished(_ r: EpochRecord, best: Bool) {
     if interactive { print("\r\u{1B}[K", terminator: "") }
-    print(String(
-      format: "epoch %d/%d  lr %.3g  train loss %.4f acc %.2f%%  valid loss %.4f acc %.2f%%  %.1fs%@",
-      r.epoch + 1, epochs, r.learningRate, r.trainLoss, r.trainAccuracy * 100, r.validLoss,
-      r.validAccuracy * 100, r.seconds, best ? "  (best)" : ""))
+    print(
+      String(
+        format: "epoch %d/%d  lr %.3g  train loss %.4f acc %.2f%%  valid loss %.4f acc %.2f%%  %.1fs%@",
+        r.epoch + 1, epochs, r.learningRate, r.trainLoss, r.trainAccuracy * 100, r.validLoss,
+        r.validAccuracy * 100, r.seconds, best ? "  (best)" : ""))
     fflush(nil)
   }
 
   static func duration(_ seconds: Double) -> String {
     let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    return s >= 3600
+      ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
   }
 }

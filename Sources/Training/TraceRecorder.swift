@@ -72,8 +72,10 @@ public final class TraceRecorder {
         }
         let n = Double(x.count)
         let mean = sum / n
-        return [Float(mean), Float(max(0, squares / n - mean * mean).squareRoot()), Float(Double(negative) / n),
-                saturates ? Float(Double(saturated) / n) : .nan]
+        return [
+          Float(mean), Float(max(0, squares / n - mean * mean).squareRoot()), Float(Double(negative) / n),
+          saturates ? Float(Double(saturated) / n) : .nan,
+        ]
       }
     }
   }
@@ -92,10 +94,12 @@ public final class TraceRecorder {
       update.append(Self.distance(before[name]!, after[name]!))
       weight.append(Float(after[name]!.squaredNorm.squareRoot()))
     }
-    try writer.append(StepRecord(
-      step: step, epoch: epoch, loss: loss, accuracy: Float(accuracy), learningRate: Float(learningRate),
-      gradientMeanAbs: meanAbs, gradientL2Norm: l2, gradientMaxAbs: maxAbs, updateL2Norm: update, weightL2Norm: weight,
-      activations: activations))
+    try writer.append(
+      StepRecord(
+        step: step, epoch: epoch, loss: loss, accuracy: Float(accuracy), learningRate: Float(learningRate),
+        gradientMeanAbs: meanAbs, gradientL2Norm: l2, gradientMaxAbs: maxAbs, updateL2Norm: update,
+        weightL2Norm: weight,
+        activations: activations))
   }
 
   /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg (per layer),
@@ -112,7 +116,9 @@ public final class TraceRecorder {
     let along = probe.alongGradient(g)
     let d = after.adding(before, scaledBy: -1)
     let update = probe.alongUpdate(d, gradient: g, loss: Double(loss))
-    var trace = TraceEstimate(trace: .nan, standardError: .nan, probes: 0, layerTraces: Array(repeating: .nan, count: probe.layers.groups.count))
+    var trace = TraceEstimate(
+      trace: .nan, standardError: .nan, probes: 0, layerTraces: Array(repeating: .nan, count: probe.layers.groups.count)
+    )
     if options.traceEvery > 0 && measurementIndex % options.traceEvery == 0 {
       trace = probe.hutchinsonTrace(probes: options.traceProbes, seed: UInt64(step))
     }
@@ -124,11 +130,14 @@ public final class TraceRecorder {
     let groupIndex = Dictionary(uniqueKeysWithValues: probe.layers.groups.enumerated().map { ($1.parameters[0], $0) })
     let layerGHg = weightNames.map { Float(along.layerGHg[groupIndex[$0]!]) }
     let layerTrace = weightNames.map { Float(trace.layerTraces[groupIndex[$0]!]) }
-    writer.append(CurvatureRecord(
-      step: step,
-      scalars: [along.gTg, along.gHg, update.gTd, update.dHd, update.predictedFirst, update.predictedSecond,
-                update.actual, along.epsilonStar ?? .nan, update.alpha, trace.trace, eigenvalue],
-      layerGHg: layerGHg, layerTrace: layerTrace))
+    writer.append(
+      CurvatureRecord(
+        step: step,
+        scalars: [
+          along.gTg, along.gHg, update.gTd, update.dHd, update.predictedFirst, update.predictedSecond,
+          update.actual, along.epsilonStar ?? .nan, update.alpha, trace.trace, eigenvalue,
+        ],
+        layerGHg: layerGHg, layerTrace: layerTrace))
   }
 
   /// mean |x|, ‖x‖₂, max |x| in one pass (NaN propagates into all three).

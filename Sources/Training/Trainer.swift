@@ -12,7 +12,8 @@ public enum TrainingError: Error, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .diverged(let step, let loss): "non-finite loss (\(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf")) at step \(step)"
+    case .diverged(let step, let loss):
+      "non-finite loss (\(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf")) at step \(step)"
     }
   }
 }
@@ -76,7 +77,8 @@ public final class Trainer {
     self.configuration = configuration
     self.data = data
     self.outputDirectory = outputDirectory
-    network = try VGG<Float>(configuration.model, initialization: configuration.initialization, seed: configuration.seed)
+    network = try VGG<Float>(
+      configuration.model, initialization: configuration.initialization, seed: configuration.seed)
     optimizer = TrainingOptimizer(configuration)
     generator = SeededGenerator(seed: configuration.seed &+ 0x5EED)
     try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
@@ -97,14 +99,16 @@ public final class Trainer {
     optimizer = TrainingOptimizer(configuration)
     optimizer.restore(state: checkpoint.optimizerState, stepCount: checkpoint.optimizerSteps)
     guard checkpoint.generatorState.count == 4 else {
-      throw CheckpointError(file: path, message: "rng_state must hold 4 words, found \(checkpoint.generatorState.count)")
+      throw CheckpointError(
+        file: path, message: "rng_state must hold 4 words, found \(checkpoint.generatorState.count)")
     }
     let words = checkpoint.generatorState
     generator = SeededGenerator(state: (words[0], words[1], words[2], words[3]))
     stepCount = checkpoint.step
     history = (try? JSONDecoder().decode([EpochRecord].self, from: Data(checkpoint.history.utf8))) ?? []
     guard history.count == checkpoint.epoch else {
-      throw CheckpointError(file: path, message: "history holds \(history.count) epochs but the checkpoint is at epoch \(checkpoint.epoch)")
+      throw CheckpointError(
+        file: path, message: "history holds \(history.count) epochs but the checkpoint is at epoch \(checkpoint.epoch)")
     }
   }
 
@@ -147,9 +151,10 @@ public final class Trainer {
         seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
       let best = history.allSatisfy { validAccuracy > $0.validAccuracy }
       history.append(record)
-      try recorder?.writer.append(EpochRow(
-        epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validLoss: validLoss,
-        validAccuracy: validAccuracy, seconds: record.seconds))
+      try recorder?.writer.append(
+        EpochRow(
+          epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validLoss: validLoss,
+          validAccuracy: validAccuracy, seconds: record.seconds))
       try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)")
       if best { try saveCheckpoint(to: "\(outputDirectory)/\(Self.bestCheckpoint)") }
       observer?.epochFinished(record, best: best)
@@ -162,7 +167,8 @@ public final class Trainer {
       model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: testLoss,
       testAccuracy: testAccuracy, trainingSeconds: history.reduce(0) { $0 + $1.seconds })
     try writeSummary(summary)
-    try recorder?.writer.finish(status: "finished", testLoss: testLoss, testAccuracy: testAccuracy, bestEpoch: bestEpoch)
+    try recorder?.writer.finish(
+      status: "finished", testLoss: testLoss, testAccuracy: testAccuracy, bestEpoch: bestEpoch)
     return summary
   }
 
@@ -190,7 +196,8 @@ public final class Trainer {
         gradients.append(tape.gradient(variable) ?? Tensor(zeros: tape.shape(variable)), named: name)
       }
       let loss = tape.value(forward.loss).scalars[0]
-      let activations = recording ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.value($0.output) }) : []
+      let activations =
+        recording ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.value($0.output) }) : []
 
       let before = network.parameters  // shares storage until the optimizer writes (copy-on-write)
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
@@ -206,7 +213,9 @@ public final class Trainer {
         curvatureMeasurements += 1
       }
       stepCount += 1
-      if !loss.isFinite && !continueAfterNonFinite { throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss)) }
+      if !loss.isFinite && !continueAfterNonFinite {
+        throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss))
+      }
       lossSum += Double(loss) * Double(indices.count)
       correct += forward.accuracy * Double(indices.count)
       seen += indices.count
@@ -243,7 +252,8 @@ public final class Trainer {
     let state = generator.state
     checkpoint.generatorState = [state.0, state.1, state.2, state.3]
     let encoder = JSONEncoder()
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     checkpoint.history = String(decoding: try encoder.encode(history), as: UTF8.self)
     // Write beside and rename, so a crash never leaves a half-written checkpoint in place.
     let temporary = path + ".partial"
@@ -257,11 +267,13 @@ public final class Trainer {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     try encoder.encode(summary).write(to: URL(fileURLWithPath: "\(outputDirectory)/summary.json"))
     var csv = "epoch,learning_rate,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n"
     for r in summary.epochs {
-      csv += "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.trainAccuracy),\(r.validLoss),\(r.validAccuracy),\(r.seconds)\n"
+      csv +=
+        "\(r.epoch),\(r.learningRate),\(r.trainLoss),\(r.trainAccuracy),\(r.validLoss),\(r.validAccuracy),\(r.seconds)\n"
     }
     try csv.write(toFile: "\(outputDirectory)/epochs.csv", atomically: true, encoding: .utf8)
   }

@@ -20,7 +20,10 @@ public struct TrainingData: Sendable {
     case .cifar10, .cifar100:
       let variant: CIFAR.Variant = c.dataset == .cifar10 ? .cifar10 : .cifar100
       guard let directory = c.dataDirectory else {
-        throw DatasetError(file: "--data-dir", message: "\(variant.rawValue) needs --data-dir with the official binary files (they cannot be downloaded here)")
+        throw DatasetError(
+          file: "--data-dir",
+          message:
+            "\(variant.rawValue) needs --data-dir with the official binary files (they cannot be downloaded here)")
       }
       full = try CIFAR.load(variant, directory: directory, split: .train)
       test = try CIFAR.load(variant, directory: directory, split: .test)
@@ -38,13 +41,18 @@ public struct TrainingData: Sendable {
     guard [full.channels, full.height, full.width] == [m.inputChannels, m.inputHeight, m.inputWidth] else {
       throw DatasetError(
         file: full.name,
-        message: "images are \(full.channels)x\(full.height)x\(full.width) but the model takes \(m.inputChannels)x\(m.inputHeight)x\(m.inputWidth) (use --input \(full.channels)x\(full.height)x\(full.width))")
+        message:
+          "images are \(full.channels)x\(full.height)x\(full.width) but the model takes \(m.inputChannels)x\(m.inputHeight)x\(m.inputWidth) (use --input \(full.channels)x\(full.height)x\(full.width))"
+      )
     }
     guard full.classes == m.classes else {
-      throw DatasetError(file: full.name, message: "\(full.classes) classes but the model has \(m.classes) (use --classes \(full.classes))")
+      throw DatasetError(
+        file: full.name,
+        message: "\(full.classes) classes but the model has \(m.classes) (use --classes \(full.classes))")
     }
     guard c.validationCount < full.count else {
-      throw DatasetError(file: full.name, message: "--validation \(c.validationCount) leaves no training images of \(full.count)")
+      throw DatasetError(
+        file: full.name, message: "--validation \(c.validationCount) leaves no training images of \(full.count)")
     }
     var (train, validation) = full.split(validationCount: c.validationCount, seed: c.splitSeed)
     if let subset = c.subset { train = train.subset(Array(0..<min(subset, train.count))) }

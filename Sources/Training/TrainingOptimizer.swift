@@ -13,7 +13,9 @@ public enum TrainingOptimizer {
     }
   }
 
-  public mutating func step(_ parameters: inout NamedTensors<Float>, gradients: NamedTensors<Float>, learningRate: Double) {
+  public mutating func step(
+    _ parameters: inout NamedTensors<Float>, gradients: NamedTensors<Float>, learningRate: Double
+  ) {
     switch self {
     case .adam(var adam):
       adam.step(&parameters, gradients: gradients, learningRate: learningRate)

@@ -77,7 +77,9 @@ func setUp(_ name: String) throws -> (VGG<Float>, Tensor<Float>, [Int]) {
 if options.hessian {
   // One HVP (loss, g and H·v together) against one gradient (loss and g), same model, batch
   // and run; the HVP runs last so the peak-memory reading covers it.
-  print("HVP cost: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)")
+  print(
+    "HVP cost: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)"
+  )
   print("model          gradient (ms)  HVP (ms)  ratio  peak RSS after gradients (MB)  after HVPs (MB)")
   for name in options.models {
     let (network, images, labels) = try setUp(name)
@@ -106,7 +108,9 @@ if options.hessian {
   }
   exit(0)
 }
-print("gradtrace engine benchmark: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)")
+print(
+  "gradtrace engine benchmark: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)"
+)
 print("model          step (ms)  forward (ms)  images/s")
 for name in options.models {
   let (network, images, labels) = try setUp(name)

@@ -57,7 +57,9 @@ struct LayerTable: Encodable {
   init(network: VGG<Float>, layers: [LayerRecord], weightLabels: [String]) {
     model = network.configuration.shortName
     configuration = network.configuration
-    self.layers = layers.map { Row(name: $0.name, kind: $0.kind, outputShape: Array($0.outputShape.dropFirst()), parameters: $0.parameters) }
+    self.layers = layers.map {
+      Row(name: $0.name, kind: $0.kind, outputShape: Array($0.outputShape.dropFirst()), parameters: $0.parameters)
+    }
     parameterCount = network.parameterCount
     weightTensors = weightLabels
   }
@@ -75,11 +77,18 @@ struct LayerTable: Encodable {
     let shapeWidth = max(12, shapes.map(\.count).max() ?? 0)
     func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }
     func padLeft(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
-    var lines = ["\(model): \(configuration.inputChannels)×\(configuration.inputHeight)×\(configuration.inputWidth) input, \(configuration.classes) classes, activation \(configuration.activation.rawValue)", ""]
-    lines.append("\(pad("layer", nameWidth))  \(pad("kind", kindWidth))  \(pad("output shape", shapeWidth))  \(padLeft("parameters", 10))")
+    var lines = [
+      "\(model): \(configuration.inputChannels)×\(configuration.inputHeight)×\(configuration.inputWidth) input, \(configuration.classes) classes, activation \(configuration.activation.rawValue)",
+      "",
+    ]
+    lines.append(
+      "\(pad("layer", nameWidth))  \(pad("kind", kindWidth))  \(pad("output shape", shapeWidth))  \(padLeft("parameters", 10))"
+    )
     lines.append(String(repeating: "-", count: nameWidth + kindWidth + shapeWidth + 16))
     for (row, shape) in zip(layers, shapes) {
-      lines.append("\(pad(row.name, nameWidth))  \(pad(row.kind, kindWidth))  \(pad(shape, shapeWidth))  \(padLeft(row.parameters.formatted(), 10))")
+      lines.append(
+        "\(pad(row.name, nameWidth))  \(pad(row.kind, kindWidth))  \(pad(shape, shapeWidth))  \(padLeft(row.parameters.formatted(), 10))"
+      )
     }
     lines.append(String(repeating: "-", count: nameWidth + kindWidth + shapeWidth + 16))
     lines.append("total parameters: \(parameterCount.formatted())")

@@ -41,8 +41,12 @@ struct Evaluate: ParsableCommand {
   @Flag(help: "Print JSON.") var json = false
 
   func validate() throws {
-    if (batch == nil) == (dataset == nil) { throw ValidationError("give exactly one of --batch FILE.h5 or --dataset NAME") }
-    if let dataset, dataset != "fashion-mnist" { throw ValidationError("unknown dataset '\(dataset)': evaluate reads fashion-mnist (or any batch with --batch)") }
+    if (batch == nil) == (dataset == nil) {
+      throw ValidationError("give exactly one of --batch FILE.h5 or --dataset NAME")
+    }
+    if let dataset, dataset != "fashion-mnist" {
+      throw ValidationError("unknown dataset '\(dataset)': evaluate reads fashion-mnist (or any batch with --batch)")
+    }
     guard batchSize >= 1, threads >= 1 else { throw ValidationError("--batch-size and --threads must be at least 1") }
   }
 
@@ -56,10 +60,13 @@ struct Evaluate: ParsableCommand {
     if let batch {
       (images, labels) = try BatchFile.read(batch)
     } else {
-      (images, labels) = try FashionMNIST.load(directory: dataDir, split: split, limit: examples, pad: c.inputHeight == 32)
+      (images, labels) = try FashionMNIST.load(
+        directory: dataDir, split: split, limit: examples, pad: c.inputHeight == 32)
     }
     guard Array(images.shape.dropFirst()) == [c.inputChannels, c.inputHeight, c.inputWidth] else {
-      throw CommandError("images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(c.inputChannels)x\(c.inputHeight)x\(c.inputWidth) input")
+      throw CommandError(
+        "images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(c.inputChannels)x\(c.inputHeight)x\(c.inputWidth) input"
+      )
     }
     if let bad = labels.first(where: { $0 < 0 || $0 >= c.classes }) {
       throw CommandError("label \(bad) is outside the model's \(c.classes) classes")
@@ -71,16 +78,24 @@ struct Evaluate: ParsableCommand {
     let imageSize = images.count / labels.count
     for start in stride(from: 0, to: labels.count, by: step) {
       let end = min(labels.count, start + step)
-      let part = Tensor<Float>(shape: [end - start] + Array(images.shape.dropFirst()), scalars: Array(images.scalars[(start * imageSize)..<(end * imageSize)]))
-      let result = network.evaluate(images: part, labels: Array(labels[start..<end]), mode: mode == .train ? .training : .evaluation)
+      let part = Tensor<Float>(
+        shape: [end - start] + Array(images.shape.dropFirst()),
+        scalars: Array(images.scalars[(start * imageSize)..<(end * imageSize)]))
+      let result = network.evaluate(
+        images: part, labels: Array(labels[start..<end]), mode: mode == .train ? .training : .evaluation)
       lossSum += Double(result.loss) * Double(end - start)
       correct += result.accuracy * Double(end - start)
     }
     let (loss, accuracy) = (lossSum / Double(labels.count), correct / Double(labels.count))
     if json {
-      print("{\"accuracy\": \(accuracy), \"examples\": \(labels.count), \"loss\": \(loss), \"mode\": \"\(mode.rawValue)\", \"model\": \"\(c.shortName)\"}")
+      print(
+        "{\"accuracy\": \(accuracy), \"examples\": \(labels.count), \"loss\": \(loss), \"mode\": \"\(mode.rawValue)\", \"model\": \"\(c.shortName)\"}"
+      )
     } else {
-      print(String(format: "%@ on %d examples (%@ mode): loss %.6f, accuracy %.2f%%", c.shortName, labels.count, mode.rawValue, loss, accuracy * 100))
+      print(
+        String(
+          format: "%@ on %d examples (%@ mode): loss %.6f, accuracy %.2f%%", c.shortName, labels.count, mode.rawValue,
+          loss, accuracy * 100))
     }
   }
 }

@@ -30,7 +30,9 @@ struct Init: ParsableCommand {
     var checkpoint = Checkpoint(model: network)
     checkpoint.runConfiguration = Self.runConfiguration(seed: seed, initialization: initialization)
     try checkpoint.write(to: output)
-    print("wrote \(output): \(network.configuration.shortName), \(network.parameterCount) parameters, init \(initialization.rawValue), seed \(seed)")
+    print(
+      "wrote \(output): \(network.configuration.shortName), \(network.parameterCount) parameters, init \(initialization.rawValue), seed \(seed)"
+    )
   }
 
   static func runConfiguration(seed: UInt64, initialization: Initialization) -> String {

@@ -19,12 +19,19 @@ struct Inspect: ParsableCommand {
     let steps = try reader.stepCount()
     let stepIndex = steps > 0 ? try reader.column(TraceSchema.step) : []
     print("trace \(trace)")
-    print("  format_version \(reader.formatVersion), written by gradtrace \(reader.toolVersion), created \(reader.created)")
-    print("  status: \(reader.status)\(reader.status == "running" ? " (or interrupted: a killed run leaves \"running\")" : "")")
+    print(
+      "  format_version \(reader.formatVersion), written by gradtrace \(reader.toolVersion), created \(reader.created)")
+    print(
+      "  status: \(reader.status)\(reader.status == "running" ? " (or interrupted: a killed run leaves \"running\")" : "")"
+    )
     let activations = try reader.activationNames()
     print("  model: \(Self.field("name", in: reader.model) ?? "?"), \(try reader.layerNames().count) layers")
-    print("  steps recorded: \(steps)\(steps > 0 ? String(format: " (steps %.0f to %.0f)", stepIndex.first!, stepIndex.last!) : "")")
-    print("  recorded: gradients, updates, weights\(activations.map { ", activations (\($0.count) blocks)" } ?? "")\(reader.recordsCurvature ? ", curvature (\(try reader.curvatureCount()) measurements)" : "")")
+    print(
+      "  steps recorded: \(steps)\(steps > 0 ? String(format: " (steps %.0f to %.0f)", stepIndex.first!, stepIndex.last!) : "")"
+    )
+    print(
+      "  recorded: gradients, updates, weights\(activations.map { ", activations (\($0.count) blocks)" } ?? "")\(reader.recordsCurvature ? ", curvature (\(try reader.curvatureCount()) measurements)" : "")"
+    )
     print("  epochs: \(try reader.epochCount())")
     for name in ["test_accuracy", "test_loss"] {
       if let value = reader.summaryValue(name), !value.isNaN { print("  \(name): \(value)") }

@@ -72,10 +72,14 @@ struct Probe: ParsableCommand {
     if let dataset, dataset != "fashion-mnist" {
       throw ValidationError("unknown dataset '\(dataset)': probe reads fashion-mnist (or any batch with --batch)")
     }
-    guard examples >= 2 else { throw ValidationError("--examples must be at least 2 (BatchNorm needs a batch), got \(examples)") }
+    guard examples >= 2 else {
+      throw ValidationError("--examples must be at least 2 (BatchNorm needs a batch), got \(examples)")
+    }
     guard probes >= 1 else { throw ValidationError("--probes must be at least 1") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-    guard eigenTolerance > 0, maxEigenProducts >= 1 else { throw ValidationError("--eigen-tolerance must be positive and --max-eigen-products at least 1") }
+    guard eigenTolerance > 0, maxEigenProducts >= 1 else {
+      throw ValidationError("--eigen-tolerance must be positive and --max-eigen-products at least 1")
+    }
   }
 
   func run() throws {
@@ -94,7 +98,9 @@ struct Probe: ParsableCommand {
     }
     let expected = [c.inputChannels, c.inputHeight, c.inputWidth]
     guard Array(images.shape.dropFirst()) == expected else {
-      throw CommandError("\(source): images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(expected.map(String.init).joined(separator: "x")) input")
+      throw CommandError(
+        "\(source): images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(expected.map(String.init).joined(separator: "x")) input"
+      )
     }
     if let bad = labels.first(where: { $0 < 0 || $0 >= c.classes }) {
       throw CommandError("\(source): label \(bad) is outside the model's \(c.classes) classes")
@@ -106,7 +112,8 @@ struct Probe: ParsableCommand {
     options.maximumEigenvalueProducts = maxEigenProducts
     options.multiples = multiples
     options.epsilonGrid = epsilonGrid
-    let report = CurvatureReport.measure(CurvatureProbe(network: network, images: images, labels: labels), options: options)
+    let report = CurvatureReport.measure(
+      CurvatureProbe(network: network, images: images, labels: labels), options: options)
     print(json ? try report.json() : report.text)
   }
 }

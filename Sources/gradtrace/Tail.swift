@@ -35,7 +35,10 @@ struct Tail: ParsableCommand {
         let accuracies = try reader.column(TraceSchema.accuracy)
         let flow = try reader.matrix(TraceSchema.gradientMeanAbs)
         for row in printed..<min(count, steps.count, flow.count) {
-          print(String(format: "%-6.0f %-6.0f %-10.5g %-9.4f %-20.4g %.4g", steps[row], epochs[row], losses[row], accuracies[row], flow[row].first ?? .nan, flow[row].last ?? .nan))
+          print(
+            String(
+              format: "%-6.0f %-6.0f %-10.5g %-9.4f %-20.4g %.4g", steps[row], epochs[row], losses[row],
+              accuracies[row], flow[row].first ?? .nan, flow[row].last ?? .nan))
         }
         printed = min(count, steps.count, flow.count)
         fflush(nil)

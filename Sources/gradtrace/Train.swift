@@ -44,20 +44,25 @@ struct Train: ParsableCommand {
   @Option(help: "Learning rate (the maximum of the cosine schedule).") var lr = 1e-3
   @Option(help: "Weight decay, coupled L2 as PyTorch's Adam and SGD.") var weightDecay = 0.0
   @Option(help: "Optimizer: adam or sgd (momentum 0.9).") var optimizer: TrainingConfiguration.OptimizerName = .adam
-  @Option(help: "Learning-rate schedule: cosine (per epoch, η_min 2e-5) or constant.") var schedule: TrainingConfiguration.ScheduleName = .cosine
+  @Option(help: "Learning-rate schedule: cosine (per epoch, η_min 2e-5) or constant.") var schedule:
+    TrainingConfiguration.ScheduleName = .cosine
   @Option(help: "Seed for initialisation, data order and augmentation.") var seed: UInt64 = 0
   @Option(help: "Seed of the train/validation split (independent of --seed).") var splitSeed: UInt64 = 0
   @Option(help: "Worker threads.") var threads = 2
   @Option(help: "Use only the first N training images.") var subset: Int?
-  @Option(help: "Validation images held out of the training set (default: 5000 Fashion-MNIST, 2500 CIFAR, 200 synthetic).") var validation: Int?
+  @Option(
+    help: "Validation images held out of the training set (default: 5000 Fashion-MNIST, 2500 CIFAR, 200 synthetic).")
+  var validation: Int?
   @Option(help: "Gaussian noise (std) added after normalisation to training images.") var noise = 0.0
-  @Option(name: .customLong("init"), help: "Initialisation: pytorch, he, xavier.") var initialization: Initialization = .pytorchDefault
+  @Option(name: .customLong("init"), help: "Initialisation: pytorch, he, xavier.") var initialization: Initialization =
+    .pytorchDefault
   @Option(help: "Directory for checkpoints and results.") var output: String?
   @Option(help: "Continue the run in this directory (its last.h5) up to --epochs.") var resume: String?
   @Flag(help: "Print only the summary.") var quiet = false
 
   @Option(help: "Write a trace of the run (HDF5, schema v1) to this file.") var trace: String?
-  @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record = "gradients,activations"
+  @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record =
+    "gradients,activations"
   @Option(help: "Record step statistics every k steps (the last step of each epoch always).") var recordEvery = 1
   @Option(help: "Measure curvature (gᵀHg, dᵀHd, α, the actual change) every K steps.") var curvatureEvery = 10
   @Option(help: "Hutchinson trace every this many curvature measurements (0: never).") var traceEvery = 0
@@ -83,17 +88,25 @@ struct Train: ParsableCommand {
 
   func validate() throws {
     guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-    guard batchSize >= 2 else { throw ValidationError("--batch-size must be at least 2 (BatchNorm needs a batch), got \(batchSize)") }
+    guard batchSize >= 2 else {
+      throw ValidationError("--batch-size must be at least 2 (BatchNorm needs a batch), got \(batchSize)")
+    }
     guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
     guard weightDecay >= 0, noise >= 0 else { throw ValidationError("--weight-decay and --noise cannot be negative") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     if let subset, subset < 1 { throw ValidationError("--subset must be at least 1, got \(subset)") }
     if let validation, validation < 1 { throw ValidationError("--validation must be at least 1, got \(validation)") }
     if resume == nil && output == nil { throw ValidationError("give --output DIR for a new run (or --resume DIR)") }
-    if let resume, let output, resume != output { throw ValidationError("--resume \(resume) and --output \(output) conflict: a resumed run stays in its directory") }
+    if let resume, let output, resume != output {
+      throw ValidationError("--resume \(resume) and --output \(output) conflict: a resumed run stays in its directory")
+    }
     if noPad && dataset != .fashionMNIST { throw ValidationError("--no-pad applies to fashion-mnist only") }
-    if dataset == .synthetic && dataDir != nil { throw ValidationError("--data-dir does not apply to the synthetic dataset") }
-    if noPad && modelOptions.input.height != 28 { throw ValidationError("--no-pad gives 28×28 images: add --input 1x28x28") }
+    if dataset == .synthetic && dataDir != nil {
+      throw ValidationError("--data-dir does not apply to the synthetic dataset")
+    }
+    if noPad && modelOptions.input.height != 28 {
+      throw ValidationError("--no-pad gives 28×28 images: add --input 1x28x28")
+    }
     let known: Set<String> = ["gradients", "activations", "curvature"]
     for part in record.split(separator: ",") where !known.contains(part.trimmingCharacters(in: .whitespaces)) {
       throw ValidationError("--record: unknown '\(part)'; choose from gradients, activations, curvature")
@@ -109,7 +122,9 @@ struct Train: ParsableCommand {
     if let resume {
       var saved = try Trainer.savedConfiguration(in: resume)
       if saved.model != modelOptions.configuration && modelOptionsGiven {
-        throw CommandError("\(resume)/\(Trainer.lastCheckpoint) holds a \(saved.model.shortName), not the \(modelOptions.configuration.shortName) given on the command line")
+        throw CommandError(
+          "\(resume)/\(Trainer.lastCheckpoint) holds a \(saved.model.shortName), not the \(modelOptions.configuration.shortName) given on the command line"
+        )
       }
       saved.epochs = max(epochs, saved.epochs)
       let data = try TrainingData.load(saved)
@@ -136,30 +151,38 @@ struct Train: ParsableCommand {
       trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: output!)
     }
     if let trace {
-      trainer.recorder = try TraceRecorder(path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
+      trainer.recorder = try TraceRecorder(
+        path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
     }
     trainer.continueAfterNonFinite = onNonfinite == .continue
     let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
     if !quiet { trainer.observer = printer }
     let c = trainer.configuration
     if !quiet {
-      print("\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads")
+      print(
+        "\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads"
+      )
     }
     let summary: TrainingSummary
     do {
       summary = try trainer.run()
     } catch let error as TrainingError {
-      throw CommandError("training stopped: \(error)\(trace.map { "; the trace \($0) holds every step up to it" } ?? "") (--on-nonfinite continue keeps going)")
+      throw CommandError(
+        "training stopped: \(error)\(trace.map { "; the trace \($0) holds every step up to it" } ?? "") (--on-nonfinite continue keeps going)"
+      )
     }
     let best = summary.epochs[summary.bestEpoch]
-    print(String(
-      format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",
-      summary.model, summary.bestEpoch + 1, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
-      summary.trainingSeconds, trainer.outputDirectory))
+    print(
+      String(
+        format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",
+        summary.model, summary.bestEpoch + 1, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
+        summary.trainingSeconds, trainer.outputDirectory))
   }
 
   /// Whether the user named a model on the command line (it must then match a resumed run).
   var modelOptionsGiven: Bool {
-    CommandLine.arguments.contains { ["--model", "--batchnorm", "--residual", "--activation", "--classes", "--input"].contains($0) }
+    CommandLine.arguments.contains {
+      ["--model", "--batchnorm", "--residual", "--activation", "--classes", "--input"].contains($0)
+    }
   }
 }

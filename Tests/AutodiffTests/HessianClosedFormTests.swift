@@ -17,7 +17,8 @@ struct HessianClosedFormTests {
 
     // H v by dual numbers through the tape's gradient.
     let tape = Tape<Dual<Double>>()
-    let weights = tape.parameter(Tensor(shape: w.shape, scalars: zip(w.scalars, v.scalars).map { Dual($0, tangent: $1) }))
+    let weights = tape.parameter(
+      Tensor(shape: w.shape, scalars: zip(w.scalars, v.scalars).map { Dual($0, tangent: $1) }))
     let inputsVariable = tape.input(Tensor(shape: x.shape, scalars: x.scalars.map { Dual($0, tangent: 0) }))
     let logits = tape.linear(inputsVariable, weight: weights, bias: nil)
     let loss = tape.softmaxCrossEntropy(logits: logits, labels: labels).loss
@@ -27,7 +28,9 @@ struct HessianClosedFormTests {
     // The closed form.
     var expected = [Double](repeating: 0, count: classes * inputs)
     for sample in 0..<n {
-      let z = (0..<classes).map { a in (0..<inputs).reduce(0.0) { $0 + w.scalars[a * inputs + $1] * x.scalars[sample * inputs + $1] } }
+      let z = (0..<classes).map { a in
+        (0..<inputs).reduce(0.0) { $0 + w.scalars[a * inputs + $1] * x.scalars[sample * inputs + $1] }
+      }
       let maximum = z.max()!
       let e = z.map { Double.exp($0 - maximum) }
       let p = e.map { $0 / e.reduce(0, +) }
@@ -36,7 +39,8 @@ struct HessianClosedFormTests {
           var sum = 0.0
           for b in 0..<classes {
             for j in 0..<inputs {
-              let h = ((a == b ? p[a] : 0) - p[a] * p[b]) * x.scalars[sample * inputs + i] * x.scalars[sample * inputs + j]
+              let h =
+                ((a == b ? p[a] : 0) - p[a] * p[b]) * x.scalars[sample * inputs + i] * x.scalars[sample * inputs + j]
               sum += h * v.scalars[b * inputs + j]
             }
           }

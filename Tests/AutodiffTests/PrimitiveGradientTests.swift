@@ -12,60 +12,95 @@ struct PrimitiveCase: CustomTestStringConvertible, Sendable {
 }
 
 let primitiveCases: [PrimitiveCase] = [
-  PrimitiveCase(name: "conv2d 3×3 stride 1 pad 1, bias", inputs: {
-    [randomTensor([2, 3, 5, 5], seed: 1), randomTensor([4, 3, 3, 3], seed: 2), randomTensor([4], seed: 3)]
-  }, build: { t, v in t.conv2d(v[0], filter: v[1], bias: v[2], stride: 1, padding: 1) }),
-  PrimitiveCase(name: "conv2d 3×3 no bias", inputs: {
-    [randomTensor([2, 2, 4, 6], seed: 4), randomTensor([3, 2, 3, 3], seed: 5)]
-  }, build: { t, v in t.conv2d(v[0], filter: v[1], stride: 1, padding: 1) }),
-  PrimitiveCase(name: "conv2d 1×1 stride 2 (shortcut)", inputs: {
-    [randomTensor([2, 3, 6, 6], seed: 6), randomTensor([4, 3, 1, 1], seed: 7)]
-  }, build: { t, v in t.conv2d(v[0], filter: v[1], stride: 2, padding: 0) }),
-  PrimitiveCase(name: "conv2d 3×3 stride 2 pad 1, odd size", inputs: {
-    [randomTensor([1, 2, 7, 5], seed: 8), randomTensor([2, 2, 3, 3], seed: 9), randomTensor([2], seed: 10)]
-  }, build: { t, v in t.conv2d(v[0], filter: v[1], bias: v[2], stride: 2, padding: 1) }),
-  PrimitiveCase(name: "linear", inputs: {
-    [randomTensor([3, 5], seed: 11), randomTensor([4, 5], seed: 12), randomTensor([4], seed: 13)]
-  }, build: { t, v in t.linear(v[0], weight: v[1], bias: v[2]) }),
-  PrimitiveCase(name: "leaky ReLU", inputs: { [awayFromZero([2, 3, 4, 4], seed: 14)] },
+  PrimitiveCase(
+    name: "conv2d 3×3 stride 1 pad 1, bias",
+    inputs: {
+      [randomTensor([2, 3, 5, 5], seed: 1), randomTensor([4, 3, 3, 3], seed: 2), randomTensor([4], seed: 3)]
+    }, build: { t, v in t.conv2d(v[0], filter: v[1], bias: v[2], stride: 1, padding: 1) }),
+  PrimitiveCase(
+    name: "conv2d 3×3 no bias",
+    inputs: {
+      [randomTensor([2, 2, 4, 6], seed: 4), randomTensor([3, 2, 3, 3], seed: 5)]
+    }, build: { t, v in t.conv2d(v[0], filter: v[1], stride: 1, padding: 1) }),
+  PrimitiveCase(
+    name: "conv2d 1×1 stride 2 (shortcut)",
+    inputs: {
+      [randomTensor([2, 3, 6, 6], seed: 6), randomTensor([4, 3, 1, 1], seed: 7)]
+    }, build: { t, v in t.conv2d(v[0], filter: v[1], stride: 2, padding: 0) }),
+  PrimitiveCase(
+    name: "conv2d 3×3 stride 2 pad 1, odd size",
+    inputs: {
+      [randomTensor([1, 2, 7, 5], seed: 8), randomTensor([2, 2, 3, 3], seed: 9), randomTensor([2], seed: 10)]
+    }, build: { t, v in t.conv2d(v[0], filter: v[1], bias: v[2], stride: 2, padding: 1) }),
+  PrimitiveCase(
+    name: "linear",
+    inputs: {
+      [randomTensor([3, 5], seed: 11), randomTensor([4, 5], seed: 12), randomTensor([4], seed: 13)]
+    }, build: { t, v in t.linear(v[0], weight: v[1], bias: v[2]) }),
+  PrimitiveCase(
+    name: "leaky ReLU", inputs: { [awayFromZero([2, 3, 4, 4], seed: 14)] },
     build: { t, v in t.leakyReLU(v[0], slope: 0.01) }),
-  PrimitiveCase(name: "leaky ReLU slope 0.3", inputs: { [awayFromZero([30], seed: 15)] },
+  PrimitiveCase(
+    name: "leaky ReLU slope 0.3", inputs: { [awayFromZero([30], seed: 15)] },
     build: { t, v in t.leakyReLU(v[0], slope: 0.3) }),
-  PrimitiveCase(name: "sigmoid", inputs: { [randomTensor([2, 3, 4, 4], seed: 16, in: -6...6)] },
+  PrimitiveCase(
+    name: "sigmoid", inputs: { [randomTensor([2, 3, 4, 4], seed: 16, in: -6...6)] },
     build: { t, v in t.sigmoid(v[0]) }),
-  PrimitiveCase(name: "BatchNorm training (batch statistics)", inputs: {
-    [randomTensor([3, 2, 3, 3], seed: 17, in: -2...3), randomTensor([2], seed: 18, in: 0.5...1.5), randomTensor([2], seed: 19)]
-  }, build: { t, v in t.batchNorm(v[0], scale: v[1], shift: v[2], statistics: .batch).output }),
-  PrimitiveCase(name: "BatchNorm evaluation (running statistics)", inputs: {
-    [randomTensor([2, 3, 2, 2], seed: 20), randomTensor([3], seed: 21, in: 0.5...1.5), randomTensor([3], seed: 22)]
-  }, build: { t, v in
-    t.batchNorm(
-      v[0], scale: v[1], shift: v[2],
-      statistics: .running(mean: randomTensor([3], seed: 23), variance: randomTensor([3], seed: 24, in: 0.5...2))
-    ).output
-  }),
-  PrimitiveCase(name: "average pool 2×2", inputs: { [randomTensor([2, 3, 4, 6], seed: 25)] },
+  PrimitiveCase(
+    name: "BatchNorm training (batch statistics)",
+    inputs: {
+      [
+        randomTensor([3, 2, 3, 3], seed: 17, in: -2...3), randomTensor([2], seed: 18, in: 0.5...1.5),
+        randomTensor([2], seed: 19),
+      ]
+    }, build: { t, v in t.batchNorm(v[0], scale: v[1], shift: v[2], statistics: .batch).output }),
+  PrimitiveCase(
+    name: "BatchNorm evaluation (running statistics)",
+    inputs: {
+      [randomTensor([2, 3, 2, 2], seed: 20), randomTensor([3], seed: 21, in: 0.5...1.5), randomTensor([3], seed: 22)]
+    },
+    build: { t, v in
+      t.batchNorm(
+        v[0], scale: v[1], shift: v[2],
+        statistics: .running(mean: randomTensor([3], seed: 23), variance: randomTensor([3], seed: 24, in: 0.5...2))
+      ).output
+    }),
+  PrimitiveCase(
+    name: "average pool 2×2", inputs: { [randomTensor([2, 3, 4, 6], seed: 25)] },
     build: { t, v in t.averagePool(v[0], window: 2) }),
-  PrimitiveCase(name: "average pool 2×2, odd size (floor)", inputs: { [randomTensor([1, 2, 5, 7], seed: 26)] },
+  PrimitiveCase(
+    name: "average pool 2×2, odd size (floor)", inputs: { [randomTensor([1, 2, 5, 7], seed: 26)] },
     build: { t, v in t.averagePool(v[0], window: 2) }),
-  PrimitiveCase(name: "global average pool", inputs: { [randomTensor([2, 3, 4, 4], seed: 27)] },
+  PrimitiveCase(
+    name: "global average pool", inputs: { [randomTensor([2, 3, 4, 4], seed: 27)] },
     build: { t, v in t.globalAveragePool(v[0]) }),
-  PrimitiveCase(name: "add", inputs: { [randomTensor([2, 3], seed: 28), randomTensor([2, 3], seed: 29)] },
+  PrimitiveCase(
+    name: "add", inputs: { [randomTensor([2, 3], seed: 28), randomTensor([2, 3], seed: 29)] },
     build: { t, v in t.add(v[0], v[1]) }),
-  PrimitiveCase(name: "fan-out: add(x, x)", inputs: { [randomTensor([2, 3], seed: 30)] },
+  PrimitiveCase(
+    name: "fan-out: add(x, x)", inputs: { [randomTensor([2, 3], seed: 30)] },
     build: { t, v in t.add(v[0], v[0]) }),
-  PrimitiveCase(name: "fan-out: multiply(x, x)", inputs: { [randomTensor([2, 3], seed: 31)] },
+  PrimitiveCase(
+    name: "fan-out: multiply(x, x)", inputs: { [randomTensor([2, 3], seed: 31)] },
     build: { t, v in t.multiply(v[0], v[0]) }),
-  PrimitiveCase(name: "sum", inputs: { [randomTensor([4, 2], seed: 32)] },
+  PrimitiveCase(
+    name: "sum", inputs: { [randomTensor([4, 2], seed: 32)] },
     build: { t, v in t.sum(v[0]) }),
-  PrimitiveCase(name: "softmax cross-entropy (mean)", inputs: { [randomTensor([4, 5], seed: 33, in: -3...3)] },
+  PrimitiveCase(
+    name: "softmax cross-entropy (mean)", inputs: { [randomTensor([4, 5], seed: 33, in: -3...3)] },
     build: { t, v in t.softmaxCrossEntropy(logits: v[0], labels: [0, 4, 2, 2]).loss }),
-  PrimitiveCase(name: "residual block: act(BN(conv(x)) + x), BN in training mode", inputs: {
-    [awayFromZero([2, 2, 4, 4], seed: 34), randomTensor([2, 2, 3, 3], seed: 35), randomTensor([2], seed: 36, in: 0.5...1.5), randomTensor([2], seed: 37)]
-  }, build: { t, v in
-    let y = t.batchNorm(t.conv2d(v[0], filter: v[1], padding: 1), scale: v[2], shift: v[3], statistics: .batch).output
-    return t.sigmoid(t.add(y, v[0]))
-  }),
+  PrimitiveCase(
+    name: "residual block: act(BN(conv(x)) + x), BN in training mode",
+    inputs: {
+      [
+        awayFromZero([2, 2, 4, 4], seed: 34), randomTensor([2, 2, 3, 3], seed: 35),
+        randomTensor([2], seed: 36, in: 0.5...1.5), randomTensor([2], seed: 37),
+      ]
+    },
+    build: { t, v in
+      let y = t.batchNorm(t.conv2d(v[0], filter: v[1], padding: 1), scale: v[2], shift: v[3], statistics: .batch).output
+      return t.sigmoid(t.add(y, v[0]))
+    }),
 ]
 
 @Suite("Primitive gradients against central differences (Double)")

@@ -113,7 +113,9 @@ struct CommandLineTests {
 struct ProbeCommandTests {
   @Test func jsonReportOnABatchFile() throws {
     let checkpoint = temporaryPath("tiny.h5")
-    #expect(try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status == 0)
+    #expect(
+      try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status
+        == 0)
     let run = try GradTraceRun([
       "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "8", "--probes", "2",
       "--max-eigen-products", "4", "--json",
@@ -144,7 +146,10 @@ struct ProbeCommandTests {
 
 @Suite("gradtrace train and evaluate")
 struct TrainCommandTests {
-  static let tiny = ["--model", "vgg08", "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic", "--batch-size", "25", "--validation", "50"]
+  static let tiny = [
+    "--model", "vgg08", "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic", "--batch-size", "25",
+    "--validation", "50",
+  ]
 
   @Test func trainResumeAndEvaluate() throws {
     let directory = temporaryPath("run")
@@ -157,14 +162,20 @@ struct TrainCommandTests {
     let csv = try String(contentsOfFile: "\(directory)/epochs.csv", encoding: .utf8)
     #expect(csv.split(separator: "\n").count == 3, "header and two epochs")
     // The 16×16 model does not take Fashion-MNIST images: a clear error, exit 1.
-    let evaluation = try GradTraceRun(["evaluate", "--checkpoint", "\(directory)/best.h5", "--dataset", "fashion-mnist", "--examples", "10"])
+    let evaluation = try GradTraceRun([
+      "evaluate", "--checkpoint", "\(directory)/best.h5", "--dataset", "fashion-mnist", "--examples", "10",
+    ])
     #expect(evaluation.status == 1 && evaluation.standardError.contains("1x16x16"), "\(evaluation.standardError)")
   }
 
   @Test func evaluateATrainedFashionModel() throws {
     let checkpoint = temporaryPath("init.h5")
-    #expect(try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status == 0)
-    let run = try GradTraceRun(["evaluate", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "200", "--json"])
+    #expect(
+      try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status
+        == 0)
+    let run = try GradTraceRun([
+      "evaluate", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "200", "--json",
+    ])
     #expect(run.status == 0, "\(run.standardError)")
     let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
     #expect(json["examples"] as? Int == 200)
@@ -174,9 +185,13 @@ struct TrainCommandTests {
   @Test func anotherArchitectureOnResumeIsRefused() throws {
     let directory = temporaryPath("run")
     #expect(try GradTraceRun(["train"] + Self.tiny + ["--epochs", "1", "--output", directory, "--quiet"]).status == 0)
-    let run = try GradTraceRun(["train", "--resume", directory, "--model", "vgg38", "--classes", "4", "--input", "1x16x16"])
+    let run = try GradTraceRun([
+      "train", "--resume", directory, "--model", "vgg38", "--classes", "4", "--input", "1x16x16",
+    ])
     #expect(run.status == 1)
-    #expect(run.standardError.contains(directory) && run.standardError.contains("vgg08") && run.standardError.contains("vgg38"))
+    #expect(
+      run.standardError.contains(directory) && run.standardError.contains("vgg08")
+        && run.standardError.contains("vgg38"))
   }
 
   @Test func badOptionsAndDataAreClearErrors() throws {
@@ -185,7 +200,9 @@ struct TrainCommandTests {
     #expect(try GradTraceRun(["train", "--epochs", "1"]).status == 64, "no --output")
     #expect(try GradTraceRun(["train", "--resume", "a", "--output", "b"]).status == 64)
     #expect(try GradTraceRun(["train", "--dataset", "cifar10", "--no-pad", "--output", "o"]).status == 64)
-    let missing = try GradTraceRun(["train", "--dataset", "cifar100", "--data-dir", "/no/cifar", "--output", temporaryPath("c")])
+    let missing = try GradTraceRun([
+      "train", "--dataset", "cifar100", "--data-dir", "/no/cifar", "--output", temporaryPath("c"),
+    ])
     #expect(missing.status == 1 && missing.standardError.contains("/no/cifar"))
     let shape = try GradTraceRun(["train", "--model", "vgg08", "--output", temporaryPath("f")])  // 3x32x32, 100 classes
     #expect(shape.status == 1 && shape.standardError.contains("--input 1x32x32"), "\(shape.standardError)")
@@ -205,10 +222,11 @@ struct CrashSafetyTests {
       let trace = directory + ".h5"
       let process = Process()
       process.executableURL = GradTraceRun.executable
-      process.arguments = ["train"] + TrainCommandTests.tiny + [
-        "--epochs", "50", "--output", directory, "--trace", trace, "--flush-every", "3", "--quiet",
-        "--record", "gradients,activations,curvature", "--curvature-every", "4",
-      ]
+      process.arguments =
+        ["train"] + TrainCommandTests.tiny + [
+          "--epochs", "50", "--output", directory, "--trace", trace, "--flush-every", "3", "--quiet",
+          "--record", "gradients,activations,curvature", "--curvature-every", "4",
+        ]
       process.standardOutput = FileHandle.nullDevice
       process.standardError = FileHandle.nullDevice
       try process.run()
@@ -226,7 +244,8 @@ struct CrashSafetyTests {
       // Contiguous steps 0, 1, 2, … : nothing lost before the last flush, nothing half-written.
       let steps = rows.compactMap { Int($0.split(separator: " ").first ?? "") }
       #expect(steps == Array(0..<steps.count), "attempt \(attempt): steps \(steps.prefix(8))…")
-      #expect(steps.count % 3 == 0 || steps.count % 8 == 0, "attempt \(attempt): \(steps.count) rows is not a flush boundary")
+      #expect(
+        steps.count % 3 == 0 || steps.count % 8 == 0, "attempt \(attempt): \(steps.count) rows is not a flush boundary")
     }
   }
 }
@@ -236,7 +255,8 @@ struct InspectTailTests {
   @Test func inspectAndTailAFinishedTrace() throws {
     let directory = temporaryPath("traced")
     let trace = directory + ".h5"
-    let run = try GradTraceRun(["train"] + TrainCommandTests.tiny + ["--epochs", "1", "--output", directory, "--trace", trace, "--quiet"])
+    let run = try GradTraceRun(
+      ["train"] + TrainCommandTests.tiny + ["--epochs", "1", "--output", directory, "--trace", trace, "--quiet"])
     #expect(run.status == 0, "\(run.standardError)")
     let inspect = try GradTraceRun(["inspect", trace])
     #expect(inspect.standardOutput.contains("format_version 1") && inspect.standardOutput.contains("status: finished"))

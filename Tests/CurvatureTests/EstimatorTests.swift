@@ -40,7 +40,9 @@ struct EstimatorTests {
     let hessian = Self.denseHessian(probe)
     let exact = (0..<hessian.count).reduce(0) { $0 + hessian[$1][$1] }
     let estimate = probe.hutchinsonTrace(probes: 400, seed: 3)
-    #expect(abs(estimate.trace - exact) <= 4 * estimate.standardError, "trace \(estimate.trace) ± \(estimate.standardError), exact \(exact)")
+    #expect(
+      abs(estimate.trace - exact) <= 4 * estimate.standardError,
+      "trace \(estimate.trace) ± \(estimate.standardError), exact \(exact)")
     #expect(abs(estimate.layerTraces.reduce(0, +) - estimate.trace) <= 1e-9 * max(1, abs(estimate.trace)))
   }
 
@@ -60,7 +62,9 @@ struct EstimatorTests {
     }
     let estimate = probe.dominantEigenvalue(tolerance: 1e-6, maximumProducts: 2000, seed: 1)
     #expect(estimate.converged)
-    #expect(abs(estimate.eigenvalue - lambda) <= 1e-3 * abs(lambda), "power iteration \(estimate.eigenvalue), dense \(lambda)")
+    #expect(
+      abs(estimate.eigenvalue - lambda) <= 1e-3 * abs(lambda), "power iteration \(estimate.eigenvalue), dense \(lambda)"
+    )
   }
 
   /// Along d = −k ε* g the quadratic model gives s* = 1/k exactly, so α = k − 1.

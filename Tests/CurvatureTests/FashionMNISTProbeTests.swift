@@ -33,6 +33,8 @@ struct FashionMNISTProbeTests {
     let loose = probe.dominantEigenvalue(tolerance: 1e-3, maximumProducts: 200, seed: 1)
     let tight = probe.dominantEigenvalue(tolerance: 1e-4, maximumProducts: 400, seed: 1)
     #expect(loose.converged && tight.converged)
-    #expect(abs(loose.eigenvalue - tight.eigenvalue) <= 1e-2 * abs(tight.eigenvalue), "\(loose.eigenvalue) vs \(tight.eigenvalue)")
+    #expect(
+      abs(loose.eigenvalue - tight.eigenvalue) <= 1e-2 * abs(tight.eigenvalue),
+      "\(loose.eigenvalue) vs \(tight.eigenvalue)")
   }
 }

@@ -26,7 +26,9 @@ struct TorchCurvatureGoldenTests {
     var v = NamedTensors<Float>()
     for (name, tensor) in parameters.entries {
       let start = offset
-      v.append(Tensor(shape: tensor.shape, scalars: (0..<tensor.count).map { Float(sin(0.37 * Double(start + $0) + 1)) }), named: name)
+      v.append(
+        Tensor(shape: tensor.shape, scalars: (0..<tensor.count).map { Float(sin(0.37 * Double(start + $0) + 1)) }),
+        named: name)
       offset += tensor.count
     }
     return v
@@ -50,7 +52,8 @@ struct TorchCurvatureGoldenTests {
     let gHg = try golden.attribute("gHg", as: Double.self)
     #expect(abs(along.gTg - gTg) <= 1e-3 * abs(gTg), "gᵀg \(along.gTg) vs PyTorch \(gTg)")
     #expect(abs(along.gHg - gHg) <= 1e-3 * abs(gHg), "gᵀHg \(along.gHg) vs PyTorch \(gHg)")
-    #expect(abs(along.layerGHg.reduce(0, +) - along.gHg) <= 1e-9 * abs(along.gHg), "per-layer contributions sum to gᵀHg")
+    #expect(
+      abs(along.layerGHg.reduce(0, +) - along.gHg) <= 1e-9 * abs(along.gHg), "per-layer contributions sum to gᵀHg")
 
     let hv = probe.hessianVectorProduct(Self.fixedDirection(like: network.parameters))
     var difference = 0.0
@@ -64,8 +67,11 @@ struct TorchCurvatureGoldenTests {
     }
     let error = (difference / reference).squareRoot()
     let torchFloat32 = try golden.attribute("torch_float32_hv_error", as: Double.self)
-    #expect(error <= max(1e-3, 2 * torchFloat32), "‖Hv − PyTorch‖ / ‖PyTorch‖ = \(error), PyTorch float32 \(torchFloat32)")
-    print("curvature golden \(variant) Float: gHg \(along.gHg) vs \(gHg) (relative \(abs(along.gHg - gHg) / abs(gHg))), Hv relative error \(error) (PyTorch float32 \(torchFloat32))")
+    #expect(
+      error <= max(1e-3, 2 * torchFloat32), "‖Hv − PyTorch‖ / ‖PyTorch‖ = \(error), PyTorch float32 \(torchFloat32)")
+    print(
+      "curvature golden \(variant) Float: gHg \(along.gHg) vs \(gHg) (relative \(abs(along.gHg - gHg) / abs(gHg))), Hv relative error \(error) (PyTorch float32 \(torchFloat32))"
+    )
 
     // The same product in Double.
     let wide = try VGG<Double>(
@@ -74,16 +80,22 @@ struct TorchCurvatureGoldenTests {
     let direction = Self.fixedDirection(like: network.parameters).converted(to: Double.self)
     let exact = wide.hessianVectorProduct(
       images: Tensor<Float>(shape: shape, scalars: pixels).converted(), labels: labels, direction: direction)
-    let exactGHg = exact.gradient.dot(wide.hessianVectorProduct(
-      images: Tensor<Float>(shape: shape, scalars: pixels).converted(), labels: labels, direction: exact.gradient).product)
+    let exactGHg = exact.gradient.dot(
+      wide.hessianVectorProduct(
+        images: Tensor<Float>(shape: shape, scalars: pixels).converted(), labels: labels, direction: exact.gradient
+      ).product)
     difference = 0
     for name in network.parameters.names {
       let expected = try golden.read(Double.self, from: "/hv/\(name)").values
-      for (ours, theirs) in zip(exact.product[name]!.scalars, expected) { difference += (ours - theirs) * (ours - theirs) }
+      for (ours, theirs) in zip(exact.product[name]!.scalars, expected) {
+        difference += (ours - theirs) * (ours - theirs)
+      }
     }
     let exactError = (difference / reference).squareRoot()
     #expect(exactError <= 1e-6, "Double: ‖Hv − PyTorch‖ / ‖PyTorch‖ = \(exactError)")
     #expect(abs(exactGHg - gHg) <= 1e-6 * abs(gHg), "Double: gᵀHg \(exactGHg) vs \(gHg)")
-    print("curvature golden \(variant) Double: gHg relative \(abs(exactGHg - gHg) / abs(gHg)), Hv relative error \(exactError)")
+    print(
+      "curvature golden \(variant) Double: gHg relative \(abs(exactGHg - gHg) / abs(gHg)), Hv relative error \(exactError)"
+    )
   }
 }

@@ -34,7 +34,9 @@ struct CIFARTests {
     }
     try writeCIFAR100("\(directory)/train.bin", count: 2, fine: { _ in 150 })
     #expect { try CIFAR.load(.cifar100, directory: directory, split: .train) } throws: { "\($0)".contains("label 150") }
-    #expect { try CIFAR.load(.cifar10, directory: "/no/cifar", split: .train) } throws: { "\($0)".contains("/no/cifar") }
+    #expect { try CIFAR.load(.cifar10, directory: "/no/cifar", split: .train) } throws: {
+      "\($0)".contains("/no/cifar")
+    }
   }
 
   @Test func augmentationCropsWithBlackPaddingAndFlips() throws {
@@ -46,11 +48,15 @@ struct CIFARTests {
     var sawShift = false
     var sawFlip = false
     for _ in 0..<50 {
-      let row = Array(image.batch([0], augmentation: Augmentation(cropPadding: 1, horizontalFlip: true), generator: &generator).images.scalars[4..<8])
+      let row = Array(
+        image.batch([0], augmentation: Augmentation(cropPadding: 1, horizontalFlip: true), generator: &generator).images
+          .scalars[4..<8])
       // Every row is the original row shifted by at most one, possibly mirrored, with 0 padding.
       let original: [Float] = [0, 50, 100, 150]
       let mirrored = Array(original.reversed())
-      let candidates: [[Float]] = [original, mirrored].flatMap { r -> [[Float]] in [r, [0] + Array(r.prefix(3)), Array(r.suffix(3)) + [0]] }
+      let candidates: [[Float]] = [original, mirrored].flatMap { r -> [[Float]] in
+        [r, [0] + Array(r.prefix(3)), Array(r.suffix(3)) + [0]]
+      }
       #expect(candidates.contains(row), "\(row)")
       if row != original && row != mirrored { sawShift = true }
       if row.first! > row.last! { sawFlip = true }

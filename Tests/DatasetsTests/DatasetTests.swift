@@ -37,7 +37,8 @@ struct DatasetTests {
     for n in 0..<60_000 {
       for row in 2..<30 {
         for column in 2..<30 {
-          let pixel = Double(images.scalars[n * 1024 + row * 32 + column]) * FashionMNIST.standardDeviation + FashionMNIST.mean
+          let pixel =
+            Double(images.scalars[n * 1024 + row * 32 + column]) * FashionMNIST.standardDeviation + FashionMNIST.mean
           sum += pixel
           squares += pixel * pixel
         }

@@ -27,13 +27,14 @@ struct ArchitectureTests {
 
   @Test func vgg08WeightTensorLabels() throws {
     let network = try VGG<Float>(.preset(.vgg08))
-    #expect(network.weightTensors.map(\.label) == [
-      "input_conv_conv_0", "input_conv_bn_0",
-      "reduction_block_0_conv_0", "reduction_block_0_conv_1",
-      "reduction_block_1_conv_0", "reduction_block_1_conv_1",
-      "reduction_block_2_conv_0", "reduction_block_2_conv_1",
-      "logit_linear_layer",
-    ])
+    #expect(
+      network.weightTensors.map(\.label) == [
+        "input_conv_conv_0", "input_conv_bn_0",
+        "reduction_block_0_conv_0", "reduction_block_0_conv_1",
+        "reduction_block_1_conv_0", "reduction_block_1_conv_1",
+        "reduction_block_2_conv_0", "reduction_block_2_conv_1",
+        "logit_linear_layer",
+      ])
   }
 
   @Test func vgg38WeightTensorLabels() throws {
@@ -59,7 +60,8 @@ struct ArchitectureTests {
   }
 
   @Test func residualOn28x28IsRejectedWithAClearMessage() {
-    let configuration = VGGConfiguration.preset(.vgg08, residual: true, inputChannels: 1, inputHeight: 28, inputWidth: 28, classes: 10)
+    let configuration = VGGConfiguration.preset(
+      .vgg08, residual: true, inputChannels: 1, inputHeight: 28, inputWidth: 28, classes: 10)
     #expect {
       try configuration.validate()
     } throws: { error in

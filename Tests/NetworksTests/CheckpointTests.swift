@@ -12,7 +12,8 @@ struct CheckpointTests {
   }
 
   @Test func roundTripKeepsWeightsBuffersAndState() throws {
-    let network = try VGG<Float>(.preset(.vgg08, batchNorm: true, residual: true, inputChannels: 1, classes: 10), seed: 5)
+    let network = try VGG<Float>(
+      .preset(.vgg08, batchNorm: true, residual: true, inputChannels: 1, classes: 10), seed: 5)
     network.buffers["input_conv.bn_0.running_mean"] = Tensor(repeating: 0.25, shape: [32])
     var adam = Adam<Float>()
     let gradients = network.gradients(images: Tensor(repeating: 0.5, shape: [2, 1, 32, 32]), labels: [1, 2]).gradients
@@ -30,14 +31,20 @@ struct CheckpointTests {
     #expect(read.configuration == network.configuration)
     #expect(read.step == 17 && read.epoch == 2 && read.optimizerSteps == 1)
     #expect(read.generatorState == [1, 2, 3, UInt64.max])
-    for (name, tensor) in network.parameters.entries { #expect(read.parameters[name]?.scalars == tensor.scalars, "\(name)") }
+    for (name, tensor) in network.parameters.entries {
+      #expect(read.parameters[name]?.scalars == tensor.scalars, "\(name)")
+    }
     for (name, tensor) in network.buffers.entries { #expect(read.buffers[name]?.scalars == tensor.scalars, "\(name)") }
     #expect(read.optimizerState.names.sorted() == adam.state.names.sorted())
-    for (name, tensor) in adam.state.entries { #expect(read.optimizerState[name]?.scalars == tensor.scalars, "\(name)") }
+    for (name, tensor) in adam.state.entries {
+      #expect(read.optimizerState[name]?.scalars == tensor.scalars, "\(name)")
+    }
 
     let fresh = try VGG<Float>(network.configuration, seed: 99)
     try read.load(into: fresh, file: path)
-    #expect(fresh.parameters["logit_linear_layer.weight"]!.scalars == network.parameters["logit_linear_layer.weight"]!.scalars)
+    #expect(
+      fresh.parameters["logit_linear_layer.weight"]!.scalars == network.parameters["logit_linear_layer.weight"]!.scalars
+    )
   }
 
   @Test func anotherArchitectureIsRefusedByName() throws {
@@ -54,7 +61,9 @@ struct CheckpointTests {
   @Test func notACheckpointIsAClearError() throws {
     let text = temporaryPath("notes.h5")
     try "hello".write(toFile: text, atomically: true, encoding: .utf8)
-    #expect { try Checkpoint.read(from: text) } throws: { "\($0)".contains(text) && "\($0)".contains("not an HDF5 file") }
+    #expect { try Checkpoint.read(from: text) } throws: {
+      "\($0)".contains(text) && "\($0)".contains("not an HDF5 file")
+    }
 
     let foreign = temporaryPath("foreign.h5")
     let file = try HDF5File(creating: foreign)

@@ -42,13 +42,15 @@ struct ModelGradientTests {
     let labels = [0, 3, 4]
 
     let tape = Tape<Double>()
-    let result = network.loss(images: images, labels: labels, on: tape, mode: .training,
-                              updateRunningStatistics: false, inputRequiresGradient: true)
+    let result = network.loss(
+      images: images, labels: labels, on: tape, mode: .training,
+      updateRunningStatistics: false, inputRequiresGradient: true)
     tape.backward(from: result.loss)
 
     func loss() -> Double {
       let tape = Tape<Double>()
-      let result = network.loss(images: images, labels: labels, on: tape, mode: .training, updateRunningStatistics: false)
+      let result = network.loss(
+        images: images, labels: labels, on: tape, mode: .training, updateRunningStatistics: false)
       return tape.value(result.loss).scalars[0]
     }
     let h = 1e-5
@@ -85,9 +87,13 @@ struct ModelGradientTests {
       plus.scalars[i] += h
       minus.scalars[i] -= h
       let tapePlus = Tape<Double>()
-      let fPlus = tapePlus.value(network.loss(images: plus, labels: labels, on: tapePlus, mode: .training, updateRunningStatistics: false).loss).scalars[0]
+      let fPlus = tapePlus.value(
+        network.loss(images: plus, labels: labels, on: tapePlus, mode: .training, updateRunningStatistics: false).loss
+      ).scalars[0]
       let tapeMinus = Tape<Double>()
-      let fMinus = tapeMinus.value(network.loss(images: minus, labels: labels, on: tapeMinus, mode: .training, updateRunningStatistics: false).loss).scalars[0]
+      let fMinus = tapeMinus.value(
+        network.loss(images: minus, labels: labels, on: tapeMinus, mode: .training, updateRunningStatistics: false).loss
+      ).scalars[0]
       worstInput = max(worstInput, abs((fPlus - fMinus) / (2 * h) - inputGradient.scalars[i]) / inputScale)
     }
     #expect(worstInput < 1e-5, "input gradient relative error \(worstInput)")

@@ -51,7 +51,9 @@ struct TorchGoldenTests {
     let torchFloat32 = try golden.attribute("torch_float32_worst_error", as: Double.self)
     let worst = try compare(variant, as: Float.self)
     #expect(worst.error <= max(1e-4, 2 * torchFloat32), "\(worst.name): relative error \(worst.error)")
-    print("golden \(variant.file) Float: worst relative gradient error \(worst.error) (\(worst.name)); PyTorch float32 \(torchFloat32)")
+    print(
+      "golden \(variant.file) Float: worst relative gradient error \(worst.error) (\(worst.name)); PyTorch float32 \(torchFloat32)"
+    )
   }
 
   /// Runs the variant on the golden batch and returns the worst per-tensor relative error.
@@ -78,7 +80,9 @@ struct TorchGoldenTests {
     let images = Tensor<Float>(shape: imageShape, scalars: pixels).converted(to: Scalar.self)
     let result = network.gradients(images: images, labels: labels, mode: .training)
     let goldenLoss = try golden.attribute("loss", as: Double.self)
-    #expect(abs(result.loss.doubleValue - goldenLoss) <= 1e-5 * abs(goldenLoss), "loss \(result.loss) vs PyTorch \(goldenLoss)")
+    #expect(
+      abs(result.loss.doubleValue - goldenLoss) <= 1e-5 * abs(goldenLoss),
+      "loss \(result.loss) vs PyTorch \(goldenLoss)")
 
     var reference: [String: Tensor<Double>] = [:]
     for name in network.parameters.names {
@@ -96,7 +100,9 @@ struct TorchGoldenTests {
       }
       let error = ours.zipped(with: expected, -).squaredNorm.squareRoot() / expected.squaredNorm.squareRoot()
       if error > worst.error { worst = (error, name) }
-      if ProcessInfo.processInfo.environment["GOLDEN_VERBOSE"] != nil { print("  \(variant.file) \(Scalar.self) \(name) \(error)") }
+      if ProcessInfo.processInfo.environment["GOLDEN_VERBOSE"] != nil {
+        print("  \(variant.file) \(Scalar.self) \(name) \(error)")
+      }
     }
     return worst
   }

@@ -14,10 +14,11 @@ func instrumentMyTrainingLoop(path: String) throws {
   for step in 0..<1000 {
     // … your forward, backward and update here; then per-layer statistics of g, d and w:
     let meanAbsGradient: [Float] = [1e-3, 2e-3, 5e-3]
-    try trace.append(StepRecord(
-      step: step, epoch: step / 100, loss: 2.3, accuracy: 0.1, learningRate: 1e-3,
-      gradientMeanAbs: meanAbsGradient, gradientL2Norm: [0.1, 0.2, 0.3], gradientMaxAbs: [0.01, 0.02, 0.05],
-      updateL2Norm: [1e-4, 1e-4, 1e-4], weightL2Norm: [1, 2, 3], activations: []))
+    try trace.append(
+      StepRecord(
+        step: step, epoch: step / 100, loss: 2.3, accuracy: 0.1, learningRate: 1e-3,
+        gradientMeanAbs: meanAbsGradient, gradientL2Norm: [0.1, 0.2, 0.3], gradientMaxAbs: [0.01, 0.02, 0.05],
+        updateL2Norm: [1e-4, 1e-4, 1e-4], weightL2Norm: [1, 2, 3], activations: []))
   }
   try trace.finish(status: "finished")
 }
@@ -27,13 +28,16 @@ func instrumentMyTrainingLoop(path: String) throws {
 struct ReadmeExampleTests {
   /// The README shows exactly the code above, which this file compiles and runs.
   @Test func readmeShowsTheCompiledExample() throws {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent()
     let source = try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8)
     let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
     let begin = source.range(of: "// README example: begin\n")!.upperBound
     let end = source.range(of: "// README example: end")!.lowerBound
     let example = String(source[begin..<end])
-    #expect(readme.contains("```swift\nimport TraceIO\n\n" + example + "```"), "README's example differs from ReadmeExampleTests.swift")
+    #expect(
+      readme.contains("```swift\nimport TraceIO\n\n" + example + "```"),
+      "README's example differs from ReadmeExampleTests.swift")
 
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("readme-\(UUID().uuidString).h5").path
     try instrumentMyTrainingLoop(path: path)

@@ -28,30 +28,41 @@ struct TraceTests {
   /// and values), including NaN and infinities.
   @Test func writerRowsMatchH5py() throws {
     let path = temporaryDirectory("rows") + ".h5"
-    let layout = TraceLayout(layerNames: ["a_conv", "b_linear"], layerKinds: ["conv", "linear"], layerParameters: [27, 10],
-                             activationNames: ["block"], recordsCurvature: true)
-    let writer = try TraceWriter(path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 3)
+    let layout = TraceLayout(
+      layerNames: ["a_conv", "b_linear"], layerKinds: ["conv", "linear"], layerParameters: [27, 10],
+      activationNames: ["block"], recordsCurvature: true)
+    let writer = try TraceWriter(
+      path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 3)
     var logged: [String: [Double?]] = [:]
-    func log(_ key: String, _ values: [Float]) { logged[key, default: []] += values.map { $0.isNaN ? nil : Double($0) } }
+    func log(_ key: String, _ values: [Float]) {
+      logged[key, default: []] += values.map { $0.isNaN ? nil : Double($0) }
+    }
     for step in 0..<7 {
       let g: [Float] = [Float(step) * 0.5, step == 4 ? .nan : 1e-18 * Float(step + 1)]
-      try writer.append(StepRecord(
-        step: step, epoch: step / 4, loss: 2.3 - Float(step) * 0.1, accuracy: 0.1, learningRate: 1e-3,
-        gradientMeanAbs: g, gradientL2Norm: g.map { $0 * 2 }, gradientMaxAbs: g.map { $0 * 3 }, updateL2Norm: [0.1, 0.2],
-        weightL2Norm: [1, 2], activations: [[0.5, 1, 0.25, .nan]]))
+      try writer.append(
+        StepRecord(
+          step: step, epoch: step / 4, loss: 2.3 - Float(step) * 0.1, accuracy: 0.1, learningRate: 1e-3,
+          gradientMeanAbs: g, gradientL2Norm: g.map { $0 * 2 }, gradientMaxAbs: g.map { $0 * 3 },
+          updateL2Norm: [0.1, 0.2],
+          weightL2Norm: [1, 2], activations: [[0.5, 1, 0.25, .nan]]))
       log("steps/loss", [2.3 - Float(step) * 0.1])
       log("gradients/mean_abs", g)
       log("activations/fraction_negative", [0.25])
       if step % 3 == 0 {
-        writer.append(CurvatureRecord(step: step, scalars: (0..<11).map { Double($0) + Double(step) }, layerGHg: [1, 2], layerTrace: [.nan, .nan]))
+        writer.append(
+          CurvatureRecord(
+            step: step, scalars: (0..<11).map { Double($0) + Double(step) }, layerGHg: [1, 2], layerTrace: [.nan, .nan])
+        )
         log("curvature/gHg", [Float(1 + step)])
       }
     }
-    try writer.append(EpochRow(epoch: 0, trainLoss: 2, trainAccuracy: 0.2, validLoss: 2.1, validAccuracy: 0.3, seconds: 1.5))
+    try writer.append(
+      EpochRow(epoch: 0, trainLoss: 2, trainAccuracy: 0.2, validLoss: 2.1, validAccuracy: 0.3, seconds: 1.5))
     try writer.finish(status: "finished", testLoss: 2.2, testAccuracy: 0.25, bestEpoch: 0)
     #expect(writer.firstNonFiniteStep == 4 && writer.nonFiniteCount == 3)
     let expect = temporaryDirectory("expect") + ".json"
-    try JSONSerialization.data(withJSONObject: logged.mapValues { $0.map { $0 ?? NSNull() as Any } }).write(to: URL(fileURLWithPath: expect))
+    try JSONSerialization.data(withJSONObject: logged.mapValues { $0.map { $0 ?? NSNull() as Any } }).write(
+      to: URL(fileURLWithPath: expect))
     let (status, output) = try checkWithH5py(path, expect: expect)
     #expect(status == 0, "\(output)")
 
@@ -66,7 +77,8 @@ struct TraceTests {
     var c = syntheticConfiguration(epochs: 2)
     c.model.batchNorm = true
     let path = temporaryDirectory("run") + ".h5"
-    let trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("run"))
+    let trainer = try Trainer(
+      configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("run"))
     var options = RecordingOptions()
     options.curvature = true
     options.curvatureEvery = 4
@@ -80,7 +92,8 @@ struct TraceTests {
     let stepsPerEpoch = (trainer.data.train.count + c.batchSize - 1) / c.batchSize
     #expect(try reader.stepCount() == 2 * stepsPerEpoch)
     #expect(try reader.curvatureCount() == (2 * stepsPerEpoch + 3) / 4)
-    #expect(try reader.column("/epochs/valid_accuracy").map { Float($0) } == summary.epochs.map { Float($0.validAccuracy) })
+    #expect(
+      try reader.column("/epochs/valid_accuracy").map { Float($0) } == summary.epochs.map { Float($0.validAccuracy) })
     #expect(reader.status == "finished")
     let lastWeights = try reader.matrix(TraceSchema.weightL2Norm).last!
     let expected = trainer.network.weightTensors.map { trainer.network.parameters[$0.name]!.squaredNorm.squareRoot() }
@@ -94,7 +107,8 @@ struct TraceTests {
   /// Plain VGG38 with leaky ReLU at lr 10 diverges at its third step (as PyTorch does); the
   /// trace records the NaNs and says why the run failed. A sigmoid network stays finite.
   @Test func divergenceIsRecordedNotSwallowed() throws {
-    var c = TrainingConfiguration(model: .preset(.vgg38, inputChannels: 1, inputHeight: 16, inputWidth: 16, classes: 4), dataset: .synthetic)
+    var c = TrainingConfiguration(
+      model: .preset(.vgg38, inputChannels: 1, inputHeight: 16, inputWidth: 16, classes: 4), dataset: .synthetic)
     c.epochs = 1
     c.batchSize = 20
     c.learningRate = 10
@@ -105,7 +119,8 @@ struct TraceTests {
     let data = try TrainingData.load(c)
     let path = temporaryDirectory("nan") + ".h5"
     let trainer = try Trainer(configuration: c, data: data, outputDirectory: temporaryDirectory("nan"))
-    trainer.recorder = try TraceRecorder(path: path, network: trainer.network, configuration: c.json, options: RecordingOptions())
+    trainer.recorder = try TraceRecorder(
+      path: path, network: trainer.network, configuration: c.json, options: RecordingOptions())
     #expect { try trainer.run() } throws: { "\($0)".contains("non-finite loss") && "\($0)".contains("step 2") }
     let reader = try TraceReader(path: path)
     #expect(reader.status.hasPrefix("failed: non-finite loss"))
@@ -114,7 +129,8 @@ struct TraceTests {
 
     let continuing = try Trainer(configuration: c, data: data, outputDirectory: temporaryDirectory("nan-continue"))
     let continuedPath = temporaryDirectory("nan-continue") + ".h5"
-    continuing.recorder = try TraceRecorder(path: continuedPath, network: continuing.network, configuration: c.json, options: RecordingOptions())
+    continuing.recorder = try TraceRecorder(
+      path: continuedPath, network: continuing.network, configuration: c.json, options: RecordingOptions())
     continuing.continueAfterNonFinite = true
     _ = try continuing.run()
     let continued = try TraceReader(path: continuedPath)

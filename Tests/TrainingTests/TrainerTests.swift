@@ -27,7 +27,8 @@ struct TrainerTests {
   @Test func lossFallsOnSyntheticData() throws {
     var c = syntheticConfiguration(epochs: 4)
     c.learningRate = 3e-3
-    let trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("falls"))
+    let trainer = try Trainer(
+      configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("falls"))
     let summary = try trainer.run()
     let losses = summary.epochs.map(\.trainLoss)
     // 48 steps of Adam: the loss falls well below ln 4 = 1.386 and accuracy beats chance.
