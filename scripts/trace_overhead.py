@@ -4,7 +4,9 @@
   plain        no trace
   statistics   --trace, gradient + activation statistics every step
   curvature    as statistics, plus gᵀHg, dᵀHd and the actual change every 10th step
-Prints median epoch seconds, the ratios to plain, and trace bytes per 1,000 steps.
+Prints median epoch seconds and the ratios to plain; then trace bytes per 1,000 steps, from a
+separate run of 1,000 steps of the same model (16x16 input, batch 2, so it is quick: the
+trace's size depends on the layer count, not on the batch).
 
     python3 scripts/trace_overhead.py --gradtrace .build/release/gradtrace [--repeats 3] [--subset 3000]
 """
@@ -33,7 +35,6 @@ def main():
         "curvature": ["--record", "gradients,activations,curvature", "--curvature-every", "10"],
     }
     seconds = {name: [] for name in configurations}
-    sizes = {}
     for _ in range(args.repeats):
         for name, extra in configurations.items():
             with tempfile.TemporaryDirectory() as run:
@@ -41,11 +42,19 @@ def main():
                 subprocess.run(base + ["--output", run] + trace + extra, check=True, stdout=subprocess.DEVNULL)
                 with open(os.path.join(run, "epochs.csv")) as f:
                     seconds[name].append(float(list(csv.DictReader(f))[0]["seconds"]))
-                if extra:
-                    path = os.path.join(run, "trace.h5")
-                    with h5py.File(path, "r") as f:
-                        steps = len(f["steps/step"])
-                    sizes[name] = os.path.getsize(path) / steps * 1000
+    sizes = {}
+    for name, extra in configurations.items():
+        if not extra:
+            continue
+        with tempfile.TemporaryDirectory() as run:
+            path = os.path.join(run, "trace.h5")
+            small = [a if a != "1x32x32" else "1x16x16" for a in base]
+            small[small.index("--batch-size") + 1] = "2"
+            small[small.index("--subset") + 1] = "2000"
+            subprocess.run(small + ["--output", run, "--trace", path] + extra, check=True, stdout=subprocess.DEVNULL)
+            with h5py.File(path, "r") as f:
+                steps = len(f["steps/step"])
+            sizes[name] = os.path.getsize(path) / steps * 1000
     plain = statistics.median(seconds["plain"])
     print(f"vgg38 BN+residual, synthetic 1x32x32, {args.subset // 100} steps of batch 100, 2 threads, median of {args.repeats} (epoch incl. validation)")
     print("| recording | epoch (s) | ratio to plain | trace bytes per 1,000 steps |")

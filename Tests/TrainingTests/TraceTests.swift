@@ -144,3 +144,21 @@ struct TraceTests {
     #expect(finite.epochs[0].trainLoss.isFinite)
   }
 }
+
+@Suite("Recorder statistics")
+struct RecorderStatisticsTests {
+  /// The vectorised moments against a plain Double computation, on sizes that exercise the
+  /// 16-lane blocks and the remainder.
+  @Test(arguments: [1, 15, 16, 1023, 1024, 5000])
+  func momentsMatchAPlainComputation(count: Int) {
+    var generator = SeededGenerator(seed: UInt64(count))
+    let values = (0..<count).map { _ in Float(generator.nextNormal() * 0.7 + 0.3) }
+    let (mean, std, negative, saturated) = TraceRecorder.moments(Tensor(shape: [count], scalars: values))
+    let m = values.reduce(0.0) { $0 + Double($1) } / Double(count)
+    let s = (values.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(count)).squareRoot()
+    #expect(abs(Double(mean) - m) < 1e-5)
+    #expect(abs(Double(std) - s) < 1e-4)
+    #expect(negative == Float(Double(values.filter { $0 < 0 }.count) / Double(count)))
+    #expect(saturated == Float(Double(values.filter { $0 < 0.01 || $0 > 0.99 }.count) / Double(count)))
+  }
+}
