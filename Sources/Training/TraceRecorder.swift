@@ -104,8 +104,10 @@ public final class TraceRecorder {
       }
       let count = Double(max(n, 1))
       let mean = sum / count
-      return (Float(mean), Float(max(0, squares / count - mean * mean).squareRoot()),
-              Float(Double(negative) / count), Float(Double(saturated) / count))
+      return (
+        Float(mean), Float(max(0, squares / count - mean * mean).squareRoot()),
+        Float(Double(negative) / count), Float(Double(saturated) / count)
+      )
     }
   }
 
