@@ -32,13 +32,14 @@ let package = Package(
     .target(name: "Curvature", dependencies: ["Networks", "TensorCore"], swiftSettings: optimised),
     .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
+    .target(name: "Analysis", dependencies: ["TraceIO"], swiftSettings: optimised),
     .target(
       name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff", "Curvature"],
       swiftSettings: optimised),
     .executableTarget(
       name: "gradtrace",
       dependencies: [
-        "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore",
+        "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore", "Analysis",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimised),
@@ -62,6 +63,8 @@ let package = Package(
     .testTarget(
       name: "TrainingTests", dependencies: ["Training", "Datasets", "Networks", "TensorCore", "TraceIO"],
       swiftSettings: optimised),
+    .testTarget(
+      name: "AnalysisTests", dependencies: ["Analysis", "TraceIO"], swiftSettings: optimised),
     .testTarget(
       name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),
   ]

@@ -132,6 +132,36 @@ extension HDF5File {
     if H5Fflush(handle, H5F_SCOPE_GLOBAL) < 0 { throw error("cannot flush", "/") }
   }
 
+  /// Rows `start ..< start + count` of a dataset ([N] or [N, C]) as a flat row-major array:
+  /// what lets analysis stream a long trace in bounded memory.
+  public func readRows<Element: HDF5Element>(
+    _: Element.Type, from objectPath: String, start: Int, count: Int
+  ) throws(HDF5Error) -> [Element] {
+    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
+    if dataset < 0 { throw error("no dataset", objectPath) }
+    defer { H5Dclose(dataset) }
+    let shape = try datasetShape(dataset, objectPath)
+    guard start >= 0, count >= 0, start + count <= (shape.first ?? 0) else {
+      throw HDF5Error(
+        operation: "rows \(start)..<\(start + count) outside \(shape)", file: path, objectPath: objectPath, details: [])
+    }
+    let columns = shape.count == 2 ? shape[1] : 1
+    var values = [Element](repeating: Element.hdf5Zero, count: count * columns)
+    if count == 0 { return values }
+    let fileSpace = H5Dget_space(dataset)
+    defer { H5Sclose(fileSpace) }
+    var offset: [hsize_t] = shape.count == 2 ? [hsize_t(start), 0] : [hsize_t(start)]
+    var extent: [hsize_t] = shape.count == 2 ? [hsize_t(count), hsize_t(columns)] : [hsize_t(count)]
+    H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &extent, nil)
+    let memorySpace = H5Screate_simple(Int32(extent.count), &extent, nil)
+    defer { H5Sclose(memorySpace) }
+    let status = values.withUnsafeMutableBufferPointer {
+      H5Dread(dataset, Element.hdf5Kind.memoryType, memorySpace, fileSpace, gt_H5P_DEFAULT(), $0.baseAddress)
+    }
+    if status < 0 { throw error("cannot read rows of", objectPath) }
+    return values
+  }
+
   /// The shape of the dataset at `objectPath` (refreshed first for SWMR readers).
   public func shape(of objectPath: String) throws(HDF5Error) -> [Int] {
     guard exists(objectPath) else {

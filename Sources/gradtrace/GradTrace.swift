@@ -15,5 +15,7 @@ struct GradTrace: ParsableCommand {
         gradtrace describe --model vgg38 --batchnorm --residual
         gradtrace init --model vgg08 --seed 0 -o init.h5
       """,
-    subcommands: [Describe.self, Init.self, Train.self, Evaluate.self, Probe.self, Inspect.self, Tail.self])
+    subcommands: [
+      Describe.self, Init.self, Train.self, Evaluate.self, Probe.self, Inspect.self, Tail.self, Analyze.self,
+    ])
 }

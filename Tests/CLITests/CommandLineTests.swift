@@ -269,3 +269,26 @@ struct InspectTailTests {
     #expect(notATrace.status == 1 && notATrace.standardError.contains("not an HDF5 file"))
   }
 }
+
+@Suite("gradtrace analyze on real runs")
+struct AnalyzeCommandTests {
+  /// Plain VGG38 vanishes; VGG38 with BatchNorm and residual connections is healthy.
+  @Test(arguments: [
+    (["--model", "vgg38"], "VANISHING"), (["--model", "vgg38", "--batchnorm", "--residual"], "HEALTHY"),
+  ])
+  func verdictOnATrainedTrace(model: [String], verdict: String) throws {
+    let directory = temporaryPath("analyze")
+    let trace = directory + ".h5"
+    let run = try GradTraceRun(
+      ["train"] + model + [
+        "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic", "--batch-size", "25", "--validation", "50",
+        "--subset", "200", "--epochs", "1", "--output", directory, "--trace", trace, "--quiet",
+      ])
+    #expect(run.status == 0, "\(run.standardError)")
+    let analysis = try GradTraceRun(["analyze", trace])
+    #expect(analysis.status == 0)
+    #expect(analysis.standardOutput.contains("verdict: \(verdict)"), "\(analysis.standardOutput)")
+    let missing = try GradTraceRun(["analyze", "/no/such/trace.h5"])
+    #expect(missing.status == 1 && missing.standardError.contains("/no/such/trace.h5"))
+  }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+extension TraceAnalysis {
+  /// The report for people: outcome, verdict with evidence and hint, gradient flow per layer
+  /// (the last epoch's mean and its last-step snapshot), the Taylor analysis.
+  public var text: String {
+    func number(_ x: Double?) -> String { x.map { $0.isNaN ? "-" : String(format: "%.3g", $0) } ?? "-" }
+    func percent(_ x: Double?) -> String { x.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
+    var lines = ["\(trace): \(steps) steps over \(epochs) epochs, status \(status)"]
+    lines.append(
+      "valid accuracy final \(percent(finalValidAccuracy)), best \(percent(bestValidAccuracy)); test \(percent(testAccuracy))"
+    )
+    lines.append("")
+    lines.append("verdict: \(verdict.uppercased())")
+    for line in evidence { lines.append("  - \(line)") }
+    lines.append("  hint: \(hint)")
+    lines.append("")
+    let width = max(5, layers.map(\.name.count).max() ?? 0)
+    lines.append(
+      "layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  mean |g| (last epoch)  last step   first epoch"
+    )
+    for layer in layers {
+      lines.append(
+        layer.name.padding(toLength: width, withPad: " ", startingAt: 0)
+          + "  " + number(layer.epochMean.last).padding(toLength: 22, withPad: " ", startingAt: 0)
+          + number(layer.epochLastStep.last).padding(toLength: 12, withPad: " ", startingAt: 0)
+          + number(layer.epochMean.first))
+    }
+    if let taylor {
+      lines.append("")
+      lines.append("Taylor: \(taylor.measurements) curvature measurements")
+      lines.append("  correlation(second-order prediction, actual change) = \(number(taylor.correlation))")
+      lines.append("  median |predicted − actual| / |actual| = \(percent(taylor.medianRelativeError))")
+      lines.append(
+        "  curvature term outweighs the first-order term at \(taylor.curvatureDominates) steps; negative curvature along d at \(taylor.negativeCurvature)"
+      )
+      lines.append("  α quantiles (10/50/90%): \(taylor.alphaQuantiles.map { number($0) }.joined(separator: " / "))")
+    }
+    for item in missing { lines.append("not recorded: \(item)") }
+    return lines.joined(separator: "\n")
+  }
+
+  /// Key-sorted JSON; NaN as the string "NaN".
+  public func json() throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return String(decoding: try encoder.encode(self), as: UTF8.self)
+  }
+}

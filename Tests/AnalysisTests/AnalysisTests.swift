@@ -1,0 +1,121 @@
+import Analysis
+import Foundation
+import Testing
+import TraceIO
+
+/// Writes a trace whose gradient flow at every step is `flow(step)`, over `epochs` epochs of
+/// `stepsPerEpoch` steps.
+func makeTrace(
+  layers: Int = 4, epochs: Int = 2, stepsPerEpoch: Int = 5, curvature: Bool = false, flow: (Int) -> [Float]
+) throws -> String {
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID().uuidString).h5").path
+  let layout = TraceLayout(
+    layerNames: (0..<layers).map { "layer_\($0)" }, layerKinds: Array(repeating: "conv", count: layers),
+    layerParameters: Array(repeating: 10, count: layers), activationNames: nil, recordsCurvature: curvature)
+  let writer = try TraceWriter(
+    path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 4)
+  for step in 0..<(epochs * stepsPerEpoch) {
+    let g = flow(step)
+    try writer.append(
+      StepRecord(
+        step: step, epoch: step / stepsPerEpoch, loss: g.contains { !$0.isFinite } ? .nan : 2, accuracy: 0.1,
+        learningRate: 1e-3,
+        gradientMeanAbs: g, gradientL2Norm: g, gradientMaxAbs: g, updateL2Norm: g, weightL2Norm: g, activations: []))
+    if curvature {
+      // predicted_second = actual_delta · 1.1, α = 0.5 − step/20, dHd = 1.
+      let actual = -0.01 * Double(step + 1)
+      writer.append(
+        CurvatureRecord(
+          step: step, scalars: [1, 1, -0.02, 1, -0.02, actual * 1.1, actual, 1, 0.5 - Double(step) / 20, .nan, .nan],
+          layerGHg: Array(repeating: 0, count: layers), layerTrace: Array(repeating: .nan, count: layers)))
+    }
+    if step % stepsPerEpoch == stepsPerEpoch - 1 {
+      try writer.append(
+        EpochRow(
+          epoch: step / stepsPerEpoch, trainLoss: 2, trainAccuracy: 0.1, validLoss: 2,
+          validAccuracy: 0.1 + 0.1 * Double(step / stepsPerEpoch), seconds: 1))
+    }
+  }
+  try writer.finish(status: "finished", testLoss: 2, testAccuracy: 0.3, bestEpoch: 1)
+  return path
+}
+
+@Suite("Analysis of traces")
+struct AnalysisTests {
+  @Test func vanishingPatternIsNamedWithItsDepth() throws {
+    // Like plain VGG38 at initialisation: 1e-18 at the stem up to 1e-4 at the head.
+    let path = try makeTrace { _ in [1e-18, 1e-12, 1e-7, 1e-4] }
+    let analysis = try TraceAnalysis.analyze(path: path)
+    #expect(analysis.verdict == "vanishing")
+    #expect(abs(analysis.firstToLastRatio - 1e-14) < 1e-16)
+    #expect(analysis.vanishingDepth == 1, "layer_2 (1e-7) is the first below 0.01 × 1e-4")
+    #expect(analysis.hint.contains("BatchNorm or residual"))
+    #expect(analysis.epochs == 2 && analysis.steps == 10)
+    #expect(analysis.testAccuracy == 0.3 && abs((analysis.bestValidAccuracy ?? 0) - 0.2) < 1e-6)
+    #expect(analysis.missing.contains { $0.hasPrefix("curvature") })
+  }
+
+  @Test func flatFlowIsHealthyAndTrendIsMeasured() throws {
+    // Per-epoch means of the first layer: epoch 0 steps 0-4 (0.01 each), epoch 1 steps 5-9 (0.02).
+    let path = try makeTrace { step in [step < 5 ? 0.01 : 0.02, 0.01, 0.02, 0.03] }
+    let analysis = try TraceAnalysis.analyze(path: path)
+    #expect(analysis.verdict == "healthy")
+    #expect(abs(analysis.trend - 2) < 1e-6)
+    #expect(analysis.layers[0].epochMean.map { Float($0) } == [0.01, 0.02])
+    #expect(analysis.layers[3].epochLastStep.map { Float($0) } == [0.03, 0.03])
+    #expect(analysis.vanishingDepth == nil)
+  }
+
+  @Test func nonFiniteStepsMeanExploding() throws {
+    let path = try makeTrace { step in step >= 7 ? [.nan, .nan, .nan, .nan] : [0.1, 0.1, 0.1, 0.1] }
+    let analysis = try TraceAnalysis.analyze(path: path)
+    #expect(analysis.verdict == "exploding" && analysis.nonFiniteSteps == 3)
+    let json = try analysis.json()
+    #expect(json.contains("\"first_to_last_ratio\" : \"NaN\""))
+  }
+
+  @Test func growingFlowMeansExploding() throws {
+    let analysis = try TraceAnalysis.analyze(path: try makeTrace { _ in [1e3, 1, 1e-1, 1e-2] })
+    #expect(analysis.verdict == "exploding")
+  }
+
+  @Test func taylorStatistics() throws {
+    let analysis = try TraceAnalysis.analyze(path: try makeTrace(curvature: true) { _ in [0.1, 0.1, 0.1, 0.1] })
+    let taylor = try #require(analysis.taylor)
+    #expect(taylor.measurements == 10)
+    #expect(abs(taylor.correlation - 1) < 1e-6)
+    #expect(abs(taylor.medianRelativeError - 0.1) < 1e-5)
+    #expect(taylor.curvatureDominates == 10, "|½ dᵀHd| = 0.5 > |gᵀd| = 0.02")
+  }
+
+  /// Reading in blocks of 3 rows gives exactly what reading in one block gives.
+  @Test func streamingInSmallBlocksChangesNothing() throws {
+    let path = try makeTrace(epochs: 3, stepsPerEpoch: 7) { step in [Float(step + 1) * 1e-3, 0.5, 0.2, 0.1] }
+    let whole = try TraceAnalysis.analyze(path: path, blockRows: 1000)
+    let blocks = try TraceAnalysis.analyze(path: path, blockRows: 3)
+    #expect(whole.layers.map(\.epochMean) == blocks.layers.map(\.epochMean))
+    #expect(whole.layers.map(\.epochLastStep) == blocks.layers.map(\.epochLastStep))
+  }
+
+  @Test func zeroStepsAndBadFilesAreClear() throws {
+    let empty = try makeTrace(epochs: 0) { _ in [] }
+    let analysis = try TraceAnalysis.analyze(path: empty)
+    #expect(analysis.verdict == "no data" && analysis.steps == 0)
+
+    let text = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID().uuidString).h5").path
+    try "not a trace".write(toFile: text, atomically: true, encoding: .utf8)
+    #expect { try TraceAnalysis.analyze(path: text) } throws: { "\($0)".contains("not an HDF5 file") }
+
+    let foreign = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID().uuidString).h5").path
+    let file = try HDF5File(creating: foreign)
+    try file.write([Float(1)], shape: [1], to: "/x")
+    try file.close()
+    #expect { try TraceAnalysis.analyze(path: foreign) } throws: { "\($0)".contains("not a gradtrace trace") }
+
+    let newer = try makeTrace { _ in [1, 1, 1, 1] }
+    let update = try HDF5File(newer, access: .update)
+    try update.setAttribute("format_version", Int64(2))
+    try update.close()
+    #expect { try TraceAnalysis.analyze(path: newer) } throws: { "\($0)".contains("format_version 2 is newer") }
+  }
+}
