@@ -44,7 +44,7 @@ let package = Package(
       ],
       swiftSettings: optimised),
     .executableTarget(
-      name: "gradtrace-benchmarks", dependencies: ["Networks", "Autodiff", "TensorCore"],
+      name: "gradtrace-benchmarks", dependencies: ["Networks", "Autodiff", "TensorCore", "TraceIO", "Analysis"],
       swiftSettings: optimised),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore"], swiftSettings: optimised),

@@ -4,8 +4,10 @@
 //
 //     swift run -c release gradtrace-benchmarks [--threads 2] [--repeats 7] [--batch 100]
 
+import Analysis
 import Autodiff
 import Foundation
+import TraceIO
 import Networks
 import TensorCore
 
@@ -16,12 +18,17 @@ struct Options {
   var channels = 1
   var models = ["vgg08", "vgg38", "vgg38-bn", "vgg38-res", "vgg38-bn-res"]
   var hessian = false
+  var analysis = false
 
   init(_ arguments: [String]) {
     var iterator = arguments.dropFirst().makeIterator()
     while let flag = iterator.next() {
       if flag == "--hvp" {
         hessian = true
+        continue
+      }
+      if flag == "--analysis" {
+        analysis = true
         continue
       }
       let value = iterator.next() ?? ""
@@ -62,6 +69,42 @@ func peakResidentMegabytes() -> Double {
     return kilobytes / 1024
   }
   return .nan
+}
+
+if options.analysis {
+  // `gradtrace analyze` on a synthetic trace of 200,000 steps × 80 layers (issue 6).
+  let path = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-benchmark.h5").path
+  let layers = 80
+  let layout = TraceLayout(
+    layerNames: (0..<layers).map { "layer_\($0)" }, layerKinds: Array(repeating: "conv", count: layers),
+    layerParameters: Array(repeating: 9216, count: layers), activationNames: nil, recordsCurvature: false)
+  let writer = try TraceWriter(
+    path: path, configuration: "{}", model: "{}", toolVersion: "bench", layout: layout, flushEvery: 10_000)
+  let writeStart = DispatchTime.now().uptimeNanoseconds
+  let row = (0..<layers).map { Float($0 + 1) * 1e-4 }
+  for step in 0..<200_000 {
+    try writer.append(
+      StepRecord(
+        step: step, epoch: step / 2_000, loss: 2, accuracy: 0.5, learningRate: 1e-3, gradientMeanAbs: row,
+        gradientL2Norm: row, gradientMaxAbs: row, updateL2Norm: row, weightL2Norm: row, activations: []))
+  }
+  try writer.finish(status: "finished")
+  let written = Double(DispatchTime.now().uptimeNanoseconds - writeStart) / 1e9
+  var times: [Double] = []
+  for _ in 0..<options.repeats {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let result = try TraceAnalysis.analyze(path: path)
+    precondition(result.steps == 200_000 && result.epochs == 100)
+    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+  }
+  let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+  print(String(format: "trace 200,000 steps × 80 layers: %.0f MB, written in %.1f s", Double(size) / 1e6, written))
+  print(
+    String(
+      format: "analyze: median %.2f s over %d runs; peak RSS %.0f MB", median(times), times.count,
+      peakResidentMegabytes()))
+  try? FileManager.default.removeItem(atPath: path)
+  exit(0)
 }
 
 /// The model `name`, freshly initialised, and one batch of normal noise with labels.
