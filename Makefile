@@ -58,6 +58,17 @@ demo: build
 	@echo
 	@echo "-- VGG08: the second-order Taylor model tracks the real loss change up to about ε* --"
 	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg08-init.h5 --dataset fashion-mnist --examples 100
+	@echo
+	@echo "== a short traced run of each VGG38 (1,000 Fashion-MNIST images, one epoch) and the verdicts =="
+	$(BIN) train --model vgg38 --classes 10 --input 1x32x32 --epochs 1 --subset 1000 --validation 500 \
+	  --output $(DEMO_DIR)/vgg38 --trace $(DEMO_DIR)/vgg38.h5 --quiet
+	$(BIN) train --model vgg38 --batchnorm --residual --classes 10 --input 1x32x32 --epochs 1 --subset 1000 --validation 500 \
+	  --output $(DEMO_DIR)/vgg38-bn-res --trace $(DEMO_DIR)/vgg38-bn-res.h5 --quiet
+	@$(BIN) analyze $(DEMO_DIR)/vgg38.h5 | sed -n '1,8p'
+	@echo
+	@$(BIN) analyze $(DEMO_DIR)/vgg38-bn-res.h5 | sed -n '1,8p'
+	@echo
+	@echo "traces and checkpoints are in $(DEMO_DIR)/ (gradtrace inspect $(DEMO_DIR)/vgg38.h5)"
 
 # Regenerate the PyTorch golden values (needs: pip install torch==2.13.0 h5py numpy).
 golden: build
