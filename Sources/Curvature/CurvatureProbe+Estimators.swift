@@ -30,7 +30,7 @@ extension CurvatureProbe {
   /// (It can be negative: then negative curvature dominates.)
   public func dominantEigenvalue(tolerance: Double, maximumProducts: Int, seed: UInt64) -> EigenvalueEstimate {
     var generator = SeededGenerator(seed: seed)
-    var v = network.parameters.filled { _, _ in Float(generator.nextNormal()) }
+    var v = network.parameters.filled { _, _ in Scalar(generator.nextNormal()) }
     v = v.scaled(by: 1 / v.norm)
     var eigenvalue = Double.nan
     for product in 1...max(1, maximumProducts) {
@@ -50,7 +50,7 @@ extension CurvatureProbe {
   /// The quadratic model along −g against the real loss: for each step ε, the first-order
   /// prediction −ε gᵀg, the second-order −ε gᵀg + ½ ε² gᵀHg, and f(w − εg) − f(w).
   public func taylorTable(
-    gradient g: NamedTensors<Float>, along: AlongGradient, loss: Double, steps: [TaylorStep]
+    gradient g: NamedTensors<Scalar>, along: AlongGradient, loss: Double, steps: [TaylorStep]
   ) -> [TaylorRow] {
     steps.map { step in
       let epsilon = step.epsilon

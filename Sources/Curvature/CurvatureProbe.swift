@@ -7,15 +7,19 @@ import TensorCore
 /// Definitions (shared/DESIGN.md): g = ∇f(w); along −g the quadratic model is
 /// f(w − εg) ≈ f(w) − ε gᵀg + ½ ε² gᵀHg, minimised at ε* = gᵀg / gᵀHg when gᵀHg > 0; with
 /// u = Hg, the per-layer contributions g_lᵀu_l sum to gᵀHg.
-public final class CurvatureProbe {
-  public let network: VGG<Float>
-  public let images: Tensor<Float>
+///
+/// Generic over the scalar: `Float` as training runs, or `Double` for deep networks whose
+/// float32 rounding is amplified (PyTorch's own float32 H·v differs from float64 by 0.7% on
+/// vgg38 BN+residual; `gradtrace probe --precision double`).
+public final class CurvatureProbe<Scalar: TensorScalar> {
+  public let network: VGG<Scalar>
+  public let images: Tensor<Scalar>
   public let labels: [Int]
   public let layers: LayerGroups
   /// Hessian-vector products computed so far.
   public private(set) var productCount = 0
 
-  private let weights: NamedTensors<Float>
+  private let weights: NamedTensors<Scalar>
   /// The same network in Double, for loss values: a Taylor prediction at ε = 0.01·ε* is a
   /// change of ~1e-3 in a loss of ~2, which float32 rounding (~1e-7 relative per operation)
   /// would blur to a few tenths of a percent.
@@ -26,7 +30,7 @@ public final class CurvatureProbe {
   ///   a prediction at ε = 0.01·ε* is a change of ~1e-3 in a loss of ~2, which float32
   ///   rounding (~1e-7 relative per operation) would blur to a few tenths of a percent. A
   ///   training recorder, which needs speed more, passes false.
-  public init(network: VGG<Float>, images: Tensor<Float>, labels: [Int], exactLoss: Bool = true) {
+  public init(network: VGG<Scalar>, images: Tensor<Scalar>, labels: [Int], exactLoss: Bool = true) {
     self.network = network
     self.images = images
     self.labels = labels
@@ -47,11 +51,11 @@ public final class CurvatureProbe {
   public func loss() -> (loss: Double, accuracy: Double) {
     if let exact { return exact.network.evaluate(images: exact.images, labels: labels, mode: .training) }
     let result = network.evaluate(images: images, labels: labels, mode: .training)
-    return (Double(result.loss), result.accuracy)
+    return (result.loss.doubleValue, result.accuracy)
   }
 
   /// f_B(w + step) at the probe's weights displaced by `step`.
-  public func loss(displacedBy step: NamedTensors<Float>) -> Double {
+  public func loss(displacedBy step: NamedTensors<Scalar>) -> Double {
     if let exact {
       let original = exact.network.parameters
       defer { exact.network.parameters = original }
@@ -60,23 +64,23 @@ public final class CurvatureProbe {
     }
     network.parameters = weights.adding(step, scaledBy: 1)
     defer { network.parameters = weights }
-    return Double(network.evaluate(images: images, labels: labels, mode: .training).loss)
+    return network.evaluate(images: images, labels: labels, mode: .training).loss.doubleValue
   }
 
   /// The data-loss gradient g.
-  public func gradient() -> (loss: Double, accuracy: Double, gradient: NamedTensors<Float>) {
+  public func gradient() -> (loss: Double, accuracy: Double, gradient: NamedTensors<Scalar>) {
     let result = network.gradients(images: images, labels: labels, mode: .training, updateRunningStatistics: false)
-    return (Double(result.loss), result.accuracy, result.gradients)
+    return (result.loss.doubleValue, result.accuracy, result.gradients)
   }
 
   /// H v, exactly.
-  public func hessianVectorProduct(_ v: NamedTensors<Float>) -> NamedTensors<Float> {
+  public func hessianVectorProduct(_ v: NamedTensors<Scalar>) -> NamedTensors<Scalar> {
     productCount += 1
     return network.hessianVectorProduct(images: images, labels: labels, direction: v).product
   }
 
   /// gᵀg, gᵀHg and the per-layer contributions g_lᵀ(Hg)_l, from one product.
-  public func alongGradient(_ g: NamedTensors<Float>) -> AlongGradient {
+  public func alongGradient(_ g: NamedTensors<Scalar>) -> AlongGradient {
     let hg = hessianVectorProduct(g)
     let perParameter = g.entryDots(hg)
     return AlongGradient(
@@ -87,7 +91,7 @@ public final class CurvatureProbe {
   /// Curvature along an update d (the step the optimizer took): gᵀd, dᵀHd, the first- and
   /// second-order predictions of the change, the actual change f(w + d) − f(w) on this batch,
   /// and the step quality α = 1/s* − 1 with s* = −gᵀd / dᵀHd (NaN when dᵀHd ≤ 0).
-  public func alongUpdate(_ d: NamedTensors<Float>, gradient g: NamedTensors<Float>, loss: Double) -> AlongUpdate {
+  public func alongUpdate(_ d: NamedTensors<Scalar>, gradient g: NamedTensors<Scalar>, loss: Double) -> AlongUpdate {
     let gTd = g.dot(d)
     let dHd = d.dot(hessianVectorProduct(d))
     let actual = self.loss(displacedBy: d) - loss

@@ -48,7 +48,8 @@ public struct CurvatureReport: Codable, Sendable {
   }
 
   /// Runs every measurement of the report.
-  public static func measure(_ probe: CurvatureProbe, options: Options) -> CurvatureReport {
+  public static func measure<Scalar: TensorScalar>(_ probe: CurvatureProbe<Scalar>, options: Options) -> CurvatureReport
+  {
     let (_, accuracy, g) = probe.gradient()
     let loss = probe.loss().loss
     let along = probe.alongGradient(g)

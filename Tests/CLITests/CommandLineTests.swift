@@ -292,3 +292,26 @@ struct AnalyzeCommandTests {
     #expect(missing.status == 1 && missing.standardError.contains("/no/such/trace.h5"))
   }
 }
+
+@Suite("gradtrace probe --precision double")
+struct ProbePrecisionTests {
+  /// In double precision the probe's gᵀHg on vgg08 matches PyTorch's float64 double backward
+  /// (the golden value) to 1e-9.
+  @Test func doubleMatchesPyTorchFloat64() throws {
+    let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("CurvatureTests/Golden")
+    let checkpoint = temporaryPath("vgg08.h5")
+    #expect(try GradTraceRun(["init", "--model", "vgg08", "--seed", "0", "-o", checkpoint]).status == 0)
+    let run = try GradTraceRun([
+      "probe", "--checkpoint", checkpoint, "--batch", golden.appendingPathComponent("batch.h5").path, "--precision",
+      "double",
+      "--probes", "1", "--max-eigen-products", "2", "--multiples", "0.01", "--json",
+    ])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    let gHg = try #require(json["g_hg"] as? Double)
+    // curvature-vgg08.h5's gHg attribute, written by scripts/torch_reference.py.
+    let expected = 0.0002267505246523918
+    #expect(abs(gHg - expected) <= 1e-9 * expected, "\(gHg) vs PyTorch float64 \(expected)")
+  }
+}

@@ -7,7 +7,7 @@ import Testing
 /// (H e_i for every basis vector e_i), where trace and eigenvalues are exact.
 @Suite("Curvature estimators")
 struct EstimatorTests {
-  static func tinyProbe(batchNorm: Bool = true) throws -> CurvatureProbe {
+  static func tinyProbe(batchNorm: Bool = true) throws -> CurvatureProbe<Float> {
     let configuration = VGGConfiguration(
       numFilters: 2, numStages: 1, blocksPerStage: 0, inputChannels: 1, inputHeight: 4, inputWidth: 4,
       classes: 3, batchNorm: batchNorm, residual: false, activation: .sigmoid)
@@ -18,7 +18,7 @@ struct EstimatorTests {
   }
 
   /// The dense Hessian, one product per parameter.
-  static func denseHessian(_ probe: CurvatureProbe) -> [[Double]] {
+  static func denseHessian(_ probe: CurvatureProbe<Float>) -> [[Double]] {
     let names = probe.network.parameters.names
     let sizes = names.map { probe.network.parameters[$0]!.count }
     let total = sizes.reduce(0, +)
@@ -85,7 +85,7 @@ struct EstimatorTests {
   /// A negative curvature along −g gives no ε*, and the Taylor table runs over the grid.
   @Test func negativeCurvatureUsesTheGrid() throws {
     // Find a tiny network and batch with gᵀHg < 0 (common with BatchNorm).
-    var found: CurvatureProbe?
+    var found: CurvatureProbe<Float>?
     for seed in UInt64(0)..<40 where found == nil {
       let configuration = VGGConfiguration(
         numFilters: 3, numStages: 1, blocksPerStage: 1, inputChannels: 1, inputHeight: 4, inputWidth: 4,

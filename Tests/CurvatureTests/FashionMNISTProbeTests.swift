@@ -10,7 +10,7 @@ import Testing
 /// 0.01·ε*, and breaks down by 2·ε*; the eigenvalue agrees with a ten times tighter run.
 @Suite("Probe on vgg08 with Fashion-MNIST")
 struct FashionMNISTProbeTests {
-  static func probe() throws -> CurvatureProbe {
+  static func probe() throws -> CurvatureProbe<Float> {
     let (images, labels) = try FashionMNIST.load(split: .train, limit: 32)
     let network = try VGG<Float>(.preset(.vgg08, inputChannels: 1, classes: 10), seed: 0)
     return CurvatureProbe(network: network, images: images, labels: labels)
