@@ -199,14 +199,16 @@ public final class Trainer {
       let activations =
         recording ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.value($0.output) }) : []
 
-      let before = network.parameters  // shares storage until the optimizer writes (copy-on-write)
+      // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
+      // them makes the optimizer's in-place update copy every tensor).
+      let kept = recording || measuring ? network.parameters : nil
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
-      if let recorder, recording {
+      if let recorder, let before = kept, recording {
         try recorder.recordStep(
           step: stepCount, epoch: epoch, loss: loss, accuracy: forward.accuracy, learningRate: learningRate,
           gradients: gradients, before: before, after: network.parameters, activations: activations)
       }
-      if let recorder, measuring, loss.isFinite {
+      if let recorder, let before = kept, measuring, loss.isFinite {
         recorder.recordCurvature(
           step: stepCount, network: network, images: batch.images, labels: batch.labels, loss: loss,
           gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
