@@ -64,6 +64,9 @@ public final class Trainer {
   public var recorder: TraceRecorder?
   /// Keep training after a non-finite loss (the default stops with `TrainingError.diverged`).
   public var continueAfterNonFinite = false
+  /// When set and signalled, the trainer writes `requested.h5` after the current step.
+  public var checkpointRequest: CheckpointRequest?
+  public static let requestedCheckpoint = "requested.h5"
   private var curvatureMeasurements = 0
   private var optimizer: TrainingOptimizer
   private var generator: SeededGenerator
@@ -215,6 +218,9 @@ public final class Trainer {
         curvatureMeasurements += 1
       }
       stepCount += 1
+      if checkpointRequest?.take() == true {
+        try saveCheckpoint(to: "\(outputDirectory)/\(Self.requestedCheckpoint)")
+      }
       if !loss.isFinite && !continueAfterNonFinite {
         throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss))
       }

@@ -17,7 +17,8 @@ struct Train: ParsableCommand {
       horizontal flips for CIFAR), validates after every epoch, writes DIR/last.h5 at every
       epoch end and DIR/best.h5 at the best validation accuracy, evaluates the test set once
       on best.h5, and writes DIR/summary.json and DIR/epochs.csv. The same seed and thread
-      count give the same run; --resume DIR continues one exactly.
+      count give the same run; --resume DIR continues one exactly. `kill -USR1 <pid>` asks for
+      a checkpoint now: DIR/requested.h5 is written when the current step ends.
 
       Fashion-MNIST (the default) is read from the Debian package and padded to 32×32;
       CIFAR-10/100 from --data-dir in the official binary format.
@@ -155,6 +156,9 @@ struct Train: ParsableCommand {
         path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
     }
     trainer.continueAfterNonFinite = onNonfinite == .continue
+    let request = CheckpointRequest()
+    request.listenForSignal()
+    trainer.checkpointRequest = request
     let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
     if !quiet { trainer.observer = printer }
     let c = trainer.configuration

@@ -315,3 +315,37 @@ struct ProbePrecisionTests {
     #expect(abs(gHg - expected) <= 1e-9 * expected, "\(gHg) vs PyTorch float64 \(expected)")
   }
 }
+
+@Suite("Checkpoint on request")
+struct CheckpointRequestTests {
+  /// SIGUSR1 makes a running `train` write DIR/requested.h5, which loads like any checkpoint.
+  @Test func usr1WritesACheckpoint() throws {
+    let directory = temporaryPath("requested")
+    let process = Process()
+    process.executableURL = GradTraceRun.executable
+    process.arguments = ["train"] + TrainCommandTests.tiny + ["--epochs", "50", "--output", directory, "--quiet"]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      kill(process.processIdentifier, SIGKILL)
+      process.waitUntilExit()
+    }
+    Thread.sleep(forTimeInterval: 1.5)
+    kill(process.processIdentifier, SIGUSR1)
+    let path = "\(directory)/requested.h5"
+    var waited = 0.0
+    while !FileManager.default.fileExists(atPath: path) && waited < 20 {
+      Thread.sleep(forTimeInterval: 0.1)
+      waited += 0.1
+    }
+    #expect(process.isRunning, "SIGUSR1 must not end the run")
+    #expect(FileManager.default.fileExists(atPath: path))
+    Thread.sleep(forTimeInterval: 0.5)  // the checkpoint is renamed into place when complete
+    let evaluation = try GradTraceRun([
+      "evaluate", "--checkpoint", path, "--dataset", "fashion-mnist", "--examples", "4",
+    ])
+    // The 16×16 model cannot take Fashion-MNIST: the point is that the checkpoint itself loads.
+    #expect(evaluation.standardError.contains("1x16x16"), "\(evaluation.standardError)")
+  }
+}
