@@ -44,6 +44,15 @@ SEED = 0
 BATCH = 16
 
 
+def initial_model(gradtrace, flags, dtype):
+    """The weights `gradtrace init FLAGS --seed SEED` writes, loaded into the PyTorch model."""
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = os.path.join(tmp, "init.h5")
+        subprocess.run([gradtrace, "init", *flags, "--seed", str(SEED), "-o", checkpoint],
+                       check=True, stdout=subprocess.DEVNULL)
+        return load_checkpoint(checkpoint, dtype=dtype)
+
+
 def make_batch(path):
     """A fixed batch: normalised-looking images and labels from numpy's seeded generator."""
     rng = np.random.default_rng(20240601)
@@ -72,12 +81,8 @@ def main():
     make_batch(os.path.join(curvature_output, "batch.h5"))
     curvature_golden(args.gradtrace, curvature_output, images, labels)
     for variant, flags in VARIANTS.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            checkpoint = os.path.join(tmp, "init.h5")
-            command = [args.gradtrace, "init", *flags, "--seed", str(SEED), "-o", checkpoint]
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-            model = load_checkpoint(checkpoint, dtype=torch.float64)
-            model32 = load_checkpoint(checkpoint, dtype=torch.float32)
+        model = initial_model(args.gradtrace, flags, torch.float64)
+        model32 = initial_model(args.gradtrace, flags, torch.float32)
         model.train()
         loss = F.cross_entropy(model(x64), y)
         loss.backward()
@@ -156,11 +161,7 @@ def curvature_golden(gradtrace, output, images, labels):
     x = torch.from_numpy(images).double()
     y = torch.from_numpy(labels)
     for variant, flags in CURVATURE_VARIANTS.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            checkpoint = os.path.join(tmp, "init.h5")
-            subprocess.run([gradtrace, "init", *flags, "--seed", str(SEED), "-o", checkpoint],
-                           check=True, stdout=subprocess.DEVNULL)
-            model = load_checkpoint(checkpoint, dtype=torch.float64)
+        model = initial_model(gradtrace, flags, torch.float64)
         model.train()
         params = list(model.parameters())
         loss = F.cross_entropy(model(x), y)
@@ -190,11 +191,7 @@ def curvature_golden(gradtrace, output, images, labels):
 def float32_hv_error(checkpoint_flags, gradtrace, images, labels, reference):
     """‖Hv in float32 − Hv in float64‖ / ‖Hv in float64‖ for PyTorch itself: how well float32
     can do on this network and direction at all."""
-    with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = os.path.join(tmp, "init.h5")
-        subprocess.run([gradtrace, "init", *checkpoint_flags, "--seed", str(SEED), "-o", checkpoint],
-                       check=True, stdout=subprocess.DEVNULL)
-        model = load_checkpoint(checkpoint, dtype=torch.float32)
+    model = initial_model(gradtrace, checkpoint_flags, torch.float32)
     model.train()
     params = list(model.parameters())
     g = torch.autograd.grad(F.cross_entropy(model(torch.from_numpy(images)), labels), params, create_graph=True)

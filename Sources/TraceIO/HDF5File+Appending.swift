@@ -28,8 +28,7 @@ extension HDF5File {
   /// Appends `rows` rows (row-major, `values.count / rows` per row) to an appendable dataset.
   public func append<Element: HDF5Element>(_ values: [Element], rows: Int, to objectPath: String) throws(HDF5Error) {
     guard rows > 0 else { return }
-    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("no dataset", objectPath) }
+    let dataset = try openDataset(objectPath)
     defer { H5Dclose(dataset) }
     let shape = try datasetShape(dataset, objectPath)
     let columns = shape.count == 2 ? shape[1] : 1
@@ -78,11 +77,7 @@ extension HDF5File {
 
   /// Reads a one-dimensional string dataset (variable- or fixed-length).
   public func readStrings(from objectPath: String) throws(HDF5Error) -> [String] {
-    guard exists(objectPath) else {
-      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
-    }
-    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("not a dataset", objectPath) }
+    let dataset = try openDataset(objectPath)
     defer { H5Dclose(dataset) }
     let shape = try datasetShape(dataset, objectPath)
     guard shape.count == 1 else {
@@ -137,8 +132,7 @@ extension HDF5File {
   public func readRows<Element: HDF5Element>(
     _: Element.Type, from objectPath: String, start: Int, count: Int
   ) throws(HDF5Error) -> [Element] {
-    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("no dataset", objectPath) }
+    let dataset = try openDataset(objectPath)
     defer { H5Dclose(dataset) }
     let shape = try datasetShape(dataset, objectPath)
     guard start >= 0, count >= 0, start + count <= (shape.first ?? 0) else {
@@ -164,11 +158,7 @@ extension HDF5File {
 
   /// The shape of the dataset at `objectPath` (refreshed first for SWMR readers).
   public func shape(of objectPath: String) throws(HDF5Error) -> [Int] {
-    guard exists(objectPath) else {
-      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
-    }
-    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("not a dataset", objectPath) }
+    let dataset = try openDataset(objectPath)
     defer { H5Dclose(dataset) }
     H5Drefresh(dataset)
     H5Eclear2(gt_H5E_DEFAULT())

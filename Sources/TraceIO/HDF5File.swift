@@ -170,11 +170,7 @@ public final class HDF5File {
   public func read<Element: HDF5Element>(
     _: Element.Type, from objectPath: String
   ) throws(HDF5Error) -> (values: [Element], shape: [Int]) {
-    guard exists(objectPath) else {
-      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
-    }
-    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("not a dataset", objectPath) }
+    let dataset = try openDataset(objectPath)
     defer { H5Dclose(dataset) }
     let shape = try datasetShape(dataset, objectPath)
     var values = [Element](repeating: Element.hdf5Zero, count: shape.reduce(1, *))
@@ -282,6 +278,16 @@ public final class HDF5File {
     if attribute < 0 { throw error("cannot create attribute '\(name)' on", objectPath) }
     defer { H5Aclose(attribute) }
     if write(attribute) < 0 { throw error("cannot write attribute '\(name)' on", objectPath) }
+  }
+
+  /// Opens the dataset at `objectPath` (the caller closes it), or throws "missing dataset".
+  func openDataset(_ objectPath: String) throws(HDF5Error) -> hid_t {
+    guard exists(objectPath) else {
+      throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
+    }
+    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
+    if dataset < 0 { throw error("not a dataset", objectPath) }
+    return dataset
   }
 
   func datasetShape(_ dataset: hid_t, _ objectPath: String) throws(HDF5Error) -> [Int] {
