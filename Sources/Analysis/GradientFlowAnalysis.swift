@@ -34,14 +34,25 @@ public struct TraceAnalysis: Codable, Sendable {
     /// α quantiles (10%, 50%, 90%) over steps where α is defined.
     public var alphaQuantiles: [Double]
     public var medianRelativeError: Double
+    /// ε/ε* quantiles (10%, 50%, 90%), where ε = −gᵀd / gᵀg is the step length along −g that
+    /// the update's projection on −g represents and ε* = gᵀg / gᵀHg (steps with gᵀHg > 0).
+    public var stepRatioQuantiles: [Double]
+    /// Steps with ε > 2ε*, where the paper's curvature term outweighs the first-order term.
+    public var beyondTwiceOptimal: Int
   }
 
   public var trace: String
+  public var run: RunInfo
   public var status: String
   public var steps: Int
+  /// The epoch numbers with recorded steps, in order (the columns of each layer's flow).
+  public var epochNumbers: [Int]
   public var epochs: Int
+  public var finalTrainLoss: Double?
+  public var finalTrainAccuracy: Double?
   public var finalValidAccuracy: Double?
   public var bestValidAccuracy: Double?
+  public var testLoss: Double?
   public var testAccuracy: Double?
   public var layers: [Layer]
   /// First layer's flow over the last layer's, at the last epoch's last step.
@@ -59,27 +70,34 @@ public struct TraceAnalysis: Codable, Sendable {
   public var missing: [String]
 
   /// Reads `path` in blocks of `blockRows` steps (memory stays bounded whatever its length).
+  /// - Throws: `HDF5Error` naming the file and dataset when the file is not a readable trace
+  ///   or a dataset contradicts schema v1 (wrong shape, epochs out of order).
   public static func analyze(path: String, thresholds: VerdictThresholds = .init(), blockRows: Int = 4096) throws
     -> TraceAnalysis
   {
     let reader = try TraceReader(path: path)
     let names = try reader.layerNames()
-    let steps = try reader.stepCount()
+    let width = names.count
+    let steps = try reader.commonRowCount(
+      vectors: [TraceSchema.step, TraceSchema.epoch, TraceSchema.loss], matrices: [TraceSchema.gradientMeanAbs],
+      columns: width)
+    let outcome = try Outcome(reader: reader)
     var missing: [String] = []
-    guard steps > 0 else {
+    guard steps > 0, width > 0 else {
       return TraceAnalysis(
-        trace: path, status: reader.status, steps: 0, epochs: 0, finalValidAccuracy: nil, bestValidAccuracy: nil,
-        testAccuracy: nil, layers: names.map { Layer(name: $0, epochMean: [], epochLastStep: []) },
-        firstToLastRatio: .nan,
-        vanishingDepth: nil, trend: .nan, nonFiniteSteps: 0, verdict: "no data", evidence: ["the trace holds no steps"],
-        hint: "nothing was recorded yet; is the run still starting?", taylor: nil, missing: ["steps"])
+        trace: path, run: RunInfo(reader: reader), status: reader.status, steps: steps, epochNumbers: [], epochs: 0,
+        outcome: outcome, layers: names.map { Layer(name: $0, epochMean: [], epochLastStep: []) },
+        firstToLastRatio: .nan, vanishingDepth: nil, trend: .nan, nonFiniteSteps: 0, verdict: "no data",
+        evidence: [width == 0 ? "the trace declares no layers" : "the trace holds no steps"],
+        hint: "nothing was recorded yet; is the run still starting?", taylor: nil,
+        missing: [width == 0 ? "layers" : "steps"])
     }
-    // Stream the per-step gradient flow, accumulating per epoch.
+    // Stream the per-step gradient flow, accumulating per recorded epoch.
+    var epochNumbers: [Int] = []
     var sums: [[Double]] = []
     var counts: [Int] = []
     var last: [[Double]] = []
     var nonFinite = 0
-    let width = names.count
     var start = 0
     while start < steps {
       let count = min(blockRows, steps - start)
@@ -88,37 +106,43 @@ public struct TraceAnalysis: Codable, Sendable {
       let losses = try reader.file.readRows(Double.self, from: TraceSchema.loss, start: start, count: count)
       for row in 0..<count {
         let epoch = Int(epochs[row])
-        while sums.count <= epoch {
+        if epoch != epochNumbers.last {
+          guard epoch >= 0, epoch > (epochNumbers.last ?? -1) else {
+            throw HDF5Error(
+              operation:
+                "epoch numbers must start at 0 or more and never decrease; found \(epoch) after \(epochNumbers.last ?? 0) at row \(start + row)",
+              file: path, objectPath: TraceSchema.epoch, details: [])
+          }
+          epochNumbers.append(epoch)
           sums.append(Array(repeating: 0, count: width))
           counts.append(0)
           last.append(Array(repeating: .nan, count: width))
         }
+        let e = epochNumbers.count - 1
         let values = Array(flow[(row * width)..<((row + 1) * width)])
         if !losses[row].isFinite || values.contains(where: { !$0.isFinite }) { nonFinite += 1 }
-        for layer in 0..<width { sums[epoch][layer] += values[layer] }
-        counts[epoch] += 1
-        last[epoch] = values
+        for layer in 0..<width { sums[e][layer] += values[layer] }
+        counts[e] += 1
+        last[e] = values
       }
       start += count
     }
-    let epochCount = sums.count
+    let epochCount = epochNumbers.count
     let layers = names.enumerated().map { index, name in
       Layer(
-        name: name, epochMean: (0..<epochCount).map { counts[$0] > 0 ? sums[$0][index] / Double(counts[$0]) : .nan },
+        name: name, epochMean: (0..<epochCount).map { sums[$0][index] / Double(counts[$0]) },
         epochLastStep: (0..<epochCount).map { last[$0][index] })
     }
     let final = last[epochCount - 1]
-    let head = final.last ?? .nan
-    let ratio = (final.first ?? .nan) / head
+    let head = final[width - 1]
+    let ratio = final[0] / head
     let depth = Array(final.reversed()).firstIndex { $0 < thresholds.depthFraction * head }
-    let firstFlow = layers.first?.epochMean ?? []
+    let firstFlow = layers[0].epochMean
     let trend = firstFlow.count >= 2 ? firstFlow.last! / firstFlow.first! : 1
 
     var verdict = "healthy"
     var evidence = [
-      String(
-        format: "first/last layer mean |g| = %.3g (%@ %.3g over %@)", ratio, names.first ?? "?", final.first ?? .nan,
-        names.last ?? "?")
+      String(format: "first/last layer mean |g| = %.3g (%@ %.3g over %@)", ratio, names[0], final[0], names[width - 1])
     ]
     var hint =
       "gradients reach every layer; if it does not learn, look at the learning rate (the Taylor analysis) or the data"
@@ -145,33 +169,98 @@ public struct TraceAnalysis: Codable, Sendable {
 
     var taylor: Taylor?
     if reader.recordsCurvature, try reader.curvatureCount() > 0 {
-      let predicted = try reader.column("/curvature/predicted_second")
-      let actual = try reader.column("/curvature/actual_delta")
-      let gTd = try reader.column("/curvature/gTd")
-      let dHd = try reader.column("/curvature/dHd")
-      let alpha = try reader.column("/curvature/alpha").filter { $0.isFinite }.sorted()
-      let pairs = zip(predicted, actual).filter { $0.0.isFinite && $0.1.isFinite }
-      let errors = pairs.filter { $0.1 != 0 }.map { abs($0.0 - $0.1) / abs($0.1) }.sorted()
-      func quantile(_ values: [Double], _ q: Double) -> Double {
-        values.isEmpty ? .nan : values[min(values.count - 1, Int(q * Double(values.count)))]
-      }
-      taylor = Taylor(
-        measurements: predicted.count, correlation: correlation(pairs.map(\.0), pairs.map(\.1)),
-        curvatureDominates: zip(gTd, dHd).filter { abs(0.5 * $0.1) > abs($0.0) }.count,
-        negativeCurvature: dHd.filter { $0 <= 0 }.count,
-        alphaQuantiles: [0.1, 0.5, 0.9].map { quantile(alpha, $0) }, medianRelativeError: quantile(errors, 0.5))
+      taylor = try taylorStatistics(reader)
     } else {
       missing.append("curvature (record it with --record gradients,activations,curvature)")
     }
-    let valid = (try? reader.column("/epochs/valid_accuracy")) ?? []
-    let test = reader.summaryValue("test_accuracy")
     return TraceAnalysis(
-      trace: path, status: reader.status, steps: steps, epochs: epochCount, finalValidAccuracy: valid.last,
-      bestValidAccuracy: valid.max(), testAccuracy: test?.isNaN == false ? test : nil, layers: layers,
-      firstToLastRatio: ratio,
-      vanishingDepth: depth, trend: trend, nonFiniteSteps: nonFinite, verdict: verdict, evidence: evidence, hint: hint,
-      taylor: taylor, missing: missing)
+      trace: path, run: RunInfo(reader: reader), status: reader.status, steps: steps, epochNumbers: epochNumbers,
+      epochs: epochCount, outcome: outcome, layers: layers, firstToLastRatio: ratio, vanishingDepth: depth,
+      trend: trend, nonFiniteSteps: nonFinite, verdict: verdict, evidence: evidence, hint: hint, taylor: taylor,
+      missing: missing)
   }
+
+  /// Correlation, errors, α and ε/ε* over the curvature measurements (M is small: a tenth of
+  /// the steps by default, so the columns are read whole).
+  static func taylorStatistics(_ reader: TraceReader) throws -> Taylor {
+    let names = ["predicted_second", "actual_delta", "gTd", "dHd", "alpha", "gTg", "gHg"].map { "/curvature/\($0)" }
+    let rows = try reader.commonRowCount(vectors: names, columns: 0)
+    let columns = try names.map { try reader.file.readRows(Double.self, from: $0, start: 0, count: rows) }
+    let (predicted, actual, gTd, dHd, alphaValues, gTg, gHg) = (
+      columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6]
+    )
+    let alpha = alphaValues.filter { $0.isFinite }.sorted()
+    let pairs = zip(predicted, actual).filter { $0.0.isFinite && $0.1.isFinite }
+    let errors = pairs.filter { $0.1 != 0 }.map { abs($0.0 - $0.1) / abs($0.1) }.sorted()
+    // ε/ε* = (−gᵀd/gᵀg) / (gᵀg/gᵀHg), defined where gᵀHg > 0 and gᵀg > 0.
+    let stepRatios = (0..<rows).compactMap { i -> Double? in
+      guard gHg[i] > 0, gTg[i] > 0 else { return nil }
+      let ratio = -gTd[i] * gHg[i] / (gTg[i] * gTg[i])
+      return ratio.isFinite ? ratio : nil
+    }.sorted()
+    return Taylor(
+      measurements: rows, correlation: correlation(pairs.map(\.0), pairs.map(\.1)),
+      curvatureDominates: zip(gTd, dHd).filter { abs(0.5 * $0.1) > abs($0.0) }.count,
+      negativeCurvature: dHd.filter { $0 <= 0 }.count,
+      alphaQuantiles: [0.1, 0.5, 0.9].map { quantile(alpha, $0) }, medianRelativeError: quantile(errors, 0.5),
+      stepRatioQuantiles: [0.1, 0.5, 0.9].map { quantile(stepRatios, $0) },
+      beyondTwiceOptimal: stepRatios.filter { $0 > 2 }.count)
+  }
+
+  /// The run's outcome from /epochs and /summary.
+  struct Outcome {
+    var finalTrainLoss, finalTrainAccuracy, finalValidAccuracy, bestValidAccuracy, testLoss, testAccuracy: Double?
+
+    init(reader: TraceReader) throws {
+      let columns = TraceSchema.epochColumns
+      let rows = reader.file.exists(columns[0]) ? try reader.commonRowCount(vectors: columns, columns: 0) : 0
+      func values(_ objectPath: String) throws -> [Double] {
+        try reader.file.readRows(Double.self, from: objectPath, start: 0, count: rows)
+      }
+      finalTrainLoss = try values("/epochs/train_loss").last
+      finalTrainAccuracy = try values("/epochs/train_accuracy").last
+      let valid = try values("/epochs/valid_accuracy")
+      finalValidAccuracy = valid.last
+      bestValidAccuracy = valid.filter { !$0.isNaN }.max()
+      func summary(_ name: String) -> Double? { reader.summaryValue(name).flatMap { $0.isNaN ? nil : $0 } }
+      testLoss = summary("test_loss")
+      testAccuracy = summary("test_accuracy")
+    }
+  }
+
+  init(
+    trace: String, run: RunInfo, status: String, steps: Int, epochNumbers: [Int], epochs: Int, outcome: Outcome,
+    layers: [Layer], firstToLastRatio: Double, vanishingDepth: Int?, trend: Double, nonFiniteSteps: Int,
+    verdict: String, evidence: [String], hint: String, taylor: Taylor?, missing: [String]
+  ) {
+    self.trace = trace
+    self.run = run
+    self.status = status
+    self.steps = steps
+    self.epochNumbers = epochNumbers
+    self.epochs = epochs
+    finalTrainLoss = outcome.finalTrainLoss
+    finalTrainAccuracy = outcome.finalTrainAccuracy
+    finalValidAccuracy = outcome.finalValidAccuracy
+    bestValidAccuracy = outcome.bestValidAccuracy
+    testLoss = outcome.testLoss
+    testAccuracy = outcome.testAccuracy
+    self.layers = layers
+    self.firstToLastRatio = firstToLastRatio
+    self.vanishingDepth = vanishingDepth
+    self.trend = trend
+    self.nonFiniteSteps = nonFiniteSteps
+    self.verdict = verdict
+    self.evidence = evidence
+    self.hint = hint
+    self.taylor = taylor
+    self.missing = missing
+  }
+}
+
+/// The q-quantile of sorted values (NaN when empty).
+func quantile(_ sorted: [Double], _ q: Double) -> Double {
+  sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
 }
 
 /// Pearson correlation (NaN for fewer than two points or no spread).

@@ -6,9 +6,9 @@ extension TraceAnalysis {
   public var text: String {
     func number(_ x: Double?) -> String { x.map { $0.isNaN ? "-" : String(format: "%.3g", $0) } ?? "-" }
     func percent(_ x: Double?) -> String { x.map { String(format: "%.2f%%", $0 * 100) } ?? "-" }
-    var lines = ["\(trace): \(steps) steps over \(epochs) epochs, status \(status)"]
+    var lines = ["\(trace): \(run.model), \(steps) steps over \(epochs) epochs, status \(status)"]
     lines.append(
-      "valid accuracy final \(percent(finalValidAccuracy)), best \(percent(bestValidAccuracy)); test \(percent(testAccuracy))"
+      "train accuracy final \(percent(finalTrainAccuracy)); valid accuracy final \(percent(finalValidAccuracy)), best \(percent(bestValidAccuracy)); test \(percent(testAccuracy))"
     )
     lines.append("")
     lines.append("verdict: \(verdict.uppercased())")
@@ -35,6 +35,9 @@ extension TraceAnalysis {
         "  curvature term outweighs the first-order term at \(taylor.curvatureDominates) steps; negative curvature along d at \(taylor.negativeCurvature)"
       )
       lines.append("  α quantiles (10/50/90%): \(taylor.alphaQuantiles.map { number($0) }.joined(separator: " / "))")
+      lines.append(
+        "  ε/ε* quantiles (10/50/90%): \(taylor.stepRatioQuantiles.map { number($0) }.joined(separator: " / ")); ε > 2ε* (curvature term wins) at \(taylor.beyondTwiceOptimal) steps"
+      )
     }
     for item in missing { lines.append("not recorded: \(item)") }
     return lines.joined(separator: "\n")

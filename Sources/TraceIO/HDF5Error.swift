@@ -8,6 +8,13 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
   public var objectPath: String
   public var details: [String]
 
+  public init(operation: String, file: String, objectPath: String, details: [String]) {
+    self.operation = operation
+    self.file = file
+    self.objectPath = objectPath
+    self.details = details
+  }
+
   public var description: String {
     var text = "\(file): \(operation)"
     if !objectPath.isEmpty { text += " '\(objectPath)'" }

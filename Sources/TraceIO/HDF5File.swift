@@ -298,8 +298,18 @@ public final class HDF5File {
     if rank < 0 { throw error("cannot read the shape of", objectPath) }
     var dimensions = [hsize_t](repeating: 0, count: rank)
     H5Sget_simple_extent_dims(space, &dimensions, nil)
+    // A damaged file can claim any extent; refuse one no trace could hold before allocating.
+    var elements = 1.0
+    for dimension in dimensions { elements *= Double(dimension) }
+    guard elements <= Self.largestReadableElementCount, dimensions.allSatisfy({ $0 <= hsize_t(Int.max) }) else {
+      throw HDF5Error(
+        operation: "implausible shape \(dimensions) (damaged file?)", file: path, objectPath: objectPath, details: [])
+    }
     return dimensions.map { Int($0) }
   }
+
+  /// 2³² elements: more than any trace or checkpoint holds (a 10⁶-step × 100-layer trace is 10⁸).
+  static let largestReadableElementCount = 4_294_967_296.0
 
   func linkCreationProperties(_ objectPath: String) throws(HDF5Error) -> hid_t {
     let properties = H5Pcreate(gt_H5P_LINK_CREATE())

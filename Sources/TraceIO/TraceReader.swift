@@ -44,6 +44,33 @@ public final class TraceReader {
   }
   public func epochCount() throws(HDF5Error) -> Int { try file.shape(of: TraceSchema.epochColumns[0])[0] }
 
+  /// The rows that all of `vectors` ([N]) and `matrices` ([N, columns]) hold, after checking
+  /// their ranks and widths against the schema. A live writer may have extended one dataset
+  /// before another; analysis reads the rows they have in common.
+  public func commonRowCount(vectors: [String], matrices: [String] = [], columns: Int) throws(HDF5Error) -> Int {
+    var rows = Int.max
+    for objectPath in vectors {
+      let shape = try file.shape(of: objectPath)
+      guard shape.count == 1 else { throw schemaError(objectPath, expected: "[N]", found: shape) }
+      rows = min(rows, shape[0])
+    }
+    for objectPath in matrices {
+      let shape = try file.shape(of: objectPath)
+      guard shape.count == 2, shape[1] == columns else {
+        throw schemaError(objectPath, expected: "[N, \(columns)]", found: shape)
+      }
+      rows = min(rows, shape[0])
+    }
+    return rows == Int.max ? 0 : rows
+  }
+
+  /// "expected [N, 9] (one column per layer), found [30, 8]", naming the file and dataset.
+  public func schemaError(_ objectPath: String, expected: String, found shape: [Int]) -> HDF5Error {
+    HDF5Error(
+      operation: "expected shape \(expected) by schema v1, found \(shape)", file: file.path, objectPath: objectPath,
+      details: [])
+  }
+
   /// A whole one-dimensional dataset as Doubles.
   public func column(_ objectPath: String) throws(HDF5Error) -> [Double] {
     try file.read(Double.self, from: objectPath).values
