@@ -131,10 +131,16 @@ public enum TraceTable: String, CaseIterable, Sendable {
   ) throws {
     let run = RunInfo(reader: reader).name
     let rows = try reader.commonRowCount(vectors: paths, columns: 0)
+    let single = try paths.map { try reader.file.storesSinglePrecision($0) }
     var start = 0
     while start < rows {
       let count = min(blockRows, rows - start)
-      let values = try paths.map { try reader.file.readRows(Double.self, from: $0, start: start, count: count) }
+      let values = try zip(paths, single).map { path, single in
+        let values = try reader.file.readRows(Double.self, from: path, start: start, count: count)
+        // A float32 value prints as the shortest decimal that reads back to the same Float
+        // (0.03, not 0.029999999329447746).
+        return single ? values.map { Double(Float($0).description) ?? $0 } : values
+      }
       for row in 0..<count { writer.append(makeRow(run, values, row)) }
       start += count
     }

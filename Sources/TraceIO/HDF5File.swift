@@ -68,6 +68,10 @@ public final class HDF5File {
       guard H5Fis_hdf5(path) > 0 else {
         throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
       }
+      // A SWMR reader retries a metadata read whose checksum fails (the writer may be midway
+      // through a flush), sleeping twice as long each time. HDF5's default of 100 attempts
+      // turns a damaged file into a minutes-long hang; 12 attempts wait at most a few ms.
+      H5Pset_metadata_read_attempts(fapl, 12)
       handle = H5Fopen(path, gt_H5F_ACC_RDONLY() | gt_H5F_ACC_SWMR_READ(), fapl)
       if handle < 0 {
         // A file closed normally (not being written) opens without the SWMR flag too.
@@ -278,6 +282,14 @@ public final class HDF5File {
     if attribute < 0 { throw error("cannot create attribute '\(name)' on", objectPath) }
     defer { H5Aclose(attribute) }
     if write(attribute) < 0 { throw error("cannot write attribute '\(name)' on", objectPath) }
+  }
+
+  /// Removes the link `objectPath` (a dataset or group) from the file.
+  public func remove(_ objectPath: String) throws(HDF5Error) {
+    guard exists(objectPath) else {
+      throw HDF5Error(operation: "nothing to remove at", file: path, objectPath: objectPath, details: [])
+    }
+    if H5Ldelete(handle, objectPath, gt_H5P_DEFAULT()) < 0 { throw error("cannot remove", objectPath) }
   }
 
   /// Opens the dataset at `objectPath` (the caller closes it), or throws "missing dataset".

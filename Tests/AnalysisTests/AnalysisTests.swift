@@ -6,7 +6,8 @@ import TraceIO
 /// Writes a trace whose gradient flow at every step is `flow(step)`, over `epochs` epochs of
 /// `stepsPerEpoch` steps.
 func makeTrace(
-  layers: Int = 4, epochs: Int = 2, stepsPerEpoch: Int = 5, curvature: Bool = false, flow: (Int) -> [Float]
+  layers: Int = 4, epochs: Int = 2, stepsPerEpoch: Int = 5, curvature: Bool = false,
+  epochOfStep: ((Int) -> Int)? = nil, flow: (Int) -> [Float]
 ) throws -> String {
   let path = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID().uuidString).h5").path
   let layout = TraceLayout(
@@ -18,7 +19,8 @@ func makeTrace(
     let g = flow(step)
     try writer.append(
       StepRecord(
-        step: step, epoch: step / stepsPerEpoch, loss: g.contains { !$0.isFinite } ? .nan : 2, accuracy: 0.1,
+        step: step, epoch: epochOfStep?(step) ?? step / stepsPerEpoch, loss: g.contains { !$0.isFinite } ? .nan : 2,
+        accuracy: 0.1,
         learningRate: 1e-3,
         gradientMeanAbs: g, gradientL2Norm: g, gradientMaxAbs: g, updateL2Norm: g, weightL2Norm: g, activations: []))
     if curvature {

@@ -13,7 +13,11 @@ struct GradTraceRun {
     return testBinary.deletingLastPathComponent().appendingPathComponent("gradtrace")
   }
 
-  init(_ arguments: [String]) throws {
+  /// Ended by a signal (a crash, or the timeout's SIGKILL) rather than an exit status.
+  var signalled = false
+
+  /// Runs `gradtrace arguments`; after `timeout` seconds (if given) the process is killed.
+  init(_ arguments: [String], timeout: Double? = nil) throws {
     let process = Process()
     process.executableURL = Self.executable
     process.arguments = arguments
@@ -22,10 +26,16 @@ struct GradTraceRun {
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    if let timeout {
+      DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+      }
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     status = process.terminationStatus
+    signalled = process.terminationReason == .uncaughtSignal
     standardOutput = String(decoding: outData, as: UTF8.self)
     standardError = String(decoding: errData, as: UTF8.self)
   }
