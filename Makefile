@@ -8,7 +8,8 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test lint format demo golden benchmarks compare-torch clean
+.PHONY: all deps build test lint format demo golden benchmarks compare-torch clean reproduce-small notebook-check \
+  notebook-data report-screenshot
 
 all: build
 
@@ -44,31 +45,46 @@ demo: build
 	@for m in "vgg08" "vgg38" "vgg38 --batchnorm" "vgg38 --residual" "vgg38 --batchnorm --residual"; do \
 	  printf '%-30s ' "$$m"; $(BIN) describe --model $$m | grep 'total parameters'; done
 	@echo
-	@echo "== initial weights for padded Fashion-MNIST (1x32x32, 10 classes) =="
-	$(BIN) init --model vgg38 --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg38-init.h5
-	$(BIN) init --model vgg38 --batchnorm --residual --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg38-bn-res-init.h5
-	$(BIN) init --model vgg08 --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg08-init.h5
+	@echo "== VGG08 at initialisation: the second-order Taylor model tracks the real loss change up to about ε* =="
+	@$(BIN) init --model vgg08 --classes 10 --input 1x32x32 --seed 0 -o $(DEMO_DIR)/vgg08-init.h5 >/dev/null
+	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg08-init.h5 --dataset fashion-mnist --examples 100 --probes 2 | sed -n '/Taylor/,$$p'
 	@echo
-	@echo "== exact curvature and gradient flow at initialisation, 32 Fashion-MNIST images =="
-	@echo "-- plain VGG38: the gradient vanishes towards the input (mean |g| column) --"
-	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg38-init.h5 --dataset fashion-mnist --examples 32 --probes 2 --max-eigen-products 10
+	@echo "== the paper's headline runs on Fashion-MNIST (smoke scale), with traces, verdicts and a report =="
+	$(BIN) reproduce --scale smoke --output $(DEMO_DIR)
 	@echo
-	@echo "-- VGG38 with BatchNorm and residual connections: it does not --"
-	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg38-bn-res-init.h5 --dataset fashion-mnist --examples 32 --probes 2 --max-eigen-products 10
-	@echo
-	@echo "-- VGG08: the second-order Taylor model tracks the real loss change up to about ε* --"
-	$(BIN) probe --checkpoint $(DEMO_DIR)/vgg08-init.h5 --dataset fashion-mnist --examples 100
-	@echo
-	@echo "== a short traced run of each VGG38 (1,000 Fashion-MNIST images, one epoch) and the verdicts =="
-	$(BIN) train --model vgg38 --classes 10 --input 1x32x32 --epochs 1 --subset 1000 --validation 500 \
-	  --output $(DEMO_DIR)/vgg38 --trace $(DEMO_DIR)/vgg38.h5 --quiet
-	$(BIN) train --model vgg38 --batchnorm --residual --classes 10 --input 1x32x32 --epochs 1 --subset 1000 --validation 500 \
-	  --output $(DEMO_DIR)/vgg38-bn-res --trace $(DEMO_DIR)/vgg38-bn-res.h5 --quiet
-	@$(BIN) analyze $(DEMO_DIR)/vgg38.h5 | sed -n '1,8p'
-	@echo
-	@$(BIN) analyze $(DEMO_DIR)/vgg38-bn-res.h5 | sed -n '1,8p'
-	@echo
-	@echo "traces and checkpoints are in $(DEMO_DIR)/ (gradtrace inspect $(DEMO_DIR)/vgg38.h5)"
+	@echo "open $(DEMO_DIR)/report.html; traces in $(DEMO_DIR)/traces/ (gradtrace analyze|plot|export|compare them)"
+
+# The full small-scale reproduction (about an hour on 2 cores); its table is committed as
+# benchmarks/reproduce-small.md.
+reproduce-small: build
+	$(BIN) reproduce --scale small --output out/reproduce-small
+	cp out/reproduce-small/table.md benchmarks/reproduce-small.md
+
+# Python packages of the notebook, installed with pip when missing.
+NOTEBOOK_PACKAGES := h5py numpy pandas matplotlib nbconvert nbclient ipykernel
+
+# Runs notebooks-data/gradtrace-traces.ipynb headlessly on the example traces beside it.
+notebook-check:
+	@python3 -c "import h5py, numpy, pandas, matplotlib, nbconvert, nbclient, ipykernel" 2>/dev/null \
+	  || pip install -q $(NOTEBOOK_PACKAGES)
+	cd notebooks-data && python3 -m jupyter nbconvert --to notebook --execute gradtrace-traces.ipynb \
+	  --output-dir /tmp --output gradtrace-traces.executed.ipynb --ExecutePreprocessor.timeout=300
+	@echo "notebook ran end to end (executed copy: /tmp/gradtrace-traces.executed.ipynb)"
+
+# Rebuilds the notebook's example traces from a smoke reproduction.
+notebook-data: build
+	$(BIN) reproduce --scale smoke --output out/notebook-smoke
+	rm -rf notebooks-data/traces && mkdir -p notebooks-data/traces
+	cp out/notebook-smoke/traces/*.h5 notebooks-data/traces/
+
+# Screenshot of a report in headless Chromium (installs chromium when missing):
+#   make report-screenshot REPORT=out/demo/report.html
+REPORT ?= $(DEMO_DIR)/report.html
+report-screenshot:
+	@command -v chromium >/dev/null || (SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -q chromium)
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,4200 \
+	  --screenshot=$(REPORT:.html=.png) file://$(abspath $(REPORT)) 2>/dev/null
+	@echo "screenshot: $(REPORT:.html=.png)"
 
 # Regenerate the PyTorch golden values (needs: pip install torch==2.13.0 h5py numpy).
 golden: build

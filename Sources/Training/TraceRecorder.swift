@@ -33,17 +33,31 @@ public final class TraceRecorder {
 
   public init(path: String, network: VGG<Float>, configuration: String, options: RecordingOptions) throws {
     self.options = options
-    let weights = network.weightTensors
-    weightNames = weights.map(\.name)
+    weightNames = network.weightTensors.map(\.name)
     saturates = network.configuration.activation == .sigmoid
-    let layout = TraceLayout(
+    writer = try TraceWriter(
+      path: path, configuration: configuration, model: ModelDescription(configuration: network.configuration).json,
+      toolVersion: GradTraceVersion.current, layout: Self.layout(network, options), flushEvery: options.flushEvery)
+  }
+
+  /// Continues the trace of a run resumed by `trainer` (from its last checkpoint): the steps
+  /// and epochs recorded after that checkpoint are dropped, recording goes on from there.
+  public init(continuing path: String, trainer: Trainer, options: RecordingOptions) throws {
+    self.options = options
+    weightNames = trainer.network.weightTensors.map(\.name)
+    saturates = trainer.network.configuration.activation == .sigmoid
+    writer = try TraceWriter.continuing(
+      path, layout: Self.layout(trainer.network, options), beforeStep: trainer.completedSteps,
+      epochs: trainer.history.count, flushEvery: options.flushEvery)
+  }
+
+  static func layout(_ network: VGG<Float>, _ options: RecordingOptions) -> TraceLayout {
+    let weights = network.weightTensors
+    return TraceLayout(
       layerNames: weights.map(\.label), layerKinds: weights.map(\.role.rawValue),
       layerParameters: weights.map(\.elementCount),
       activationNames: options.activations ? network.blocks.map(\.name) : nil,
       recordsCurvature: options.curvature)
-    writer = try TraceWriter(
-      path: path, configuration: configuration, model: ModelDescription(configuration: network.configuration).json,
-      toolVersion: GradTraceVersion.current, layout: layout, flushEvery: options.flushEvery)
   }
 
   /// Whether step `step` (from 0) of an epoch with `steps` steps is recorded.

@@ -71,6 +71,8 @@ public final class Trainer {
   private var optimizer: TrainingOptimizer
   private var generator: SeededGenerator
   private var stepCount = 0
+  /// Training steps taken so far (restored on resume).
+  public var completedSteps: Int { stepCount }
 
   public static let lastCheckpoint = "last.h5"
   public static let bestCheckpoint = "best.h5"

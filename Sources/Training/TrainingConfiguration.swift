@@ -37,6 +37,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// Use only the first N training images (after the split).
   public var subset: Int?
   public var validationCount: Int
+  /// Evaluate the test set on its first N images only (nil: all of it).
+  public var testCount: Int?
   public var augmentation: Augmentation
   /// Synthetic dataset size and classes.
   public var syntheticCount = 2000

@@ -56,6 +56,7 @@ public struct TrainingData: Sendable {
     }
     var (train, validation) = full.split(validationCount: c.validationCount, seed: c.splitSeed)
     if let subset = c.subset { train = train.subset(Array(0..<min(subset, train.count))) }
-    return TrainingData(train: train, validation: validation, test: test)
+    let testImages = c.testCount.map { test.subset(Array(0..<min($0, test.count))) } ?? test
+    return TrainingData(train: train, validation: validation, test: testImages)
   }
 }

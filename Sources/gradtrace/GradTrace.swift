@@ -17,6 +17,6 @@ struct GradTrace: ParsableCommand {
       """,
     subcommands: [
       Describe.self, Init.self, Train.self, Evaluate.self, Probe.self, Inspect.self, Tail.self, Analyze.self,
-      Compare.self, Export.self, Plot.self, Report.self,
+      Compare.self, Export.self, Plot.self, Report.self, Reproduce.self,
     ])
 }

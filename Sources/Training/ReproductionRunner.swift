@@ -1,0 +1,65 @@
+import Foundation
+
+/// Trains the runs of a reproduction in `directory`: `runs/<name>/` holds each run's
+/// checkpoints and summary, `traces/<name>.h5` its trace. A run that finished before (same
+/// configuration) is reused; one that was interrupted resumes from its last epoch and its trace
+/// continues from there.
+public struct ReproductionRunner {
+  public enum Outcome: String, Sendable { case reused, resumed, trained }
+
+  public let directory: String
+  /// Curvature every K steps in the headline runs.
+  public var curvatureEvery = 10
+  public var observer: TrainingObserver?
+
+  public init(directory: String) { self.directory = directory }
+
+  public func runDirectory(_ run: ReproductionRun) -> String { "\(directory)/runs/\(run.name)" }
+  public func tracePath(_ run: ReproductionRun) -> String { "\(directory)/traces/\(run.name).h5" }
+
+  /// Trains (or reuses, or resumes) one run. - Throws: data, checkpoint and trace errors;
+  /// `TrainingError` when the run diverges (its trace says so).
+  public func execute(_ run: ReproductionRun) throws -> (outcome: Outcome, summary: TrainingSummary) {
+    let runDirectory = runDirectory(run)
+    let trace = tracePath(run)
+    try FileManager.default.createDirectory(atPath: "\(directory)/traces", withIntermediateDirectories: true)
+    let summaryPath = "\(runDirectory)/summary.json"
+    let saved = try? Trainer.savedConfiguration(in: runDirectory)
+    let sameRun = saved.map { Self.comparable($0) == Self.comparable(run.configuration) } ?? false
+    if sameRun, FileManager.default.fileExists(atPath: summaryPath), FileManager.default.fileExists(atPath: trace),
+      let data = FileManager.default.contents(atPath: summaryPath),
+      let summary = try? JSONDecoder().decode(TrainingSummary.self, from: data)
+    {
+      return (.reused, summary)
+    }
+    var options = RecordingOptions()
+    options.curvature = run.recordsCurvature
+    options.curvatureEvery = curvatureEvery
+    let trainer: Trainer
+    let outcome: Outcome
+    if sameRun, FileManager.default.fileExists(atPath: trace) {
+      trainer = try Trainer(resumingIn: runDirectory, data: try TrainingData.load(run.configuration))
+      trainer.recorder = try TraceRecorder(continuing: trace, trainer: trainer, options: options)
+      outcome = .resumed
+    } else {
+      try? FileManager.default.removeItem(atPath: runDirectory)
+      trainer = try Trainer(
+        configuration: run.configuration, data: try TrainingData.load(run.configuration),
+        outputDirectory: runDirectory)
+      trainer.recorder = try TraceRecorder(
+        path: trace, network: trainer.network, configuration: trainer.configuration.json, options: options)
+      outcome = .trained
+    }
+    trainer.observer = observer
+    trainer.continueAfterNonFinite = true
+    return (outcome, try trainer.run())
+  }
+
+  /// The configuration without what may differ between machines (threads change speed, not
+  /// results, apart from summation order).
+  static func comparable(_ configuration: TrainingConfiguration) -> TrainingConfiguration {
+    var copy = configuration
+    copy.threads = 0
+    return copy
+  }
+}
