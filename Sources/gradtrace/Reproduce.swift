@@ -54,11 +54,11 @@ struct Reproduce: ParsableCommand {
     var runner = ReproductionRunner(directory: directory)
     runner.curvatureEvery = curvatureEvery ?? (scale == .smoke ? 8 : 10)
     let started = Date()
-    print("reproducing Table 1 at scale \(scale.rawValue): \(runs.count) runs into \(directory)")
+    say("reproducing Table 1 at scale \(scale.rawValue): \(runs.count) runs into \(directory)")
     var trainingSeconds = 0.0
     for (index, run) in runs.enumerated() {
       let c = run.configuration
-      print(
+      say(
         "[\(index + 1)/\(runs.count)] \(run.label), batch \(c.batchSize), lr \(c.learningRate), wd \(c.weightDecay) (\(run.name))"
       )
       let result: (outcome: ReproductionRunner.Outcome, summary: TrainingSummary)
@@ -68,7 +68,7 @@ struct Reproduce: ParsableCommand {
         throw CommandError("\(run.name): \(error)")
       }
       trainingSeconds += result.summary.trainingSeconds
-      print(
+      say(
         String(
           format: "    %@, test acc %.2f%% (paper %.2f%%), %.0fs", result.outcome.rawValue,
           result.summary.testAccuracy * 100, run.paperTestAccuracy * 100, result.summary.trainingSeconds))
@@ -80,19 +80,19 @@ struct Reproduce: ParsableCommand {
     report.title = "gradtrace: the paper's Table 1 at scale \(scale.rawValue)"
     try report.html.write(toFile: "\(directory)/report.html", atomically: true, encoding: .utf8)
 
-    print("\nverdicts:")
+    say("\nverdicts:")
     for (run, data) in zip(runs, analyses) {
       let a = data.analysis
-      print(
+      say(
         String(
           format: "  %-44@ %-10@ first/last mean|g| %.2g, test acc %@", run.name, a.verdict.uppercased(),
           a.firstToLastRatio, a.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
     }
-    print(
+    say(
       String(
         format: "\ntraining time %.1f min (sum over runs); this command %.1f min", trainingSeconds / 60,
         Date().timeIntervalSince(started) / 60))
-    print("table: \(directory)/table.md; figures: \(directory)/figures/; report: \(directory)/report.html")
+    say("table: \(directory)/table.md; figures: \(directory)/figures/; report: \(directory)/report.html")
   }
 
   /// Table 1 with our accuracies beside the paper's, and gradient health.
@@ -121,7 +121,7 @@ struct Reproduce: ParsableCommand {
     try ("% \(setting)\n" + table.rendered(.latex)).write(
       toFile: "\(directory)/table.tex", atomically: true, encoding: .utf8)
     try table.rendered(.csv).write(toFile: "\(directory)/table.csv", atomically: true, encoding: .utf8)
-    print("\n" + table.rendered(.text))
+    say("\n" + table.rendered(.text))
   }
 
   /// Figures 1-3 (gradient flow of each headline run), 4-5 (loss, accuracy), Taylor, curvature.
@@ -141,3 +141,9 @@ struct Reproduce: ParsableCommand {
 }
 
 extension ReproductionScale: ExpressibleByArgument {}
+
+/// Writes a line to standard output at once (progress must show in a log file too, where
+/// `print` would hold it in a buffer until the end).
+private func say(_ text: String = "") {
+  FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

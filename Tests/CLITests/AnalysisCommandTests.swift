@@ -56,6 +56,8 @@ struct AnalysisCommandTests {
     #expect(none.status == 1 && none.standardError.contains("/no/such.h5: no such file"))
     let usage = try GradTraceRun(["compare", Self.trace, "--sort", "colour"])
     #expect(usage.status == 64 && usage.standardError.contains("Unknown column 'colour'"))
+    let paper = try GradTraceRun(["reproduce", "--scale", "paper"])
+    #expect(paper.status == 64 && paper.standardError.contains("--data-dir"))
     let help = try GradTraceRun(["report", "--help"])
     #expect(help.standardOutput.contains("Exit status: 0 when every trace was read"))
     let html = temporaryPath("partial.html")
