@@ -71,7 +71,7 @@ public struct HTMLReport {
       .verdict { font-weight: bold; font-size: 1.1em; } .vanishing, .exploding { color: #c0392b; }
       .healthy { color: #27ae60; } .hint { font-style: italic; } .missing { color: #8a6d3b; }
       .warning { background: #fcf8e3; border: 1px solid #e5d8a8; padding: 0.5em 1em; }
-      figure { margin: 1em 0; } pre { font-size: 11px; overflow-x: auto; }
+      figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; } pre { font-size: 11px; overflow-x: auto; }
       </style></head>
       <body>
       \(body.joined(separator: "\n"))

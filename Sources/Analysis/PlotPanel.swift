@@ -105,21 +105,26 @@ struct PlotPanel {
   var integralX = false
 
   static let plotHeight = 260.0
-  static let legendWidth = 190.0
+
+  /// Room for the legend: its longest label at about 6 px a character, within 150-330 px.
+  var legendWidth: Double {
+    let longest = series.compactMap(\.label).map(\.count).max() ?? 0
+    return min(330, max(150, 40 + 6 * Double(longest)))
+  }
 
   /// Height of the panel on a canvas: title, plot, tick labels (rotated categories need more).
   var height: Double {
     let categoryDepth = categories.map { labels in Double(labels.map(\.count).max() ?? 0) * 5.2 * 0.87 + 20 } ?? 20
-    return 40 + Self.plotHeight + categoryDepth + 30
+    return 52 + Self.plotHeight + categoryDepth + 30
   }
 
   func draw(on canvas: inout SVGCanvas, top: Double) {
     let left = 88.0
-    let right = canvas.width - Self.legendWidth - 16
-    let plotTop = top + 40
+    let right = canvas.width - legendWidth - 16
+    let plotTop = top + 52
     let plotBottom = plotTop + Self.plotHeight
     canvas.text(title, x: left, y: top + 22, size: 15, bold: true)
-    if let note { canvas.text(note, x: right, y: top + 22, size: 11, anchor: .end, color: "#666666") }
+    if let note { canvas.text(note, x: left, y: top + 41, size: 11, color: "#666666") }
     canvas.rectangle(left, plotTop, right - left, Self.plotHeight, fill: "#fbfbfb", stroke: .init(color: "#999999"))
 
     let xs = series.flatMap { $0.points.map(\.x) }
@@ -140,10 +145,13 @@ struct PlotPanel {
     }
     let tickLabelBottom: Double
     if let categories {
+      // Labels stay apart however many layers: the font follows the spacing (6-9 px).
+      let spacing = (right - left) / Double(max(categories.count, 1))
+      let size = max(6, min(9, spacing * 0.9))
       for (index, name) in categories.enumerated() {
         guard let x = xScale.position(Double(index)) else { continue }
         canvas.line(x, plotBottom, x, plotBottom + 4, .init(color: "#999999"))
-        canvas.text(name, x: x + 3, y: plotBottom + 12, size: 9, anchor: .end, rotation: -60)
+        canvas.text(name, x: x + 3, y: plotBottom + 12, size: size, anchor: .end, rotation: -60)
       }
       tickLabelBottom = plotBottom + Double(categories.map(\.count).max() ?? 0) * 5.2 * 0.87 + 16
     } else {
@@ -225,7 +233,11 @@ struct PlotPanel {
 }
 
 /// Panels stacked top to bottom on one canvas.
-func renderFigure(_ panels: [PlotPanel], width: Double = 960) -> SVGCanvas {
+/// Wide enough for about 12 px per layer label (VGG38 with BatchNorm has 78).
+func renderFigure(_ panels: [PlotPanel]) -> SVGCanvas {
+  let layers = panels.compactMap { $0.categories?.count }.max() ?? 0
+  let legend = panels.map(\.legendWidth).max() ?? 0
+  let width = max(960, 12 * Double(layers) + 120 + legend)
   var canvas = SVGCanvas(width: width, height: panels.map(\.height).reduce(0, +) + 10)
   var top = 5.0
   for panel in panels {

@@ -83,10 +83,11 @@ struct Reproduce: ParsableCommand {
     say("\nverdicts:")
     for (run, data) in zip(runs, analyses) {
       let a = data.analysis
+      let name = run.name.padding(toLength: 36, withPad: " ", startingAt: 0)
+      let verdict = a.verdict.uppercased().padding(toLength: 10, withPad: " ", startingAt: 0)
       say(
-        String(
-          format: "  %-44@ %-10@ first/last mean|g| %.2g, test acc %@", run.name, a.verdict.uppercased(),
-          a.firstToLastRatio, a.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-"))
+        "  \(name) \(verdict) first/last mean|g| \(String(format: "%.2g", a.firstToLastRatio)), test acc \(a.testAccuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "-")"
+      )
     }
     say(
       String(
