@@ -52,20 +52,25 @@ public enum TraceTable: String, CaseIterable, Sendable {
 
   /// What one column means, for `--help` and the README.
   public static let columnHelp = """
-    summary: run (file name), model, dataset, batch_size, learning_rate, weight_decay, epochs
-      (completed), test_accuracy (on the best checkpoint), train_accuracy (last epoch),
-      best_valid_accuracy, test_loss, status, verdict, first_last_ratio (first/last layer
-      mean |g| at the last step), vanishing_depth (layers from the output until the flow
-      falls below τ·head; empty: never), nonfinite_steps, taylor_correlation (second-order
-      prediction against the actual change), median_step_ratio (median ε/ε*).
-    gradients: run, epoch, layer_index (0 = input side), layer, mean_abs_epoch_mean (mean over
-      the epoch's recorded steps of mean |g|), mean_abs_last_step (at its last step).
-    curvature: run, step, gTg, gHg, gTd, dHd, predicted_first, predicted_second, actual_delta,
-      epsilon_star, alpha, hessian_trace, hessian_top_eigenvalue (NaN where not measured or
-      undefined).
-    epochs: run, epoch, train_loss, train_accuracy, valid_loss, valid_accuracy, seconds.
+    summary: run (file name), model, dataset, batch_size, learning_rate,
+      weight_decay, epochs (completed), test_accuracy (on the best checkpoint),
+      train_accuracy (last epoch), best_valid_accuracy, test_loss, status,
+      verdict, first_last_ratio (first/last layer mean |g| at the last step),
+      vanishing_depth (layers from the output until the flow falls below τ·head;
+      empty: never), nonfinite_steps, taylor_correlation (second-order prediction
+      against the actual change), median_step_ratio (median ε/ε*).
+    gradients: run, epoch, layer_index (0 = input side), layer,
+      mean_abs_epoch_mean (mean over the epoch's recorded steps of mean |g|),
+      mean_abs_last_step (at its last step).
+    curvature: run, step, gTg, gHg, gTd, dHd, predicted_first, predicted_second,
+      actual_delta, epsilon_star, alpha, hessian_trace, hessian_top_eigenvalue
+      (NaN where not measured or undefined).
+    epochs: run, epoch, train_loss, train_accuracy, valid_loss, valid_accuracy,
+      seconds.
     steps: run, step, epoch, loss, accuracy, learning_rate.
-    Accuracies are fractions in csv and json, percentages in text, markdown and LaTeX.
+
+    Accuracies are fractions in csv and json, percentages in text, markdown and
+    LaTeX.
     """
 
   /// Appends this table's rows for one trace. Per-step tables are read in blocks of

@@ -5,15 +5,18 @@ struct Analyze: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Verdict on a trace: do the gradients vanish or explode, where, since when; the Taylor analysis.",
     discussion: """
-      Reads the trace in blocks (memory stays bounded), computes the gradient flow per layer
-      (per-epoch mean of mean |g| and the last-step-of-epoch snapshot the paper plots), the
-      first/last layer ratio, the vanishing depth, the trend across epochs, and a verdict
-      (vanishing / exploding / healthy) with its evidence and a hint. With curvature recorded,
-      also how well the second-order prediction tracks the real loss change.
+      Reads the trace in blocks (memory stays bounded), computes the gradient flow
+      per layer (per-epoch mean of mean |g| and the last-step-of-epoch snapshot the
+      paper plots), the first/last layer ratio, the vanishing depth, the trend
+      across epochs, and a verdict (vanishing / exploding / healthy) with its
+      evidence and a hint. With curvature recorded, also how well the second-order
+      prediction tracks the real loss change.
 
-      Thresholds (defaults): vanishing when first/last < 1e-4, exploding when > 1e4 or any
-      non-finite step; vanishing depth where the flow falls below 0.01× the head's.
-      Exit status: 0 on success, 1 when the file cannot be read as a trace.
+      Thresholds (defaults): vanishing when first/last < 1e-4, exploding when > 1e4
+      or any non-finite step; vanishing depth where the flow falls below 0.01× the
+      head's.
+
+      \(TraceExit.help)
 
       Example: gradtrace analyze run.h5 --json
       """)

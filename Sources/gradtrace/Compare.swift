@@ -6,9 +6,10 @@ struct Compare: ParsableCommand {
     abstract: "One row per run, as in the paper's Table 1, plus gradient-health columns.",
     discussion: """
       Columns: run, model, dataset, batch_size, learning_rate, weight_decay, epochs,
-      test_accuracy, train_accuracy (last epoch), best_valid_accuracy, test_loss, status,
-      verdict, first_last_ratio, vanishing_depth, nonfinite_steps, taylor_correlation,
-      median_step_ratio (ε/ε*). `gradtrace export --help` describes each.
+      test_accuracy, train_accuracy (last epoch), best_valid_accuracy, test_loss,
+      status, verdict, first_last_ratio, vanishing_depth, nonfinite_steps,
+      taylor_correlation, median_step_ratio (ε/ε*). `gradtrace export --help`
+      describes each.
 
       \(TraceExit.help)
 

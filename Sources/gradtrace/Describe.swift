@@ -6,8 +6,9 @@ struct Describe: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print a model's layers, output shapes and parameter counts.",
     discussion: """
-      Output shapes are for one image (batch axis shown as N). Weight tensors are the conv
-      weights, BatchNorm scales (γ) and the linear weight: the layers of the gradient-flow figure.
+      Output shapes are for one image (batch axis shown as N). Weight tensors are
+      the conv weights, BatchNorm scales (γ) and the linear weight: the layers of
+      the gradient-flow figure.
 
       Example: gradtrace describe --model vgg38 --batchnorm --residual --json
       """)

@@ -21,8 +21,9 @@ struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Loss and accuracy of a checkpoint on a batch or a dataset split.",
     discussion: """
-      --mode eval normalises with BatchNorm's running statistics (as at test time); --mode train
-      with the batch's own statistics (as during training and in `probe`).
+      --mode eval normalises with BatchNorm's running statistics (as at test time);
+      --mode train with the batch's own statistics (as during training and in
+      `probe`).
 
       Examples:
         gradtrace evaluate --checkpoint runs/vgg08/best.h5 --dataset fashion-mnist --split test

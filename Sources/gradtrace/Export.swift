@@ -9,8 +9,9 @@ struct Export: ParsableCommand {
       Tables and their columns (stable: scripts may key on them):
       \(TraceTable.columnHelp)
 
-      Per-step tables stream: memory stays bounded however long the run. CSV loads with
-      pandas.read_csv; JSON is an array of objects (NaN and missing values are null).
+      Per-step tables stream: memory stays bounded however long the run. CSV loads
+      with pandas.read_csv; JSON is an array of objects (NaN and missing values are
+      null).
 
       \(TraceExit.help)
 

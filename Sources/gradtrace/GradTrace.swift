@@ -7,9 +7,9 @@ struct GradTrace: ParsableCommand {
     commandName: "gradtrace",
     abstract: "See why very deep networks do or do not learn.",
     discussion: """
-      gradtrace builds the VGG family of "Vanishing gradients in very deep networks" (VGG08,
-      VGG38, with BatchNorm and residual connections), writes their weights in an open HDF5
-      format, and measures their gradients exactly.
+      gradtrace builds the VGG family of "Vanishing gradients in very deep networks"
+      (VGG08, VGG38, with BatchNorm and residual connections), writes their weights
+      in an open HDF5 format, and measures their gradients exactly.
 
       Examples:
         gradtrace describe --model vgg38 --batchnorm --residual

@@ -7,11 +7,13 @@ struct Init: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Write a model's initial weights as a checkpoint.",
     discussion: """
-      The checkpoint holds /parameters/<name> and /buffers/<name> with PyTorch's names and
-      shapes (conv OIHW, linear [out, in]), so other tools can load exactly these weights;
-      scripts/torch_reference.py shows how with h5py. The same seed gives the same weights.
+      The checkpoint holds /parameters/<name> and /buffers/<name> with PyTorch's
+      names and shapes (conv OIHW, linear [out, in]), so other tools can load
+      exactly these weights; scripts/torch_reference.py shows how with h5py. The
+      same seed gives the same weights.
 
-      Example: gradtrace init --model vgg38 --batchnorm --residual --seed 0 -o init.h5
+      Example: gradtrace init --model vgg38 --batchnorm --residual --seed 0 -o
+      init.h5
       """)
 
   @OptionGroup var modelOptions: ModelOptions

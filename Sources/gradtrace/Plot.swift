@@ -7,16 +7,18 @@ struct Plot: ParsableCommand {
     abstract: "Draw the paper's figures from traces as SVG.",
     discussion: """
       Figures:
-        gradient-flow  mean |∂f/∂W| per layer at the last step of each epoch, one translucent
-                       line per epoch, light (first) to dark (last); one panel per trace
-                       (the paper's Figures 1-3). Log scale unless --linear.
-        loss           train (solid) and validation (dashed) loss per epoch, one colour per
-                       trace (Figures 4-5).
+        gradient-flow  mean |∂f/∂W| per layer at the last step of each epoch, one
+                       translucent line per epoch, light (first) to dark (last); one
+                       panel per trace (the paper's Figures 1-3). Log scale unless
+                       --linear.
+        loss           train (solid) and validation (dashed) loss per epoch, one
+                       colour per trace (Figures 4-5).
         accuracy       train and validation accuracy per epoch.
-        taylor         first- and second-order predicted loss change against the actual
-                       change, per curvature measurement, with y = x; one panel per trace.
-        curvature      ε/ε* (ε = −gᵀd/gᵀg, the update's length along −g) with the lines
-                       ε = ε* and ε = 2ε*, and gᵀHg, over training.
+        taylor         first- and second-order predicted loss change against the
+                       actual change, per curvature measurement, with y = x; one
+                       panel per trace.
+        curvature      ε/ε* (ε = −gᵀd/gᵀg, the update's length along −g) with the
+                       lines ε = ε* and ε = 2ε*, and gᵀHg, over training.
 
       \(TraceExit.help)
 

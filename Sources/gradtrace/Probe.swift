@@ -10,17 +10,19 @@ struct Probe: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure exact curvature at fixed weights on a fixed batch.",
     discussion: """
-      Loads a checkpoint, takes one batch (a batch file, or the first N examples of a dataset,
-      normalised, not augmented) and reports, with BatchNorm in training mode: the loss,
-      per-layer gradient statistics, gᵀg and gᵀHg with per-layer contributions g_lᵀ(Hg)_l,
-      the Hessian trace and per-layer traces (Hutchinson), the dominant eigenvalue (power
-      iteration), and the Taylor table along −g at ε = k·ε* for k in --multiples. Every
-      curvature number comes from exact Hessian-vector products (forward-over-reverse).
+      Loads a checkpoint, takes one batch (a batch file, or the first N examples of
+      a dataset, normalised, not augmented) and reports, with BatchNorm in training
+      mode: the loss, per-layer gradient statistics, gᵀg and gᵀHg with per-layer
+      contributions g_lᵀ(Hg)_l, the Hessian trace and per-layer traces (Hutchinson),
+      the dominant eigenvalue (power iteration), and the Taylor table along −g at ε
+      = k·ε* for k in --multiples. Every curvature number comes from exact
+      Hessian-vector products (forward-over-reverse).
 
-      Where gᵀHg ≤ 0 there is no ε*: the report says "negative curvature" and the table runs
-      over --epsilon-grid instead. --precision double runs everything in float64: use it for
-      deep BatchNorm networks, where float32 rounding grows to percents (vgg38 BN at
-      initialisation: 7% in the gradient, for PyTorch as for gradtrace).
+      Where gᵀHg ≤ 0 there is no ε*: the report says "negative curvature" and the
+      table runs over --epsilon-grid instead. --precision double runs everything in
+      float64: use it for deep BatchNorm networks, where float32 rounding grows to
+      percents (vgg38 BN at initialisation: 7% in the gradient, for PyTorch as for
+      gradtrace).
 
       Examples:
         gradtrace init --model vgg08 --classes 10 --input 1x32x32 -o vgg08.h5
@@ -68,7 +70,9 @@ struct Probe: ParsableCommand {
 
   @Option(
     help: """
-      Arithmetic of the gradient and Hessian-vector products: float (as training runs) or double     (about twice as slow; deep BatchNorm networks amplify float32 rounding to several percent).
+      Arithmetic of the gradient and Hessian-vector products: float (as training
+      runs) or double     (about twice as slow; deep BatchNorm networks amplify
+      float32 rounding to several percent).
       """)
   var precision: Precision = .float
 

@@ -6,11 +6,12 @@ struct Report: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "One self-contained HTML page with the tables and figures of one or more traces.",
     discussion: """
-      The page holds the comparison table (as `gradtrace compare`), each run's verdict with
-      its evidence and hint and its gradient-flow figure, the loss and accuracy curves of all
-      runs and, for traces that recorded curvature, the Taylor and curvature figures. CSS and
-      SVG are inline: the file can be mailed or archived on its own. A trace that cannot be
-      read is named at the top of the page and on stderr (exit status 2).
+      The page holds the comparison table (as `gradtrace compare`), each run's
+      verdict with its evidence and hint and its gradient-flow figure, the loss and
+      accuracy curves of all runs and, for traces that recorded curvature, the
+      Taylor and curvature figures. CSS and SVG are inline: the file can be mailed
+      or archived on its own. A trace that cannot be read is named at the top of the
+      page and on stderr (exit status 2).
 
       \(TraceExit.help)
 

@@ -9,21 +9,23 @@ struct Reproduce: ParsableCommand {
     abstract: "Reproduce the paper's Table 1 and figures, with traces, a table and an HTML report.",
     discussion: """
       Scales:
-        smoke  VGG08, VGG38, VGG38 BN and VGG38 BN+residual on 2,000 Fashion-MNIST images,
-               2 epochs, batch 100, test on 1,000 (a few minutes on 2 cores).
-        small  every row of Table 1 (batch sizes, learning rates and weight decays as in the
-               paper) on 4,000 Fashion-MNIST images for 3 epochs, test on 5,000 (about an
-               hour on 2 cores).
+        smoke  VGG08, VGG38, VGG38 BN and VGG38 BN+residual on 2,000 Fashion-MNIST
+               images, 2 epochs, batch 100, test on 1,000 (a few minutes on 2
+               cores).
+        small  every row of Table 1 (batch sizes, learning rates and weight decays
+               as in the paper) on 4,000 Fashion-MNIST images for 3 epochs, test on
+               5,000 (about an hour on 2 cores).
         paper  the full protocol: every row, CIFAR-100 from --data-dir, 100 epochs.
-      The four headline runs record curvature every --curvature-every steps (the Taylor
-      figure); the others gradients and activations.
+      The four headline runs record curvature every --curvature-every steps (the
+      Taylor figure); the others gradients and activations.
 
-      DIR receives runs/<name>/ (checkpoints, summary.json), traces/<name>.h5, table.md,
-      table.tex and table.csv (Table 1 with the paper's accuracies beside ours, verdicts),
-      figures/*.svg (gradient flow per headline run like Figures 1-3, loss and accuracy like
-      Figures 4-5, Taylor and curvature) and report.html. A run already finished in DIR with
-      the same configuration is reused; an interrupted one resumes from its last epoch and
-      its trace continues.
+      DIR receives runs/<name>/ (checkpoints, summary.json), traces/<name>.h5,
+      table.md, table.tex and table.csv (Table 1 with the paper's accuracies beside
+      ours, verdicts), figures/*.svg (gradient flow per headline run like Figures
+      1-3, loss and accuracy like Figures 4-5, Taylor and curvature) and
+      report.html. A run already finished in DIR with the same configuration is
+      reused; an interrupted one resumes from its last epoch and its trace
+      continues.
 
       Examples:
         gradtrace reproduce --scale smoke --output out/smoke

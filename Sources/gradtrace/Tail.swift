@@ -6,8 +6,9 @@ struct Tail: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Follow a trace while its run writes it (SWMR): print each new step as it is flushed.",
     discussion: """
-      Prints step, epoch, loss, accuracy and the gradient flow at the first and last layer for
-      every new row, until the run's status leaves "running" (or --timeout seconds pass).
+      Prints step, epoch, loss, accuracy and the gradient flow at the first and last
+      layer for every new row, until the run's status leaves "running" (or --timeout
+      seconds pass).
 
       Example: gradtrace tail run.h5
       """)

@@ -11,11 +11,11 @@ enum TraceExit {
   static let partial = ExitCode(2)
 
   static let help = """
-    Exit status: 0 when every trace was read (notes in the output say what a trace did not
-    record); 1 when no trace could be read (not HDF5, truncated, another program's file, a
-    newer format_version, a dataset with the wrong shape), with a message naming the file,
-    the path inside it and what was expected; 2 when some traces were read and others not;
-    64 on a usage error.
+    Exit status: 0 when every trace was read (notes in the output say what a trace
+    did not record); 1 when no trace could be read (not HDF5, truncated, another
+    program's file, a newer format_version, a dataset with the wrong shape), with
+    a message naming the file, the path inside it and what was expected; 2 when
+    some traces were read and others not; 64 on a usage error.
     """
 }
 

@@ -13,15 +13,16 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train a model of the VGG family.",
     discussion: """
-      Trains with shuffled, augmented minibatches (random crop with 4 pixels of zero padding;
-      horizontal flips for CIFAR), validates after every epoch, writes DIR/last.h5 at every
-      epoch end and DIR/best.h5 at the best validation accuracy, evaluates the test set once
-      on best.h5, and writes DIR/summary.json and DIR/epochs.csv. The same seed and thread
-      count give the same run; --resume DIR continues one exactly. `kill -USR1 <pid>` asks for
-      a checkpoint now: DIR/requested.h5 is written when the current step ends.
+      Trains with shuffled, augmented minibatches (random crop with 4 pixels of zero
+      padding; horizontal flips for CIFAR), validates after every epoch, writes
+      DIR/last.h5 at every epoch end and DIR/best.h5 at the best validation
+      accuracy, evaluates the test set once on best.h5, and writes DIR/summary.json
+      and DIR/epochs.csv. The same seed and thread count give the same run; --resume
+      DIR continues one exactly. `kill -USR1 <pid>` asks for a checkpoint now:
+      DIR/requested.h5 is written when the current step ends.
 
-      Fashion-MNIST (the default) is read from the Debian package and padded to 32×32;
-      CIFAR-10/100 from --data-dir in the official binary format.
+      Fashion-MNIST (the default) is read from the Debian package and padded to
+      32×32; CIFAR-10/100 from --data-dir in the official binary format.
 
       Examples:
         gradtrace train --model vgg08 --classes 10 --input 1x32x32 --epochs 2 --subset 10000 --output runs/vgg08
