@@ -62,7 +62,8 @@ struct Train: ParsableCommand {
   @Option(help: "Continue the run in this directory (its last.h5) up to --epochs.") var resume: String?
   @Flag(help: "Print only the summary.") var quiet = false
 
-  @Option(help: "Write a trace of the run (HDF5, schema v1) to this file.") var trace: String?
+  @Option(help: "Write a trace of the run (HDF5, schema v1) to this file; with --resume, continue it.")
+  var trace: String?
   @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record =
     "gradients,activations"
   @Option(help: "Record step statistics every k steps (the last step of each epoch always).") var recordEvery = 1
@@ -153,8 +154,13 @@ struct Train: ParsableCommand {
       trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: output!)
     }
     if let trace {
-      trainer.recorder = try TraceRecorder(
-        path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
+      if resume != nil && FileManager.default.fileExists(atPath: trace) {
+        // The run's trace continues from the checkpoint (what was recorded after it is dropped).
+        trainer.recorder = try TraceRecorder(continuing: trace, trainer: trainer, options: recording)
+      } else {
+        trainer.recorder = try TraceRecorder(
+          path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
+      }
     }
     trainer.continueAfterNonFinite = onNonfinite == .continue
     let request = CheckpointRequest()

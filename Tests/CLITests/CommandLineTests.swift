@@ -163,12 +163,17 @@ struct TrainCommandTests {
 
   @Test func trainResumeAndEvaluate() throws {
     let directory = temporaryPath("run")
-    let first = try GradTraceRun(["train"] + Self.tiny + ["--epochs", "1", "--output", directory])
+    let trace = directory + ".h5"
+    let first = try GradTraceRun(["train"] + Self.tiny + ["--epochs", "1", "--output", directory, "--trace", trace])
     #expect(first.status == 0, "\(first.standardError)")
     #expect(first.standardOutput.contains("epoch 1/1"))
     #expect(first.standardOutput.contains("test loss"))
-    let resumed = try GradTraceRun(["train", "--resume", directory, "--epochs", "2", "--quiet"])
+    let resumed = try GradTraceRun(["train", "--resume", directory, "--epochs", "2", "--quiet", "--trace", trace])
     #expect(resumed.status == 0, "\(resumed.standardError)")
+    // The trace continues: 2,000 synthetic images less 50, batches of 25 → 78 steps per epoch.
+    let inspect = try GradTraceRun(["inspect", trace])
+    #expect(inspect.standardOutput.contains("steps recorded: 156 (steps 0 to 155)"), "\(inspect.standardOutput)")
+    #expect(inspect.standardOutput.contains("epochs: 2"))
     let csv = try String(contentsOfFile: "\(directory)/epochs.csv", encoding: .utf8)
     #expect(csv.split(separator: "\n").count == 3, "header and two epochs")
     // The 16×16 model does not take Fashion-MNIST images: a clear error, exit 1.
