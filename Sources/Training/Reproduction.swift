@@ -25,6 +25,18 @@ public struct ReproductionRun: Sendable {
   /// Table 1's test and train accuracy (CIFAR-100, 100 epochs), as fractions.
   public var paperTestAccuracy: Double
   public var paperTrainAccuracy: Double
+
+  public init(
+    name: String, label: String, configuration: TrainingConfiguration, recordsCurvature: Bool,
+    paperTestAccuracy: Double, paperTrainAccuracy: Double
+  ) {
+    self.name = name
+    self.label = label
+    self.configuration = configuration
+    self.recordsCurvature = recordsCurvature
+    self.paperTestAccuracy = paperTestAccuracy
+    self.paperTrainAccuracy = paperTrainAccuracy
+  }
 }
 
 public enum ReproductionPlan {

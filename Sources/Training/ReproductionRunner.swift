@@ -28,7 +28,7 @@ public struct ReproductionRunner {
     let sameRun = saved.map { Self.comparable($0) == Self.comparable(run.configuration) } ?? false
     if sameRun, FileManager.default.fileExists(atPath: summaryPath), FileManager.default.fileExists(atPath: trace),
       let data = FileManager.default.contents(atPath: summaryPath),
-      let summary = try? JSONDecoder().decode(TrainingSummary.self, from: data)
+      let summary = try? Self.summaryDecoder.decode(TrainingSummary.self, from: data)
     {
       return (.reused, summary)
     }
@@ -53,6 +53,13 @@ public struct ReproductionRunner {
     trainer.observer = observer
     trainer.continueAfterNonFinite = true
     return (outcome, try trainer.run())
+  }
+
+  /// summary.json is written with snake_case keys (`Trainer`).
+  static var summaryDecoder: JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    return decoder
   }
 
   /// The configuration without what may differ between machines (threads change speed, not

@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import TraceIO
 import Training
 
 /// The paper's Table 1 as runs: every row at small and paper scale, the headline rows at smoke.
@@ -25,5 +27,28 @@ struct ReproductionPlanTests {
     #expect(smoke.map(\.label) == ["VGG08 baseline", "VGG38 baseline", "VGG38 BN", "VGG38 BN + Resnet"])
     #expect(smoke.allSatisfy { $0.recordsCurvature && $0.configuration.batchSize == 100 })
     #expect(smoke.allSatisfy { (try? $0.configuration.model.validate()) != nil })
+  }
+
+  /// A finished run is reused; one whose summary is missing (interrupted after its last
+  /// checkpoint) resumes and its trace continues; another configuration is trained afresh.
+  @Test func runnerReusesResumesAndRetrains() throws {
+    let directory = temporaryDirectory("reproduce")
+    let runner = ReproductionRunner(directory: directory)
+    var run = ReproductionRun(
+      name: "tiny", label: "tiny", configuration: syntheticConfiguration(epochs: 2), recordsCurvature: true,
+      paperTestAccuracy: 0.5, paperTrainAccuracy: 0.5)
+    let first = try runner.execute(run)
+    #expect(first.outcome == .trained)
+    let steps = try TraceReader(path: runner.tracePath(run)).stepCount()
+    #expect(try runner.execute(run).outcome == .reused)
+    try FileManager.default.removeItem(atPath: "\(runner.runDirectory(run))/summary.json")
+    let resumed = try runner.execute(run)
+    #expect(resumed.outcome == .resumed && resumed.summary.testAccuracy == first.summary.testAccuracy)
+    do {
+      let reader = try TraceReader(path: runner.tracePath(run))
+      #expect(try reader.stepCount() == steps && reader.status == "finished")
+    }
+    run.configuration.learningRate = 2e-3
+    #expect(try runner.execute(run).outcome == .trained)
   }
 }
