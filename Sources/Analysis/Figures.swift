@@ -29,21 +29,11 @@ public struct FigureData: Sendable {
   public init(path: String, thresholds: VerdictThresholds = .init()) throws {
     analysis = try TraceAnalysis.analyze(path: path, thresholds: thresholds)
     let reader = try TraceReader(path: path)
-    let epochRows =
-      reader.file.exists(TraceSchema.epochColumns[0])
-      ? try reader.commonRowCount(vectors: TraceSchema.epochColumns, columns: 0) : 0
-    epochs = try TraceSchema.epochColumns.map {
-      try reader.file.readRows(Double.self, from: $0, start: 0, count: epochRows)
-    }
+    epochs = try reader.columns(TraceSchema.epochColumns)
     if reader.recordsCurvature {
       let names = ["step", "gTg", "gHg", "gTd", "dHd", "predicted_first", "predicted_second", "actual_delta"]
-      let paths = names.map { "/curvature/\($0)" }
-      let rows = try reader.commonRowCount(vectors: paths, columns: 0)
-      var columns: [String: [Double]] = [:]
-      for (name, path) in zip(names, paths) {
-        columns[name] = try reader.file.readRows(Double.self, from: path, start: 0, count: rows)
-      }
-      curvature = columns
+      let values = try reader.columns(names.map { "/curvature/\($0)" })
+      curvature = Dictionary(uniqueKeysWithValues: zip(names, values))
     }
   }
 

@@ -184,8 +184,8 @@ public struct TraceAnalysis: Codable, Sendable {
   /// the steps by default, so the columns are read whole).
   static func taylorStatistics(_ reader: TraceReader) throws -> Taylor {
     let names = ["predicted_second", "actual_delta", "gTd", "dHd", "alpha", "gTg", "gHg"].map { "/curvature/\($0)" }
-    let rows = try reader.commonRowCount(vectors: names, columns: 0)
-    let columns = try names.map { try reader.file.readRows(Double.self, from: $0, start: 0, count: rows) }
+    let columns = try reader.columns(names)
+    let rows = columns[0].count
     let (predicted, actual, gTd, dHd, alphaValues, gTg, gHg) = (
       columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6]
     )
@@ -212,14 +212,11 @@ public struct TraceAnalysis: Codable, Sendable {
     var finalTrainLoss, finalTrainAccuracy, finalValidAccuracy, bestValidAccuracy, testLoss, testAccuracy: Double?
 
     init(reader: TraceReader) throws {
-      let columns = TraceSchema.epochColumns
-      let rows = reader.file.exists(columns[0]) ? try reader.commonRowCount(vectors: columns, columns: 0) : 0
-      func values(_ objectPath: String) throws -> [Double] {
-        try reader.file.readRows(Double.self, from: objectPath, start: 0, count: rows)
-      }
-      finalTrainLoss = try values("/epochs/train_loss").last
-      finalTrainAccuracy = try values("/epochs/train_accuracy").last
-      let valid = try values("/epochs/valid_accuracy")
+      // epoch, train_loss, train_accuracy, valid_loss, valid_accuracy, seconds
+      let epochs = try reader.columns(TraceSchema.epochColumns)
+      finalTrainLoss = epochs[1].last
+      finalTrainAccuracy = epochs[2].last
+      let valid = epochs[4]
       finalValidAccuracy = valid.last
       bestValidAccuracy = valid.filter { !$0.isNaN }.max()
       func summary(_ name: String) -> Double? { reader.summaryValue(name).flatMap { $0.isNaN ? nil : $0 } }

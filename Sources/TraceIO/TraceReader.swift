@@ -64,6 +64,18 @@ public final class TraceReader {
     return rows == Int.max ? 0 : rows
   }
 
+  /// One-dimensional datasets read whole as Doubles, cut to the rows they all hold (empty
+  /// columns when the first is absent: a group the trace did not record).
+  public func columns(_ objectPaths: [String]) throws(HDF5Error) -> [[Double]] {
+    guard let first = objectPaths.first, file.exists(first) else { return objectPaths.map { _ in [] } }
+    let rows = try commonRowCount(vectors: objectPaths, columns: 0)
+    var result: [[Double]] = []
+    for objectPath in objectPaths {
+      result.append(try file.readRows(Double.self, from: objectPath, start: 0, count: rows))
+    }
+    return result
+  }
+
   /// "expected [N, 9] (one column per layer), found [30, 8]", naming the file and dataset.
   public func schemaError(_ objectPath: String, expected: String, found shape: [Int]) -> HDF5Error {
     HDF5Error(

@@ -73,10 +73,8 @@ extension TraceWriter {
             layerTrace: Array(trace[(row * layers)..<((row + 1) * layers)])))
       }
     }
-    let epochRows = min(epochs, try reader.epochCount())
-    let columns = try TraceSchema.epochColumns.map { (p) throws(HDF5Error) in
-      try file.readRows(Double.self, from: p, start: 0, count: epochRows)
-    }
+    let columns = try reader.columns(TraceSchema.epochColumns)
+    let epochRows = min(epochs, columns[0].count)
     for row in 0..<epochRows {
       try writer.append(
         EpochRow(

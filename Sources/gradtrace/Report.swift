@@ -29,20 +29,11 @@ struct Report: ParsableCommand {
 
   func run() throws {
     var inputs = TraceInputs(traces)
-    var unreadable: [String] = []
-    let runs = traces.compactMap { path -> FigureData? in
-      do {
-        return try FigureData(path: path)
-      } catch {
-        inputs.report(error)
-        unreadable.append("\(error)")
-        return nil
-      }
-    }
+    let runs = inputs.map { try FigureData(path: $0) }
     if !runs.isEmpty {
       var report = HTMLReport(runs: runs)
       report.title = title
-      report.unreadable = unreadable
+      report.unreadable = inputs.failures
       report.logarithmic = !linear
       do {
         try report.html.write(toFile: output, atomically: true, encoding: .utf8)

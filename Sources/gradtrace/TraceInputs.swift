@@ -23,7 +23,8 @@ enum TraceExit {
 /// command must end: `finish()` throws the exit status for the failures.
 struct TraceInputs {
   let paths: [String]
-  private(set) var failures = 0
+  /// One message per trace that could not be read ("file: what went wrong").
+  private(set) var failures: [String] = []
 
   init(_ paths: [String]) { self.paths = paths }
 
@@ -39,14 +40,14 @@ struct TraceInputs {
     }
   }
 
-  mutating func report(_ error: Error) {
-    failures += 1
+  private mutating func report(_ error: Error) {
+    failures.append("\(error)")
     FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
   }
 
   /// Exit 0 when all traces were read, 1 when none, 2 when some.
   func finish() throws {
-    if failures == 0 { return }
-    throw failures == paths.count ? TraceExit.unreadable : TraceExit.partial
+    if failures.isEmpty { return }
+    throw failures.count == paths.count ? TraceExit.unreadable : TraceExit.partial
   }
 }
