@@ -76,22 +76,33 @@ extension Tape {
     let eps = Scalar(epsilon)
     let inverseStd = variance.map { 1 / Scalar.sqrt($0 + eps) }
 
-    // x̂ is kept for the pullback; y = γ x̂ + β is the output. One pass writes both.
-    var y = Tensor<Scalar>(zeros: [0])
-    let normalized = x.scalars.withUnsafeBufferPointer { xs in
-      Tensor<Scalar>(shape: x.shape) { xh in
-        y = Tensor<Scalar>(shape: x.shape) { ys in
+    // x̂ is kept for the pullback; y = γ x̂ + β is the output. One pass writes both, or only
+    // y when nothing will be differentiated (a forward-only pass).
+    let keepsNormalized = requiresGradient(input) || requiresGradient(gamma) || requiresGradient(beta)
+    var normalized = Tensor<Scalar>(zeros: [0])
+    let y = x.scalars.withUnsafeBufferPointer { xs in
+      Tensor<Scalar>(shape: x.shape) { ys in
+        let write = { (xh: UnsafeMutableBufferPointer<Scalar>?) in
           for image in 0..<n {
             for ch in 0..<c {
               let base = (image * c + ch) * pixels
               let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], g.scalars[ch], b.scalars[ch])
-              for i in 0..<pixels {
-                let v = (xs[base + i] - mu) * r
-                xh[base + i] = v
-                ys[base + i] = gc * v + bc
+              if let xh {
+                for i in 0..<pixels {
+                  let v = (xs[base + i] - mu) * r
+                  xh[base + i] = v
+                  ys[base + i] = gc * v + bc
+                }
+              } else {
+                for i in 0..<pixels { ys[base + i] = gc * ((xs[base + i] - mu) * r) + bc }
               }
             }
           }
+        }
+        if keepsNormalized {
+          normalized = Tensor<Scalar>(shape: x.shape) { write($0) }
+        } else {
+          write(nil)
         }
       }
     }

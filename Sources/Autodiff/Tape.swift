@@ -63,6 +63,15 @@ public final class Tape<Scalar: TensorScalar> {
     }
   }
 
+  /// Drops the value recorded for `variable`, which nothing will read again: a forward-only
+  /// pass (nothing to differentiate) releases each activation once the next layer has consumed
+  /// it, so it holds a few layers' activations instead of all of them. Pullbacks keep what
+  /// they need themselves, but a value someone might still differentiate is never dropped.
+  public func release(_ variable: Variable) {
+    precondition(!needsGradient[variable.id], "Tape.release: \(variable) is still needed for gradients")
+    values[variable.id] = Tensor(zeros: [0])
+  }
+
   /// Records the output of a primitive. `pullback` receives the output gradient and must call
   /// `accumulate(_:into:)` for each input that `requiresGradient`.
   func record(

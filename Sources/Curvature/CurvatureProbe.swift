@@ -18,6 +18,8 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   public let layers: LayerGroups
   /// Hessian-vector products computed so far.
   public private(set) var productCount = 0
+  /// Taylor-mode passes (vᵀHv without the vector H·v) computed so far.
+  public private(set) var jetPassCount = 0
 
   private let weights: NamedTensors<Scalar>
   /// The same network in Double, for loss values: a Taylor prediction at ε = 0.01·ε* is a
@@ -79,8 +81,23 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
     return network.hessianVectorProduct(images: images, labels: labels, direction: v).product
   }
 
-  /// gᵀg, gᵀHg and the per-layer contributions g_lᵀ(Hg)_l, from one product.
-  public func alongGradient(_ g: NamedTensors<Scalar>) -> AlongGradient {
+  /// vᵀHv (and the slope gᵀv) exactly, by one forward pass on second-order jets: no vector
+  /// H·v, and cheaper than `hessianVectorProduct` (see `VGG.curvature(images:labels:along:)`).
+  public func curvature(along v: NamedTensors<Scalar>) -> (slope: Double, curvature: Double) {
+    jetPassCount += 1
+    let result = network.curvature(images: images, labels: labels, along: v)
+    return (result.slope.doubleValue, result.curvature.doubleValue)
+  }
+
+  /// gᵀg, gᵀHg and, when `perLayer`, the contributions g_lᵀ(Hg)_l, which need the vector H g
+  /// (one product); without them gᵀHg comes from one cheaper Taylor-mode pass and the
+  /// contributions are NaN (not measured).
+  public func alongGradient(_ g: NamedTensors<Scalar>, perLayer: Bool = true) -> AlongGradient {
+    guard perLayer else {
+      return AlongGradient(
+        gTg: g.dot(g), gHg: curvature(along: g).curvature,
+        layerGHg: Array(repeating: .nan, count: layers.groups.count))
+    }
     let hg = hessianVectorProduct(g)
     let perParameter = g.entryDots(hg)
     return AlongGradient(
@@ -90,10 +107,11 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
 
   /// Curvature along an update d (the step the optimizer took): gᵀd, dᵀHd, the first- and
   /// second-order predictions of the change, the actual change f(w + d) − f(w) on this batch,
-  /// and the step quality α = 1/s* − 1 with s* = −gᵀd / dᵀHd (NaN when dᵀHd ≤ 0).
+  /// and the step quality α = 1/s* − 1 with s* = −gᵀd / dᵀHd (NaN when dᵀHd ≤ 0). dᵀHd comes
+  /// from one Taylor-mode pass: only the number is needed, not H d.
   public func alongUpdate(_ d: NamedTensors<Scalar>, gradient g: NamedTensors<Scalar>, loss: Double) -> AlongUpdate {
     let gTd = g.dot(d)
-    let dHd = d.dot(hessianVectorProduct(d))
+    let dHd = curvature(along: d).curvature
     let actual = self.loss(displacedBy: d) - loss
     let sStar = -gTd / dHd
     return AlongUpdate(
@@ -106,7 +124,8 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
 public struct AlongGradient: Codable, Sendable {
   public var gTg: Double
   public var gHg: Double
-  /// g_lᵀ(Hg)_l per layer (`LayerGroups` order); they sum to gHg.
+  /// g_lᵀ(Hg)_l per layer (`LayerGroups` order); they sum to gHg. NaN where they were not
+  /// measured (`alongGradient(_:perLayer: false)`).
   public var layerGHg: [Double]
 
   /// ε* = gᵀg / gᵀHg, or nil where the curvature along −g is not positive (no minimum).

@@ -11,12 +11,18 @@ extension VGG {
   ///   - parametersRequireGradient: record pullbacks for the parameters (false for a forward
   ///     pass that only needs the loss).
   ///   - inputRequiresGradient: also compute the gradient with respect to the images.
+  ///   - keepsIntermediates: keep every activation on the tape (recorders read block outputs).
+  ///     A forward-only pass (no gradient asked for) may pass false: each activation is then
+  ///     released once the next layer has consumed it, and only the logits stay readable.
   ///   - log: receives each layer as it is applied (for `describe`).
   public func forward(
     _ images: Tensor<Scalar>, on tape: Tape<Scalar>, mode: NetworkMode,
     updateRunningStatistics: Bool = true, parametersRequireGradient: Bool = true,
-    inputRequiresGradient: Bool = false, log: ((LayerRecord) -> Void)? = nil
+    inputRequiresGradient: Bool = false, keepsIntermediates: Bool = true, log: ((LayerRecord) -> Void)? = nil
   ) -> (forward: VGGForward, images: Variable) {
+    precondition(
+      keepsIntermediates || !(parametersRequireGradient || inputRequiresGradient),
+      "VGG.forward: only a pass without gradients can release its intermediates")
     let c = configuration
     precondition(
       images.shape.count == 4
@@ -30,7 +36,7 @@ extension VGG {
     let input = tape.input(images, requiresGradient: inputRequiresGradient)
     var pass = ForwardPass(
       network: self, tape: tape, parameters: bound, mode: mode,
-      updateRunningStatistics: updateRunningStatistics, log: log)
+      updateRunningStatistics: updateRunningStatistics, releasesIntermediates: !keepsIntermediates, log: log)
 
     var x = input
     var blockOutputs: [(String, Variable)] = []
@@ -38,10 +44,13 @@ extension VGG {
       x = pass.apply(block, to: x)
       blockOutputs.append((block.name, x))
     }
-    x = pass.layer("global_pool", kind: "global_avgpool", tape.globalAveragePool(x))
+    x = pass.consuming(x) { tape.globalAveragePool($0) }
+    x = pass.layer("global_pool", kind: "global_avgpool", x)
     let logits = pass.layer(
       "logit_linear_layer", kind: "linear",
-      tape.linear(x, weight: bound["logit_linear_layer.weight"]!, bias: bound["logit_linear_layer.bias"]!),
+      pass.consuming(x) {
+        tape.linear($0, weight: bound["logit_linear_layer.weight"]!, bias: bound["logit_linear_layer.bias"]!)
+      },
       parameters: ["logit_linear_layer.weight", "logit_linear_layer.bias"])
     return (VGGForward(logits: logits, blockOutputs: blockOutputs, parameters: bound), input)
   }
@@ -66,7 +75,7 @@ extension VGG {
     let tape = Tape<Scalar>()
     let (forward, _) = self.forward(
       images, on: tape, mode: mode, updateRunningStatistics: updateRunningStatistics,
-      parametersRequireGradient: false)
+      parametersRequireGradient: false, keepsIntermediates: false)
     let (loss, accuracy) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
     return (tape.value(loss).scalars[0], accuracy)
   }
@@ -97,6 +106,9 @@ private struct ForwardPass<Scalar: TensorScalar> {
   let parameters: [String: Variable]
   let mode: NetworkMode
   let updateRunningStatistics: Bool
+  /// Drop each activation from the tape once the layer after it has consumed it (see
+  /// `VGG.forward(keepsIntermediates:)`).
+  let releasesIntermediates: Bool
   let log: ((LayerRecord) -> Void)?
 
   var configuration: VGGConfiguration { network.configuration }
@@ -110,38 +122,52 @@ private struct ForwardPass<Scalar: TensorScalar> {
     return output
   }
 
+  /// `layer(x)`, then, in a pass that releases its intermediates, drops x: for values that
+  /// only this layer reads (every activation inside a block; the block's input is read again
+  /// by the residual path and is dropped when the block is done).
+  func consuming(_ x: Variable, _ layer: (Variable) -> Variable) -> Variable {
+    let y = layer(x)
+    if releasesIntermediates { tape.release(x) }
+    return y
+  }
+
   /// One block: stem, processing or reduction (see REFERENCE.md for the exact wiring).
   mutating func apply(_ block: VGG<Scalar>.Block, to input: Variable) -> Variable {
     let name = block.name
+    var x: Variable
     switch block.kind {
     case .stem:
       // conv (no bias) → BatchNorm (always, even without --batchnorm) → activation
-      var x = convolution("\(name).conv_0", input, stride: 1, padding: 1)
-      x = batchNorm("\(name).bn_0", x)
-      return activation("\(name).activation_0", x)
+      x = convolution("\(name).conv_0", input, stride: 1, padding: 1)
+      x = consuming(x) { batchNorm("\(name).bn_0", $0) }
+      x = consuming(x) { activation("\(name).activation_0", $0) }
     case .processing:
       // conv_0 → [bn_0] → act → conv_1 → [bn_1] → (+ x) → act
-      var x = convolution("\(name).conv_0", input, stride: 1, padding: 1)
-      if configuration.batchNorm { x = batchNorm("\(name).bn_0", x) }
-      x = activation("\(name).activation_0", x)
-      x = convolution("\(name).conv_1", x, stride: 1, padding: 1)
-      if configuration.batchNorm { x = batchNorm("\(name).bn_1", x) }
-      if configuration.residual { x = layer("\(name).residual_add", kind: "add", tape.add(x, input)) }
-      return activation("\(name).activation_1", x)
+      x = convolution("\(name).conv_0", input, stride: 1, padding: 1)
+      if configuration.batchNorm { x = consuming(x) { batchNorm("\(name).bn_0", $0) } }
+      x = consuming(x) { activation("\(name).activation_0", $0) }
+      x = consuming(x) { convolution("\(name).conv_1", $0, stride: 1, padding: 1) }
+      if configuration.batchNorm { x = consuming(x) { batchNorm("\(name).bn_1", $0) } }
+      if configuration.residual {
+        x = consuming(x) { layer("\(name).residual_add", kind: "add", tape.add($0, input)) }
+      }
+      x = consuming(x) { activation("\(name).activation_1", $0) }
     case .reduction:
       // conv_0 (bias) → [bn_0] → act → avgpool 2×2 → conv_1 (bias) → [bn_1] → (+ shortcut) → act
-      var x = convolution("\(name).conv_0", input, stride: 1, padding: 1)
-      if configuration.batchNorm { x = batchNorm("\(name).bn_0", x) }
-      x = activation("\(name).activation_0", x)
-      x = layer("\(name).pool", kind: "avgpool", tape.averagePool(x, window: 2))
-      x = convolution("\(name).conv_1", x, stride: 1, padding: 1)
-      if configuration.batchNorm { x = batchNorm("\(name).bn_1", x) }
+      x = convolution("\(name).conv_0", input, stride: 1, padding: 1)
+      if configuration.batchNorm { x = consuming(x) { batchNorm("\(name).bn_0", $0) } }
+      x = consuming(x) { activation("\(name).activation_0", $0) }
+      x = consuming(x) { layer("\(name).pool", kind: "avgpool", tape.averagePool($0, window: 2)) }
+      x = consuming(x) { convolution("\(name).conv_1", $0, stride: 1, padding: 1) }
+      if configuration.batchNorm { x = consuming(x) { batchNorm("\(name).bn_1", $0) } }
       if configuration.residual {
         let shortcut = convolution("\(name).shortcut", input, stride: 2, padding: 0)
-        x = layer("\(name).residual_add", kind: "add", tape.add(x, shortcut))
+        x = consuming(x) { x in consuming(shortcut) { layer("\(name).residual_add", kind: "add", tape.add(x, $0)) } }
       }
-      return activation("\(name).activation_1", x)
+      x = consuming(x) { activation("\(name).activation_1", $0) }
     }
+    if releasesIntermediates { tape.release(input) }
+    return x
   }
 
   func convolution(_ name: String, _ x: Variable, stride: Int, padding: Int) -> Variable {

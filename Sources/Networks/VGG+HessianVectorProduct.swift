@@ -50,3 +50,40 @@ extension Tensor {
     Tensor<Dual<Scalar>>(shape: shape, scalars: zip(scalars, tangent.scalars).map { Dual($0, tangent: $1) })
   }
 }
+
+extension VGG {
+  /// The loss f_B(w), the slope gᵀv and the curvature vᵀHv along one direction, by one forward
+  /// pass on second-order jets (Taylor mode, see `Jet`): f(w + t v) = f + (gᵀv) t + ½ (vᵀHv) t².
+  /// Exact, and cheaper than `hessianVectorProduct` when only the number vᵀHv is wanted (dᵀHd
+  /// along an update): no backward pass, and 5 real products per convolution instead of 9.
+  ///
+  /// BatchNorm is in the given mode (training: batch statistics, differentiated through, to
+  /// second order); running statistics are not updated.
+  public func curvature(
+    images: Tensor<Scalar>, labels: [Int], along direction: NamedTensors<Scalar>, mode: NetworkMode = .training
+  ) -> (loss: Scalar, slope: Scalar, curvature: Scalar) where Scalar.Accumulator: TensorScalar {
+    precondition(
+      direction.names == parameters.names, "curvature(along:): the direction must name every parameter in order")
+    var jetParameters = NamedTensors<Jet<Scalar>>()
+    for (name, weights) in parameters.entries {
+      let v = direction[name]!
+      precondition(v.shape == weights.shape, "curvature(along:): \(name) direction \(v.shape) ≠ \(weights.shape)")
+      jetParameters.append(
+        Tensor(shape: weights.shape, scalars: zip(weights.scalars, v.scalars).map { Jet($0, first: $1, second: 0) }),
+        named: name)
+    }
+    var jetBuffers = NamedTensors<Jet<Scalar>>()
+    for (name, buffer) in buffers.entries { jetBuffers.append(buffer.liftedToJet(), named: name) }
+    // The jet network shares this one's architecture; building it cannot fail.
+    let jet = try! VGG<Jet<Scalar>>(configuration, parameters: jetParameters, buffers: jetBuffers)
+    let loss = jet.evaluate(images: images.liftedToJet(), labels: labels, mode: mode).loss
+    return (loss.value, loss.first, 2 * loss.second)
+  }
+}
+
+extension Tensor {
+  /// Jets with these values and zero higher coefficients (constants along the direction).
+  func liftedToJet() -> Tensor<Jet<Scalar>> where Scalar.Accumulator: TensorScalar {
+    Tensor<Jet<Scalar>>(shape: shape, scalars: scalars.map { Jet($0, first: 0, second: 0) })
+  }
+}

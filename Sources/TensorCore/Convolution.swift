@@ -6,6 +6,8 @@
 ///   input gradient   dX = col2im(Wᵀ · dY)
 /// Images are split across worker threads; each worker owns one im2col buffer (a few hundred KB,
 /// it stays in cache) and, for the filter gradient, its own accumulator, summed at the end.
+/// The forward pass unfolds several small images side by side into one wider X, so that a deep
+/// stage's product is not a sliver (see `imagesPerProduct`).
 public enum Convolution {
   /// The forward convolution. `bias`, when given, has `outputChannels` elements.
   @inlinable
@@ -21,15 +23,35 @@ public enum Convolution {
         Tensor<Scalar>(shape: g.outputShape) { y in
           let (xBase, wBase, yBase) = (x.baseAddress!, w.baseAddress!, y.baseAddress!)
           parallelChunks(g.batch) { images, _ in
-            let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * g.outputPixels)
-            defer { columns.deallocate() }
-            for n in images {
-              g.im2col(xBase + n * g.inputImageSize, into: columns)
+            let group = imagesPerProduct(g, available: images.count)
+            let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * group * g.outputPixels)
+            let product = UnsafeMutablePointer<Scalar>.allocate(
+              capacity: group > 1 ? g.outputChannels * group * g.outputPixels : 0)
+            defer {
+              columns.deallocate()
+              product.deallocate()
+            }
+            for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
+              let count = min(group, images.upperBound - first)
+              let width = count * g.outputPixels
+              for i in 0..<count {
+                g.im2col(xBase + (first + i) * g.inputImageSize, into: columns + i * g.outputPixels, rowStride: width)
+              }
+              // Y = W · X, straight into the image's output, or for a group into [O, G·P] first.
+              let target = count == 1 ? yBase + first * g.outputImageSize : product
               Scalar.gemm(
                 transposeA: false, transposeB: false,
-                m: g.outputChannels, n: g.outputPixels, k: g.patchSize,
-                alpha: 1, a: wBase, lda: g.patchSize, b: columns, ldb: g.outputPixels,
-                beta: 0, c: yBase + n * g.outputImageSize, ldc: g.outputPixels)
+                m: g.outputChannels, n: width, k: g.patchSize,
+                alpha: 1, a: wBase, lda: g.patchSize, b: columns, ldb: width,
+                beta: 0, c: target, ldc: width)
+              guard count > 1 else { continue }
+              for i in 0..<count {
+                let image = yBase + (first + i) * g.outputImageSize
+                for channel in 0..<g.outputChannels {
+                  (image + channel * g.outputPixels).update(
+                    from: product + channel * width + i * g.outputPixels, count: g.outputPixels)
+                }
+              }
             }
           }
         }
@@ -101,6 +123,18 @@ public enum Convolution {
     let dB = hasBias ? sumOverBatchAndPixels(dY) : nil
     return (dX, dW, dB)
   }
+
+  /// How many images share one matrix product: enough that a product has at least
+  /// `columnsPerProduct` columns. One thin product per image of a deep stage (a 4×4 map has
+  /// 16 columns) spends most of its time packing the filter, which BLAS repacks per call, and,
+  /// for dual numbers and jets, splitting it into planes.
+  @inlinable
+  static func imagesPerProduct(_ g: ConvolutionGeometry, available: Int) -> Int {
+    max(1, min(available, (columnsPerProduct + g.outputPixels - 1) / g.outputPixels))
+  }
+
+  /// See `imagesPerProduct`: 256 columns make the packing cost small against the product.
+  @usableFromInline static let columnsPerProduct = 256
 
   /// Adds `bias[c]` to every pixel of channel `c` of an NCHW tensor.
   @inlinable

@@ -56,18 +56,22 @@ public struct ConvolutionGeometry: Equatable, Sendable {
   /// Unfolds one image [C, H, W] into `columns` [C·kH·kW, Ho·Wo]; taps that fall into the
   /// zero padding read as 0. Row by row: the in-bounds span of each output row is one
   /// contiguous copy when the stride is 1.
+  ///
+  /// - Parameter rowStride: elements from one row of `columns` to the next (Ho·Wo by default;
+  ///   more when several images are unfolded side by side into one wider matrix).
   @inlinable
   public func im2col<Scalar: TensorScalar>(
-    _ image: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>
+    _ image: UnsafePointer<Scalar>, into columns: UnsafeMutablePointer<Scalar>, rowStride: Int? = nil
   ) {
     let (oh, ow) = (outputHeight, outputWidth)
+    let leading = rowStride ?? oh * ow
     var row = 0
     for c in 0..<inputChannels {
       let plane = image + c * height * width
       for ki in 0..<kernelSize {
         let rows = validRange(tap: ki, extent: height, outputs: oh)
         for kj in 0..<kernelSize {
-          let out = columns + row * oh * ow
+          let out = columns + row * leading
           let span = validRange(tap: kj, extent: width, outputs: ow)
           if rows.lowerBound > 0 { out.update(repeating: 0, count: rows.lowerBound * ow) }
           if rows.upperBound < oh {
@@ -91,19 +95,20 @@ public struct ConvolutionGeometry: Equatable, Sendable {
   }
 
   /// The adjoint of `im2col`: adds each column entry back onto the pixel it was read from.
-  /// `image` must be zeroed (or hold a gradient to accumulate onto).
+  /// `image` must be zeroed (or hold a gradient to accumulate onto). `rowStride` as in `im2col`.
   @inlinable
   public func col2im<Scalar: TensorScalar>(
-    _ columns: UnsafePointer<Scalar>, addingInto image: UnsafeMutablePointer<Scalar>
+    _ columns: UnsafePointer<Scalar>, addingInto image: UnsafeMutablePointer<Scalar>, rowStride: Int? = nil
   ) {
     let (oh, ow) = (outputHeight, outputWidth)
+    let leading = rowStride ?? oh * ow
     var row = 0
     for c in 0..<inputChannels {
       let plane = image + c * height * width
       for ki in 0..<kernelSize {
         let rows = validRange(tap: ki, extent: height, outputs: oh)
         for kj in 0..<kernelSize {
-          let source = columns + row * oh * ow
+          let source = columns + row * leading
           let span = validRange(tap: kj, extent: width, outputs: ow)
           for y in rows {
             let line = source + y * ow

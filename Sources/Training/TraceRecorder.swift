@@ -13,6 +13,11 @@ public struct RecordingOptions: Codable, Equatable, Sendable {
   public var every = 1
   /// Measure gᵀHg, dᵀHd, α and the actual change every K steps (K ≥ 1).
   public var curvatureEvery = 10
+  /// Per-layer contributions g_lᵀ(Hg)_l every this many curvature measurements (0: never).
+  /// They need the whole vector H g (one Hessian-vector product, ~2.4 gradients); gᵀHg alone
+  /// comes from a Taylor-mode pass (~1.6 gradients), which is what keeps curvature every 10th
+  /// step affordable. Measurements without them store NaN.
+  public var layerCurvatureEvery = 10
   /// Hutchinson probes for the trace every this many curvature measurements (0: never).
   public var traceEvery = 0
   public var traceProbes = 4
@@ -147,7 +152,8 @@ public final class TraceRecorder {
         activations: activations))
   }
 
-  /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg (per layer),
+  /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg (per layer on
+  /// its sparser schedule),
   /// gᵀd and dᵀHd for the update d = after − before, the predictions, the actual change
   /// f(w + d) − f(w) and α; trace and eigenvalue on their sparser schedules.
   public func recordCurvature(
@@ -158,7 +164,8 @@ public final class TraceRecorder {
     network.parameters = before
     defer { network.parameters = current }
     let probe = CurvatureProbe(network: network, images: images, labels: labels, exactLoss: false)
-    let along = probe.alongGradient(g)
+    let along = probe.alongGradient(
+      g, perLayer: options.layerCurvatureEvery > 0 && measurementIndex % options.layerCurvatureEvery == 0)
     let d = after.adding(before, scaledBy: -1)
     let update = probe.alongUpdate(d, gradient: g, loss: Double(loss))
     var trace = TraceEstimate(

@@ -118,12 +118,22 @@ func setUp(_ name: String) throws -> (VGG<Float>, Tensor<Float>, [Int]) {
 }
 
 if options.hessian {
-  // One HVP (loss, g and H·v together) against one gradient (loss and g), same model, batch
-  // and run; the HVP runs last so the peak-memory reading covers it.
+  // One gradient (loss and g), one forward pass (loss only, as the actual change f(w + d)
+  // needs), one Taylor-mode pass (loss, gᵀv, vᵀHv) and one HVP (loss, g and H·v together),
+  // same model and batch. A first round in that order reads the peak memory after each kind;
+  // then the four run interleaved, so that machine noise hits all alike, and the ratios are
+  // medians of each round's own ratios.
   print(
     "HVP cost: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)"
   )
-  print("model          gradient (ms)  HVP (ms)  ratio  peak RSS after gradients (MB)  after HVPs (MB)")
+  print(
+    "model          gradient (ms)  forward (ms)  vᵀHv jets (ms)  HVP (ms)  jets/gradient  HVP/gradient"
+      + "  peak RSS (MB): gradient  jets  HVP")
+  func milliseconds(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+  }
   for name in options.models {
     let (network, images, labels) = try setUp(name)
     var generator = SeededGenerator(seed: 2)
@@ -131,23 +141,26 @@ if options.hessian {
     for (parameter, tensor) in network.parameters.entries {
       direction.append(tensor.mapped { _ in Float(generator.nextNormal()) }, named: parameter)
     }
-    var gradientTimes: [Double] = []
-    for _ in 0...options.repeats {
-      let start = DispatchTime.now().uptimeNanoseconds
-      _ = network.gradients(images: images, labels: labels, updateRunningStatistics: false)
-      gradientTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    let passes: [() -> Void] = [
+      { _ = network.gradients(images: images, labels: labels, updateRunningStatistics: false) },
+      { _ = network.evaluate(images: images, labels: labels, mode: .training) },
+      { _ = network.curvature(images: images, labels: labels, along: direction) },
+      { _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction) },
+    ]
+    var peaks: [Double] = []
+    for pass in passes {
+      pass()
+      peaks.append(peakResidentMegabytes())
     }
-    let gradientPeak = peakResidentMegabytes()
-    var productTimes: [Double] = []
-    for _ in 0...options.repeats {
-      let start = DispatchTime.now().uptimeNanoseconds
-      _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction)
-      productTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-    }
-    let (g, h) = (median(Array(gradientTimes.dropFirst())), median(Array(productTimes.dropFirst())))
+    var times: [[Double]] = []
+    for _ in 0..<options.repeats { times.append(passes.map { milliseconds($0) }) }
+    let column = { (i: Int) in median(times.map { $0[i] }) }
+    let ratio = { (i: Int) in median(times.map { $0[i] / $0[0] }) }
     print(
       name.padding(toLength: 14, withPad: " ", startingAt: 0)
-        + String(format: " %13.1f  %8.1f  %5.2f  %29.0f  %15.0f", g, h, h / g, gradientPeak, peakResidentMegabytes()))
+        + String(
+          format: " %13.1f  %12.1f  %14.1f  %8.1f  %13.2f  %12.2f  %24.0f  %4.0f  %4.0f", column(0), column(1),
+          column(2), column(3), ratio(2), ratio(3), peaks[0], peaks[2], peaks[3]))
   }
   exit(0)
 }

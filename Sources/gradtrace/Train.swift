@@ -68,6 +68,12 @@ struct Train: ParsableCommand {
     "gradients,activations"
   @Option(help: "Record step statistics every k steps (the last step of each epoch always).") var recordEvery = 1
   @Option(help: "Measure curvature (gᵀHg, dᵀHd, α, the actual change) every K steps.") var curvatureEvery = 10
+  @Option(
+    help: """
+      Per-layer curvature g_lᵀ(Hg)_l every this many curvature measurements (0: \
+      never; NaN in between). It needs a Hessian-vector product; gᵀHg alone is a \
+      cheaper Taylor-mode pass.
+      """) var layerCurvatureEvery = 10
   @Option(help: "Hutchinson trace every this many curvature measurements (0: never).") var traceEvery = 0
   @Option(help: "Dominant eigenvalue every this many curvature measurements (0: never).") var eigenEvery = 0
   @Option(help: "Write buffered trace rows to the file every N steps (and at every epoch end).") var flushEvery = 100
@@ -83,6 +89,7 @@ struct Train: ParsableCommand {
     options.curvature = parts.contains("curvature")
     options.every = recordEvery
     options.curvatureEvery = curvatureEvery
+    options.layerCurvatureEvery = layerCurvatureEvery
     options.traceEvery = traceEvery
     options.eigenvalueEvery = eigenEvery
     options.flushEvery = flushEvery
@@ -114,8 +121,12 @@ struct Train: ParsableCommand {
     for part in record.split(separator: ",") where !known.contains(part.trimmingCharacters(in: .whitespaces)) {
       throw ValidationError("--record: unknown '\(part)'; choose from gradients, activations, curvature")
     }
-    guard recordEvery >= 1, curvatureEvery >= 1, flushEvery >= 1, traceEvery >= 0, eigenEvery >= 0 else {
-      throw ValidationError("--record-every, --curvature-every and --flush-every must be at least 1")
+    guard recordEvery >= 1, curvatureEvery >= 1, flushEvery >= 1, traceEvery >= 0, eigenEvery >= 0,
+      layerCurvatureEvery >= 0
+    else {
+      throw ValidationError(
+        "--record-every, --curvature-every and --flush-every must be at least 1; --layer-curvature-every, --trace-every and --eigen-every at least 0"
+      )
     }
   }
 

@@ -82,6 +82,20 @@ struct EstimatorTests {
     #expect(abs(along.layerGHg.reduce(0, +) - along.gHg) <= 1e-9 * abs(along.gHg))
   }
 
+  /// gᵀHg without the per-layer split is one Taylor-mode pass, not a product, and agrees with
+  /// gᵀ(Hg); the contributions it did not measure are NaN, not zeros.
+  @Test func gradientCurvatureWithoutLayers() throws {
+    let probe = try Self.tinyProbe()
+    let (_, _, g) = probe.gradient()
+    let full = probe.alongGradient(g)
+    #expect(probe.productCount == 1 && probe.jetPassCount == 0)
+    let scalar = probe.alongGradient(g, perLayer: false)
+    #expect(probe.productCount == 1 && probe.jetPassCount == 1)
+    #expect(abs(scalar.gHg - full.gHg) <= 1e-4 * abs(full.gHg), "jets \(scalar.gHg), H·v \(full.gHg)")
+    #expect(scalar.gTg == full.gTg)
+    #expect(scalar.layerGHg.count == full.layerGHg.count && scalar.layerGHg.allSatisfy { $0.isNaN })
+  }
+
   /// A negative curvature along −g gives no ε*, and the Taylor table runs over the grid.
   @Test func negativeCurvatureUsesTheGrid() throws {
     // Find a tiny network and batch with gᵀHg < 0 (common with BatchNorm).

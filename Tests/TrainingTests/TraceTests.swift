@@ -82,6 +82,7 @@ struct TraceTests {
     var options = RecordingOptions()
     options.curvature = true
     options.curvatureEvery = 4
+    options.layerCurvatureEvery = 2
     options.flushEvery = 5
     trainer.recorder = try TraceRecorder(path: path, network: trainer.network, configuration: c.json, options: options)
     let summary = try trainer.run()
@@ -102,6 +103,19 @@ struct TraceTests {
     let predicted = try reader.column("/curvature/predicted_second")
     let actual = try reader.column("/curvature/actual_delta")
     #expect(predicted.count == actual.count && !predicted.isEmpty)
+    // Per-layer gᵀHg on every 2nd measurement (summing to that row's gᵀHg), NaN between.
+    let layerGHg = try reader.matrix(TraceSchema.curvatureLayerGHg)
+    let gHg = try reader.column("/curvature/gHg")
+    #expect(layerGHg.count == gHg.count && gHg.count >= 3)
+    for (row, values) in layerGHg.enumerated() {
+      #expect(gHg[row].isFinite)
+      if row % 2 == 0 {
+        let total = values.reduce(0.0) { $0 + Double($1) }
+        #expect(abs(total - gHg[row]) <= 1e-3 * abs(gHg[row]) + 1e-6, "row \(row): Σ layers \(total), gᵀHg \(gHg[row])")
+      } else {
+        #expect(values.allSatisfy { $0.isNaN }, "row \(row) has per-layer values it did not measure")
+      }
+    }
   }
 
   /// Plain VGG38 with leaky ReLU at lr 10 diverges at its third step (as PyTorch does); the
