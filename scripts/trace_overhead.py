@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
-"""Trace overhead (issue 5): one epoch of vgg38 BN+residual on synthetic 1x32x32 data, batch
-100, 2 threads, release build, three ways, interleaved so that machine noise hits all alike:
+"""Trace overhead (issue 5): one epoch of vgg38 BN+residual on 1x32x32 data (synthetic: 30
+steps; or padded Fashion-MNIST with --steps N), batch 100, 2 threads, release build, three
+ways, interleaved so that machine noise hits all alike:
   plain        no trace
   statistics   --trace, gradient + activation statistics every step
-  curvature    as statistics, plus gᵀHg, dᵀHd and the actual change every 10th step
+  curvature    as statistics, plus gᵀHg, dᵀHd and the actual change every 10th step (with the
+               defaults: per-layer gᵀHg every 10th measurement, no trace or eigenvalue)
 Prints median epoch seconds and the ratios to plain; then trace bytes per 1,000 steps, from a
 separate run of 1,000 steps of the same model (16x16 input, batch 2, so it is quick: the
 trace's size depends on the layer count, not on the batch).
 
-    python3 scripts/trace_overhead.py --gradtrace .build/release/gradtrace [--repeats 3] [--subset 3000]
+    python3 scripts/trace_overhead.py --gradtrace .build/release/gradtrace [--repeats 3] [--steps 100]
 """
 import argparse
 import csv
@@ -24,10 +26,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gradtrace", default=".build/release/gradtrace")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--subset", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=0,
+                        help="steps per epoch on Fashion-MNIST (0: the synthetic set, 30 steps)")
     args = parser.parse_args()
+    data = (["--dataset", "fashion-mnist", "--subset", str(args.steps * 100 + 200)] if args.steps
+            else ["--dataset", "synthetic", "--subset", "3000"])
     base = [args.gradtrace, "train", "--model", "vgg38", "--batchnorm", "--residual", "--classes", "10",
-            "--input", "1x32x32", "--dataset", "synthetic", "--epochs", "1", "--subset", str(args.subset),
+            "--input", "1x32x32", *data, "--epochs", "1",
             "--validation", "200", "--batch-size", "100", "--threads", "2", "--quiet"]
     configurations = {
         "plain": [],
@@ -49,14 +54,16 @@ def main():
         with tempfile.TemporaryDirectory() as run:
             path = os.path.join(run, "trace.h5")
             small = [a if a != "1x32x32" else "1x16x16" for a in base]
+            small[small.index("--dataset") + 1] = "synthetic"
             small[small.index("--batch-size") + 1] = "2"
-            small[small.index("--subset") + 1] = "2000"
+            small[small.index("--subset") + 1] = "2200"
             subprocess.run(small + ["--output", run, "--trace", path] + extra, check=True, stdout=subprocess.DEVNULL)
             with h5py.File(path, "r") as f:
                 steps = len(f["steps/step"])
             sizes[name] = os.path.getsize(path) / steps * 1000
     plain = statistics.median(seconds["plain"])
-    print(f"vgg38 BN+residual, synthetic 1x32x32, {args.subset // 100} steps of batch 100, 2 threads, median of {args.repeats} (epoch incl. validation)")
+    source = f"Fashion-MNIST, {args.steps}" if args.steps else "synthetic, 30"
+    print(f"vgg38 BN+residual, {source} steps of batch 100 (1x32x32), 2 threads, median of {args.repeats} (epoch incl. validation)")
     print("| recording | epoch (s) | ratio to plain | trace bytes per 1,000 steps |")
     print("|---|---:|---:|---:|")
     for name in configurations:

@@ -6,8 +6,8 @@
 ///   input gradient   dX = col2im(Wᵀ · dY)
 /// Images are split across worker threads; each worker owns one im2col buffer (a few hundred KB,
 /// it stays in cache) and, for the filter gradient, its own accumulator, summed at the end.
-/// The forward pass unfolds several small images side by side into one wider X, so that a deep
-/// stage's product is not a sliver (see `imagesPerProduct`).
+/// Several small images are unfolded side by side into one wider X, so that a deep stage's
+/// products are not slivers (see `imagesPerProduct`).
 public enum Convolution {
   /// The forward convolution. `bias`, when given, has `outputChannels` elements.
   @inlinable
@@ -84,26 +84,55 @@ public enum Convolution {
               // An empty array's buffer still has a (shared, read-only) base address: test the flag.
               let dxBase = needInput ? dx.baseAddress : nil
               parallelChunks(g.batch, maximumWorkers: workers) { images, worker in
-                let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * g.outputPixels)
-                defer { columns.deallocate() }
+                // Small images in groups, as in `forward`: dY of a group gathered into
+                // [O, G·P] beside its X [C·kH·kW, G·P], so that dW sums over G·P pixels in one
+                // product and the input gradient's product is G·P wide.
+                let group = imagesPerProduct(g, available: images.count)
+                let capacity = group * g.outputPixels
+                let columns = UnsafeMutablePointer<Scalar>.allocate(capacity: g.patchSize * capacity)
+                let gathered = UnsafeMutablePointer<Scalar>.allocate(
+                  capacity: group > 1 ? g.outputChannels * capacity : 0)
+                defer {
+                  columns.deallocate()
+                  gathered.deallocate()
+                }
                 let dwWorker = dwBase + worker * filterCount
-                for n in images {
-                  let dyImage = dyBase + n * g.outputImageSize
+                for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
+                  let count = min(group, images.upperBound - first)
+                  let width = count * g.outputPixels
+                  let dyGroup: UnsafePointer<Scalar>
+                  if count == 1 {
+                    dyGroup = dyBase + first * g.outputImageSize
+                  } else {
+                    for i in 0..<count {
+                      let image = dyBase + (first + i) * g.outputImageSize
+                      for channel in 0..<g.outputChannels {
+                        (gathered + channel * width + i * g.outputPixels).update(
+                          from: image + channel * g.outputPixels, count: g.outputPixels)
+                      }
+                    }
+                    dyGroup = UnsafePointer(gathered)
+                  }
                   // dW += dY · Xᵀ
-                  g.im2col(xBase + n * g.inputImageSize, into: columns)
+                  for i in 0..<count {
+                    g.im2col(xBase + (first + i) * g.inputImageSize, into: columns + i * g.outputPixels, rowStride: width)
+                  }
                   Scalar.gemm(
                     transposeA: false, transposeB: true,
-                    m: g.outputChannels, n: g.patchSize, k: g.outputPixels,
-                    alpha: 1, a: dyImage, lda: g.outputPixels, b: columns, ldb: g.outputPixels,
+                    m: g.outputChannels, n: g.patchSize, k: width,
+                    alpha: 1, a: dyGroup, lda: width, b: columns, ldb: width,
                     beta: 1, c: dwWorker, ldc: g.patchSize)
                   guard let dxBase else { continue }
                   // dX = col2im(Wᵀ · dY)
                   Scalar.gemm(
                     transposeA: true, transposeB: false,
-                    m: g.patchSize, n: g.outputPixels, k: g.outputChannels,
-                    alpha: 1, a: wBase, lda: g.patchSize, b: dyImage, ldb: g.outputPixels,
-                    beta: 0, c: columns, ldc: g.outputPixels)
-                  g.col2im(columns, addingInto: dxBase + n * g.inputImageSize)
+                    m: g.patchSize, n: width, k: g.outputChannels,
+                    alpha: 1, a: wBase, lda: g.patchSize, b: dyGroup, ldb: width,
+                    beta: 0, c: columns, ldc: width)
+                  for i in 0..<count {
+                    g.col2im(
+                      columns + i * g.outputPixels, addingInto: dxBase + (first + i) * g.inputImageSize, rowStride: width)
+                  }
                 }
               }
             }
