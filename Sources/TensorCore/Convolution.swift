@@ -115,7 +115,8 @@ public enum Convolution {
                   }
                   // dW += dY · Xᵀ
                   for i in 0..<count {
-                    g.im2col(xBase + (first + i) * g.inputImageSize, into: columns + i * g.outputPixels, rowStride: width)
+                    g.im2col(
+                      xBase + (first + i) * g.inputImageSize, into: columns + i * g.outputPixels, rowStride: width)
                   }
                   Scalar.gemm(
                     transposeA: false, transposeB: true,
@@ -131,7 +132,8 @@ public enum Convolution {
                     beta: 0, c: columns, ldc: width)
                   for i in 0..<count {
                     g.col2im(
-                      columns + i * g.outputPixels, addingInto: dxBase + (first + i) * g.inputImageSize, rowStride: width)
+                      columns + i * g.outputPixels, addingInto: dxBase + (first + i) * g.inputImageSize,
+                      rowStride: width)
                   }
                 }
               }
