@@ -54,6 +54,9 @@ struct TorchCurvatureGoldenTests {
     #expect(abs(along.gHg - gHg) <= 1e-3 * abs(gHg), "gᵀHg \(along.gHg) vs PyTorch \(gHg)")
     #expect(
       abs(along.layerGHg.reduce(0, +) - along.gHg) <= 1e-9 * abs(along.gHg), "per-layer contributions sum to gᵀHg")
+    // gᵀHg by Taylor mode (one forward pass on jets, as the trace recorder measures it).
+    let jets = probe.alongGradient(g, perLayer: false).gHg
+    #expect(abs(jets - gHg) <= 1e-3 * abs(gHg), "Taylor-mode gᵀHg \(jets) vs PyTorch \(gHg)")
 
     let hv = probe.hessianVectorProduct(Self.fixedDirection(like: network.parameters))
     var difference = 0.0
@@ -70,7 +73,7 @@ struct TorchCurvatureGoldenTests {
     #expect(
       error <= max(1e-3, 2 * torchFloat32), "‖Hv − PyTorch‖ / ‖PyTorch‖ = \(error), PyTorch float32 \(torchFloat32)")
     print(
-      "curvature golden \(variant) Float: gHg \(along.gHg) vs \(gHg) (relative \(abs(along.gHg - gHg) / abs(gHg))), Hv relative error \(error) (PyTorch float32 \(torchFloat32))"
+      "curvature golden \(variant) Float: gHg \(along.gHg) vs \(gHg) (relative \(abs(along.gHg - gHg) / abs(gHg)); Taylor mode \(abs(jets - gHg) / abs(gHg))), Hv relative error \(error) (PyTorch float32 \(torchFloat32))"
     )
 
     // The same product in Double.
@@ -94,8 +97,12 @@ struct TorchCurvatureGoldenTests {
     let exactError = (difference / reference).squareRoot()
     #expect(exactError <= 1e-6, "Double: ‖Hv − PyTorch‖ / ‖PyTorch‖ = \(exactError)")
     #expect(abs(exactGHg - gHg) <= 1e-6 * abs(gHg), "Double: gᵀHg \(exactGHg) vs \(gHg)")
+    let exactJets = wide.curvature(
+      images: Tensor<Float>(shape: shape, scalars: pixels).converted(), labels: labels, along: exact.gradient
+    ).curvature
+    #expect(abs(exactJets - gHg) <= 1e-6 * abs(gHg), "Double, Taylor mode: gᵀHg \(exactJets) vs \(gHg)")
     print(
-      "curvature golden \(variant) Double: gHg relative \(abs(exactGHg - gHg) / abs(gHg)), Hv relative error \(exactError)"
+      "curvature golden \(variant) Double: gHg relative \(abs(exactGHg - gHg) / abs(gHg)), Taylor mode \(abs(exactJets - gHg) / abs(gHg)), Hv relative error \(exactError)"
     )
   }
 }
