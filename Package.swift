@@ -66,6 +66,6 @@ let package = Package(
     .testTarget(
       name: "AnalysisTests", dependencies: ["Analysis", "TraceIO"], swiftSettings: optimised),
     .testTarget(
-      name: "CLITests", dependencies: ["gradtrace"], swiftSettings: optimised),
+      name: "CLITests", dependencies: ["gradtrace", "TraceIO"], swiftSettings: optimised),
   ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceIO
 
 /// Runs the built `gradtrace` executable (beside the test bundle) and captures its output.
 struct GradTraceRun {
@@ -207,6 +208,29 @@ struct TrainCommandTests {
     #expect(
       run.standardError.contains(directory) && run.standardError.contains("vgg08")
         && run.standardError.contains("vgg38"))
+  }
+
+  /// gᵀHg and dᵀHd at every curvature measurement; the per-layer split (an H·v) only on every
+  /// --layer-curvature-every-th, NaN in between.
+  @Test func perLayerCurvatureFollowsItsSchedule() throws {
+    let trace = temporaryPath("layers") + ".h5"
+    let run = try GradTraceRun(
+      ["train"] + Self.tiny + [
+        "--epochs", "1", "--output", temporaryPath("layers"), "--trace", trace, "--quiet",
+        "--record", "gradients,curvature", "--curvature-every", "10", "--layer-curvature-every", "3",
+      ])
+    #expect(run.status == 0, "\(run.standardError)")
+    let reader = try TraceReader(path: trace)
+    let gHg = try reader.column("/curvature/gHg")
+    let dHd = try reader.column("/curvature/dHd")
+    let layers = try reader.matrix(TraceSchema.curvatureLayerGHg)
+    #expect(gHg.count == 8 && layers.count == 8, "78 steps, every 10th measured")
+    for row in 0..<layers.count {
+      #expect(gHg[row].isFinite && dHd[row].isFinite)
+      #expect(layers[row].allSatisfy { $0.isFinite } == (row % 3 == 0), "row \(row): \(layers[row].prefix(3))")
+    }
+    #expect(
+      try GradTraceRun(["train", "--output", temporaryPath("x"), "--layer-curvature-every", "-1"]).status == 64)
   }
 
   @Test func badOptionsAndDataAreClearErrors() throws {
