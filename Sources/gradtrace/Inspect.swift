@@ -32,6 +32,7 @@ struct Inspect: ParsableCommand {
     print(
       "  recorded: gradients, updates, weights\(activations.map { ", activations (\($0.count) blocks)" } ?? "")\(reader.recordsCurvature ? ", curvature (\(try reader.curvatureCount()) measurements)" : "")"
     )
+    if reader.recordsCurvature { print("  curvature: \(try Self.curvatureSchedule(reader))") }
     print("  epochs: \(try reader.epochCount())")
     for name in ["test_accuracy", "test_loss"] {
       if let value = reader.summaryValue(name), !value.isNaN { print("  \(name): \(value)") }
@@ -40,6 +41,15 @@ struct Inspect: ParsableCommand {
       if let value = reader.summaryValue(name), value >= 0 { print("  \(name): \(Int(value))") }
     }
     print("  config: \(reader.configuration)")
+  }
+
+  /// How many measurements hold each of the sparser curvature quantities (the rest are NaN).
+  static func curvatureSchedule(_ reader: TraceReader) throws -> String {
+    let perLayer = try reader.matrix(TraceSchema.curvatureLayerGHg).filter { $0.contains { !$0.isNaN } }.count
+    let trace = try reader.column("/curvature/hessian_trace").filter { !$0.isNaN }.count
+    let eigenvalue = try reader.column("/curvature/hessian_top_eigenvalue").filter { !$0.isNaN }.count
+    return
+      "gᵀHg, dᵀHd and the actual change at every measurement; per-layer gᵀHg at \(perLayer), Hessian trace at \(trace), top eigenvalue at \(eigenvalue)"
   }
 
   static func field(_ name: String, in json: String) -> String? {

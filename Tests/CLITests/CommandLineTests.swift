@@ -229,6 +229,8 @@ struct TrainCommandTests {
       #expect(gHg[row].isFinite && dHd[row].isFinite)
       #expect(layers[row].allSatisfy { $0.isFinite } == (row % 3 == 0), "row \(row): \(layers[row].prefix(3))")
     }
+    let inspect = try GradTraceRun(["inspect", trace])
+    #expect(inspect.standardOutput.contains("per-layer gᵀHg at 3,"), "\(inspect.standardOutput)")
     #expect(
       try GradTraceRun(["train", "--output", temporaryPath("x"), "--layer-curvature-every", "-1"]).status == 64)
   }
