@@ -11,6 +11,7 @@ separate run of 1,000 steps of the same model (16x16 input, batch 2, so it is qu
 trace's size depends on the layer count, not on the batch).
 
     python3 scripts/trace_overhead.py --gradtrace .build/release/gradtrace [--repeats 3] [--steps 100]
+        [--curvature-every 10]
 """
 import argparse
 import csv
@@ -26,6 +27,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gradtrace", default=".build/release/gradtrace")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--curvature-every", type=int, default=10)
     parser.add_argument("--steps", type=int, default=0,
                         help="steps per epoch on Fashion-MNIST (0: the synthetic set, 30 steps)")
     args = parser.parse_args()
@@ -37,7 +39,7 @@ def main():
     configurations = {
         "plain": [],
         "statistics": ["--record", "gradients,activations"],
-        "curvature": ["--record", "gradients,activations,curvature", "--curvature-every", "10"],
+        "curvature": ["--record", "gradients,activations,curvature", "--curvature-every", str(args.curvature_every)],
     }
     seconds = {name: [] for name in configurations}
     for _ in range(args.repeats):
@@ -69,7 +71,8 @@ def main():
     for name in configurations:
         m = statistics.median(seconds[name])
         size = f"{sizes[name] / 1e6:.2f} MB" if name in sizes else "-"
-        print(f"| {name} | {m:.1f} | {m / plain:.3f} | {size} |")
+        label = f"curvature every {args.curvature_every}th step" if name == "curvature" else name
+        print(f"| {label} | {m:.1f} | {m / plain:.3f} | {size} |")
     print("raw seconds:", seconds)
 
 
