@@ -152,10 +152,10 @@ public final class TraceRecorder {
         activations: activations))
   }
 
-  /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg (per layer on
-  /// its sparser schedule),
-  /// gᵀd and dᵀHd for the update d = after − before, the predictions, the actual change
-  /// f(w + d) − f(w) and α; trace and eigenvalue on their sparser schedules.
+  /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg, gᵀd and dᵀHd
+  /// for the update d = after − before (the curvatures by Taylor mode), the predictions, the
+  /// actual change f(w + d) − f(w) and α; the per-layer split of gᵀHg (an H·v), the trace and
+  /// the eigenvalue on their sparser schedules.
   public func recordCurvature(
     step: Int, network: VGG<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
     gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
