@@ -14,21 +14,10 @@ extension VGG {
     images: Tensor<Scalar>, labels: [Int], direction: NamedTensors<Scalar>, mode: NetworkMode = .training
   ) -> (loss: Scalar, gradient: NamedTensors<Scalar>, product: NamedTensors<Scalar>)
   where Scalar.Accumulator: TensorScalar {
-    precondition(
-      direction.names == parameters.names, "hessianVectorProduct: the direction must name every parameter in order")
-    var dualParameters = NamedTensors<Dual<Scalar>>()
-    for (name, weights) in parameters.entries {
-      let tangent = direction[name]!
-      precondition(
-        tangent.shape == weights.shape, "hessianVectorProduct: \(name) direction \(tangent.shape) ≠ \(weights.shape)")
-      dualParameters.append(weights.zippedToDual(tangent), named: name)
+    let (dual, dualImages) = seeded(images: images, along: direction, for: "hessianVectorProduct") {
+      Dual($0, tangent: $1)
     }
-    var dualBuffers = NamedTensors<Dual<Scalar>>()
-    for (name, buffer) in buffers.entries { dualBuffers.append(buffer.liftedToDual(), named: name) }
-    // The dual network shares this one's architecture; building it cannot fail.
-    let dual = try! VGG<Dual<Scalar>>(configuration, parameters: dualParameters, buffers: dualBuffers)
-    let result = dual.gradients(
-      images: images.liftedToDual(), labels: labels, mode: mode, updateRunningStatistics: false)
+    let result = dual.gradients(images: dualImages, labels: labels, mode: mode, updateRunningStatistics: false)
     var gradient = NamedTensors<Scalar>()
     var product = NamedTensors<Scalar>()
     for (name, pair) in result.gradients.entries {
@@ -37,21 +26,7 @@ extension VGG {
     }
     return (result.loss.value, gradient, product)
   }
-}
 
-extension Tensor {
-  /// Dual numbers with these values and zero tangents.
-  func liftedToDual() -> Tensor<Dual<Scalar>> where Scalar.Accumulator: TensorScalar {
-    Tensor<Dual<Scalar>>(shape: shape, scalars: scalars.map { Dual($0, tangent: 0) })
-  }
-
-  /// Dual numbers with these values and the given tangents.
-  func zippedToDual(_ tangent: Tensor) -> Tensor<Dual<Scalar>> where Scalar.Accumulator: TensorScalar {
-    Tensor<Dual<Scalar>>(shape: shape, scalars: zip(scalars, tangent.scalars).map { Dual($0, tangent: $1) })
-  }
-}
-
-extension VGG {
   /// The loss f_B(w), the slope gᵀv and the curvature vᵀHv along one direction, by one forward
   /// pass on second-order jets (Taylor mode, see `Jet`): f(w + t v) = f + (gᵀv) t + ½ (vᵀHv) t².
   /// Exact, and cheaper than `hessianVectorProduct` when only the number vᵀHv is wanted (dᵀHd
@@ -62,28 +37,35 @@ extension VGG {
   public func curvature(
     images: Tensor<Scalar>, labels: [Int], along direction: NamedTensors<Scalar>, mode: NetworkMode = .training
   ) -> (loss: Scalar, slope: Scalar, curvature: Scalar) where Scalar.Accumulator: TensorScalar {
-    precondition(
-      direction.names == parameters.names, "curvature(along:): the direction must name every parameter in order")
-    var jetParameters = NamedTensors<Jet<Scalar>>()
-    for (name, weights) in parameters.entries {
-      let v = direction[name]!
-      precondition(v.shape == weights.shape, "curvature(along:): \(name) direction \(v.shape) ≠ \(weights.shape)")
-      jetParameters.append(
-        Tensor(shape: weights.shape, scalars: zip(weights.scalars, v.scalars).map { Jet($0, first: $1, second: 0) }),
-        named: name)
+    let (jet, jetImages) = seeded(images: images, along: direction, for: "curvature(along:)") {
+      Jet($0, first: $1, second: 0)
     }
-    var jetBuffers = NamedTensors<Jet<Scalar>>()
-    for (name, buffer) in buffers.entries { jetBuffers.append(buffer.liftedToJet(), named: name) }
-    // The jet network shares this one's architecture; building it cannot fail.
-    let jet = try! VGG<Jet<Scalar>>(configuration, parameters: jetParameters, buffers: jetBuffers)
-    let loss = jet.evaluate(images: images.liftedToJet(), labels: labels, mode: mode).loss
+    let loss = jet.evaluate(images: jetImages, labels: labels, mode: mode).loss
     return (loss.value, loss.first, 2 * loss.second)
   }
-}
 
-extension Tensor {
-  /// Jets with these values and zero higher coefficients (constants along the direction).
-  func liftedToJet() -> Tensor<Jet<Scalar>> where Scalar.Accumulator: TensorScalar {
-    Tensor<Jet<Scalar>>(shape: shape, scalars: scalars.map { Jet($0, first: 0, second: 0) })
+  /// This network and `images` on scalars that carry derivatives along `direction`: each
+  /// parameter w becomes `seed(w, v)` with its v, each buffer and image x `seed(x, 0)` (a
+  /// constant along the direction).
+  func seeded<Carrier: TensorScalar>(
+    images: Tensor<Scalar>, along direction: NamedTensors<Scalar>, for caller: String,
+    _ seed: (Scalar, Scalar) -> Carrier
+  ) -> (VGG<Carrier>, Tensor<Carrier>) {
+    precondition(direction.names == parameters.names, "\(caller): the direction must name every parameter in order")
+    func constant(_ tensor: Tensor<Scalar>) -> Tensor<Carrier> {
+      Tensor(shape: tensor.shape, scalars: tensor.scalars.map { seed($0, 0) })
+    }
+    var seededParameters = NamedTensors<Carrier>()
+    for (name, weights) in parameters.entries {
+      let v = direction[name]!
+      precondition(v.shape == weights.shape, "\(caller): \(name) direction \(v.shape) ≠ \(weights.shape)")
+      seededParameters.append(
+        Tensor(shape: weights.shape, scalars: zip(weights.scalars, v.scalars).map(seed)), named: name)
+    }
+    var constantBuffers = NamedTensors<Carrier>()
+    for (name, buffer) in buffers.entries { constantBuffers.append(constant(buffer), named: name) }
+    // The same architecture as a network that exists: building it cannot fail.
+    let network = try! VGG<Carrier>(configuration, parameters: seededParameters, buffers: constantBuffers)
+    return (network, constant(images))
   }
 }

@@ -34,24 +34,16 @@ public enum Convolution {
             for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
               let count = min(group, images.upperBound - first)
               let width = count * g.outputPixels
-              for i in 0..<count {
-                g.im2col(xBase + (first + i) * g.inputImageSize, into: columns + i * g.outputPixels, rowStride: width)
-              }
+              g.im2col(images: xBase + first * g.inputImageSize, count: count, into: columns)
               // Y = W · X, straight into the image's output, or for a group into [O, G·P] first.
-              let target = count == 1 ? yBase + first * g.outputImageSize : product
+              let outputs = yBase + first * g.outputImageSize
               Scalar.gemm(
                 transposeA: false, transposeB: false,
                 m: g.outputChannels, n: width, k: g.patchSize,
                 alpha: 1, a: wBase, lda: g.patchSize, b: columns, ldb: width,
-                beta: 0, c: target, ldc: width)
+                beta: 0, c: count == 1 ? outputs : product, ldc: width)
               guard count > 1 else { continue }
-              for i in 0..<count {
-                let image = yBase + (first + i) * g.outputImageSize
-                for channel in 0..<g.outputChannels {
-                  (image + channel * g.outputPixels).update(
-                    from: product + channel * width + i * g.outputPixels, count: g.outputPixels)
-                }
-              }
+              g.forEachOutputRow(count: count) { (outputs + $0).update(from: product + $1, count: g.outputPixels) }
             }
           }
         }
@@ -100,24 +92,15 @@ public enum Convolution {
                 for first in stride(from: images.lowerBound, to: images.upperBound, by: group) {
                   let count = min(group, images.upperBound - first)
                   let width = count * g.outputPixels
-                  let dyGroup: UnsafePointer<Scalar>
-                  if count == 1 {
-                    dyGroup = dyBase + first * g.outputImageSize
-                  } else {
-                    for i in 0..<count {
-                      let image = dyBase + (first + i) * g.outputImageSize
-                      for channel in 0..<g.outputChannels {
-                        (gathered + channel * width + i * g.outputPixels).update(
-                          from: image + channel * g.outputPixels, count: g.outputPixels)
-                      }
+                  var dyGroup = dyBase + first * g.outputImageSize
+                  if count > 1 {
+                    g.forEachOutputRow(count: count) {
+                      (gathered + $1).update(from: dyGroup + $0, count: g.outputPixels)
                     }
                     dyGroup = UnsafePointer(gathered)
                   }
                   // dW += dY · Xᵀ
-                  for i in 0..<count {
-                    g.im2col(
-                      xBase + (first + i) * g.inputImageSize, into: columns + i * g.outputPixels, rowStride: width)
-                  }
+                  g.im2col(images: xBase + first * g.inputImageSize, count: count, into: columns)
                   Scalar.gemm(
                     transposeA: false, transposeB: true,
                     m: g.outputChannels, n: g.patchSize, k: width,
@@ -130,11 +113,7 @@ public enum Convolution {
                     m: g.patchSize, n: width, k: g.outputChannels,
                     alpha: 1, a: wBase, lda: g.patchSize, b: dyGroup, ldb: width,
                     beta: 0, c: columns, ldc: width)
-                  for i in 0..<count {
-                    g.col2im(
-                      columns + i * g.outputPixels, addingInto: dxBase + (first + i) * g.inputImageSize,
-                      rowStride: width)
-                  }
+                  g.col2im(columns, count: count, addingInto: dxBase + first * g.inputImageSize)
                 }
               }
             }

@@ -94,6 +94,40 @@ public struct ConvolutionGeometry: Equatable, Sendable {
     }
   }
 
+  /// Unfolds `count` consecutive images side by side into one matrix [C·kH·kW, count·Ho·Wo]:
+  /// image i in columns i·Ho·Wo ..< (i + 1)·Ho·Wo.
+  @inlinable
+  public func im2col<Scalar: TensorScalar>(
+    images: UnsafePointer<Scalar>, count: Int, into columns: UnsafeMutablePointer<Scalar>
+  ) {
+    for i in 0..<count {
+      im2col(images + i * inputImageSize, into: columns + i * outputPixels, rowStride: count * outputPixels)
+    }
+  }
+
+  /// The adjoint of `im2col(images:count:into:)`: adds the columns back onto `count`
+  /// consecutive images.
+  @inlinable
+  public func col2im<Scalar: TensorScalar>(
+    _ columns: UnsafePointer<Scalar>, count: Int, addingInto images: UnsafeMutablePointer<Scalar>
+  ) {
+    for i in 0..<count {
+      col2im(columns + i * outputPixels, addingInto: images + i * inputImageSize, rowStride: count * outputPixels)
+    }
+  }
+
+  /// Pairs each output row of `count` consecutive images ([O, Ho·Wo] each) with its place in
+  /// one matrix [O, count·Ho·Wo] laid out as `im2col(images:count:into:)` lays out its columns:
+  /// `body(offset in the images, offset in the matrix)`, Ho·Wo elements each.
+  @inlinable
+  public func forEachOutputRow(count: Int, _ body: (_ imageOffset: Int, _ matrixOffset: Int) -> Void) {
+    for i in 0..<count {
+      for channel in 0..<outputChannels {
+        body(i * outputImageSize + channel * outputPixels, channel * count * outputPixels + i * outputPixels)
+      }
+    }
+  }
+
   /// The adjoint of `im2col`: adds each column entry back onto the pixel it was read from.
   /// `image` must be zeroed (or hold a gradient to accumulate onto). `rowStride` as in `im2col`.
   @inlinable
