@@ -22,6 +22,16 @@ struct HessianVectorProductTests {
     }
   }
 
+  /// The gradient at w + scale·v on the batch; the network keeps its weights w.
+  static func gradient(
+    _ network: VGG<Double>, at scale: Double, along v: NamedTensors<Double>, images: Tensor<Double>, labels: [Int]
+  ) -> NamedTensors<Double> {
+    let original = network.parameters
+    network.parameters.updateEach { name, w in w = original[name]!.zipped(with: v[name]!) { $0 + scale * $1 } }
+    defer { network.parameters = original }
+    return network.gradients(images: images, labels: labels, updateRunningStatistics: false).gradients
+  }
+
   @Test(arguments: ModelGradientTests.variants)
   func matchesCentralDifferencesOfTheGradient(_ variant: ModelGradientTests.Variant) throws {
     let network = try ModelGradientTests.smallNetwork(variant)
@@ -37,14 +47,8 @@ struct HessianVectorProductTests {
     // Small h: leaky ReLU's kink makes the gradient jump, and BatchNorm puts many
     // pre-activations near 0; a step that crosses one ruins the difference quotient.
     let h = 1e-7
-    let original = network.parameters
-    func gradientAt(_ scale: Double) -> NamedTensors<Double> {
-      network.parameters.updateEach { name, w in w = original[name]!.zipped(with: v[name]!) { $0 + scale * $1 } }
-      defer { network.parameters = original }
-      return network.gradients(images: images, labels: labels, updateRunningStatistics: false).gradients
-    }
-    let plus = gradientAt(h)
-    let minus = gradientAt(-h)
+    let plus = Self.gradient(network, at: h, along: v, images: images, labels: labels)
+    let minus = Self.gradient(network, at: -h, along: v, images: images, labels: labels)
     var differenceNorm = 0.0
     var referenceNorm = 0.0
     for name in network.parameters.names {

@@ -26,12 +26,9 @@ struct JetCurvatureTests {
     // An oracle independent of both: vᵀ(g(w + hv) − g(w − hv)) / 2h, with h small enough that
     // no leaky ReLU kink is crossed (as in HessianVectorProductTests).
     let h = 1e-7
-    let original = network.parameters
     func slopeAt(_ scale: Double) -> Double {
-      network.parameters.updateEach { name, w in w = original[name]!.zipped(with: v[name]!) { $0 + scale * $1 } }
-      defer { network.parameters = original }
-      let g = network.gradients(images: images, labels: labels, updateRunningStatistics: false).gradients
-      return HessianVectorProductTests.dot(g, v)
+      HessianVectorProductTests.dot(
+        HessianVectorProductTests.gradient(network, at: scale, along: v, images: images, labels: labels), v)
     }
     let numeric = (slopeAt(h) - slopeAt(-h)) / (2 * h)
     #expect(abs(numeric - along.curvature) <= 1e-6 * max(abs(along.curvature), 1), "differences \(numeric)")
