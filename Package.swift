@@ -46,19 +46,22 @@ let package = Package(
     .executableTarget(
       name: "gradtrace-benchmarks", dependencies: ["Networks", "Autodiff", "TensorCore", "TraceIO", "Analysis"],
       swiftSettings: optimised),
+    // Float32 bounds from the computation's measured rounding sensitivity (tests only).
+    .target(name: "_NumericalTestSupport", dependencies: ["TensorCore"], swiftSettings: optimised),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore"], swiftSettings: optimised),
     .testTarget(
       name: "AutodiffTests", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .testTarget(
       name: "NetworksTests",
-      dependencies: ["Networks", "Autodiff", "TensorCore", "Training", "TraceIO", "Datasets"],
+      dependencies: ["_NumericalTestSupport", "Networks", "Autodiff", "TensorCore", "Training", "TraceIO", "Datasets"],
       resources: [.copy("Golden")],
       swiftSettings: optimised),
     .testTarget(
       name: "DatasetsTests", dependencies: ["Datasets", "TensorCore"], swiftSettings: optimised),
     .testTarget(
-      name: "CurvatureTests", dependencies: ["Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
+      name: "CurvatureTests",
+      dependencies: ["_NumericalTestSupport", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       resources: [.copy("Golden")], swiftSettings: optimised),
     .testTarget(
       name: "TrainingTests", dependencies: ["Training", "Datasets", "Networks", "TensorCore", "TraceIO"],
