@@ -6,7 +6,7 @@ that loads a gradtrace checkpoint into it.
     model = load_checkpoint("init.h5")        # builds the architecture stored in the file
     loss = torch.nn.functional.cross_entropy(model(images), labels)
 
-Architecture (shared/REFERENCE.md): stem conv(no bias) -> BN -> act; per stage
+Architecture (the paper's, as in docs/design.md): stem conv(no bias) -> BN -> act; per stage
 `blocks_per_stage` processing blocks conv_0 -> [bn_0] -> act -> conv_1 -> [bn_1] -> (+x) -> act
 and one reduction block conv_0 -> [bn_0] -> act -> avgpool 2 -> conv_1 -> [bn_1]
 -> (+ 1x1 stride-2 shortcut(x)) -> act; global average pool -> linear.

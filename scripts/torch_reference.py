@@ -6,7 +6,7 @@ initial weights with `gradtrace init`, loads them into the PyTorch model of grad
 and computes, in float64, the mean cross-entropy and every parameter gradient on one fixed batch
 (BatchNorm in training mode). Output, in --output:
 
-    batch.h5            /images float32 [N, 3, 32, 32], /labels int64 [N]   (DESIGN.md batch file)
+    batch.h5            /images float32 [N, 3, 32, 32], /labels int64 [N]   (docs/design.md batch file)
     <variant>.h5        attrs: loss, seed, command, torch_version,
                         torch_float32_worst_error (PyTorch's own float32 gradients against its
                         float64 ones: how well float32 can do on this network at all);

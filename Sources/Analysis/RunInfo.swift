@@ -5,7 +5,9 @@ import TraceIO
 /// the root attributes `model` and `config` (JSON). Fields a trace does not state (a trace
 /// written by a user's own loop may hold any config) are nil and print as "-".
 public struct RunInfo: Codable, Sendable, Equatable {
-  /// The file name without directory and `.h5`: how tables and legends name the run.
+  /// How tables and legends name the run: the `name` its configuration holds (`train
+  /// --name`), else its directory and file without `.h5` (`vgg08-run/trace`), so that
+  /// `compare runs/*/trace.h5` tells the runs apart.
   public var name: String
   /// The model's short name (`vgg38-bn-res`), or "unknown".
   public var model: String
@@ -18,8 +20,9 @@ public struct RunInfo: Codable, Sendable, Equatable {
   public var seed: Int?
 
   public init(path: String, configuration: String, model: String) {
-    name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     let config = Self.object(configuration)
+    let url = URL(fileURLWithPath: path).deletingPathExtension()
+    name = config["name"] as? String ?? "\(url.deletingLastPathComponent().lastPathComponent)/\(url.lastPathComponent)"
     self.model = Self.object(model)["name"] as? String ?? "unknown"
     dataset = config["dataset"] as? String
     batchSize = (config["batchSize"] as? NSNumber)?.intValue

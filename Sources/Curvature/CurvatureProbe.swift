@@ -4,7 +4,7 @@ import TensorCore
 /// Curvature of the loss f_B(w) of one network on one fixed batch, measured with exact
 /// Hessian-vector products (BatchNorm in training mode, the same mode as the gradient).
 ///
-/// Definitions (shared/DESIGN.md): g = ∇f(w); along −g the quadratic model is
+/// Definitions (docs/design.md): g = ∇f(w); along −g the quadratic model is
 /// f(w − εg) ≈ f(w) − ε gᵀg + ½ ε² gᵀHg, minimised at ε* = gᵀg / gᵀHg when gᵀHg > 0; with
 /// u = Hg, the per-layer contributions g_lᵀu_l sum to gᵀHg.
 ///

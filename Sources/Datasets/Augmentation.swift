@@ -1,6 +1,6 @@
 import TensorCore
 
-/// How training images are perturbed before normalisation (REFERENCE.md): random crop with
+/// How training images are perturbed before normalisation (the paper's setup): random crop with
 /// zero padding, horizontal flip, and optional Gaussian noise added after normalisation.
 /// Validation and test images are only normalised.
 public struct Augmentation: Codable, Equatable, Sendable {

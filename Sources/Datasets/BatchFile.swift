@@ -2,7 +2,7 @@ import TensorCore
 import TraceIO
 
 /// A fixed batch in HDF5, for probing curvature reproducibly and across tools
-/// (shared/DESIGN.md): `/images` float32 [N, C, H, W], already normalised; `/labels` int64 [N].
+/// (docs/design.md): `/images` float32 [N, C, H, W], already normalised; `/labels` int64 [N].
 public enum BatchFile {
   /// Reads a batch file.
   /// - Throws: `DatasetError` naming the file, the path inside it and what was expected.

@@ -21,7 +21,7 @@ public enum CIFAR {
 
   public enum Split: Sendable { case train, test }
 
-  /// The paper's normalisation (REFERENCE.md), used for both variants.
+  /// The paper's normalisation (its coursework framework's CIFAR statistics), used for both variants.
   public static let mean = [0.4914, 0.4822, 0.4465]
   public static let standardDeviation = [0.2023, 0.1994, 0.2010]
 

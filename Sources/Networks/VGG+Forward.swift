@@ -131,7 +131,7 @@ private struct ForwardPass<Scalar: TensorScalar> {
     return y
   }
 
-  /// One block: stem, processing or reduction (see REFERENCE.md for the exact wiring).
+  /// One block: stem, processing or reduction (docs/design.md and the paper give the wiring).
   mutating func apply(_ block: VGG<Scalar>.Block, to input: Variable) -> Variable {
     let name = block.name
     var x: Variable

@@ -1,5 +1,6 @@
-// VGG08 / VGG38 and their BatchNorm and residual variants, as in "Vanishing gradients in very
-// deep networks" (shared/paper) and the framework it ran in (shared/REFERENCE.md).
+// VGG08 / VGG38 and their BatchNorm and residual variants, as in T.-V. Pricope, "An analysis on
+// very deep convolutional neural networks: problems and solutions" (Studia Universitatis
+// Babeș-Bolyai Informatica, 2021), and the coursework framework it ran in.
 
 import Autodiff
 import TensorCore

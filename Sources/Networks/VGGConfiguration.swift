@@ -1,5 +1,5 @@
-// The VGG family of "Vanishing gradients in very deep networks" (the paper in shared/paper;
-// exact setup in shared/REFERENCE.md): a stem, stages of processing blocks each closed by a
+// The VGG family of T.-V. Pricope, "An analysis on very deep convolutional neural networks:
+// problems and solutions" (Studia Universitatis Babeș-Bolyai Informatica, 2021): a stem, stages of processing blocks each closed by a
 // reduction block, and a linear head, with optional BatchNorm and residual connections.
 
 /// The non-linearity applied after every convolution (and BatchNorm) of the network.
@@ -81,6 +81,9 @@ public struct VGGConfiguration: Codable, Equatable, Sendable {
     if activation == .sigmoid { name += "-sigmoid" }
     return name
   }
+
+  /// The input shape as `CxHxW` (`1x32x32`), as `--input` takes it.
+  public var inputShapeDescription: String { "\(inputChannels)x\(inputHeight)x\(inputWidth)" }
 
   /// Checks that the network can be built; throws a message naming the problem.
   public func validate() throws(ConfigurationError) {

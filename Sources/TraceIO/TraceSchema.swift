@@ -1,4 +1,4 @@
-/// Schema version 1 of the gradtrace trace file (shared/DESIGN.md): the paths below are the
+/// Schema version 1 of the gradtrace trace file (docs/trace-format.md): the paths below are the
 /// contract; more may be added, none renamed without bumping `formatVersion`.
 public enum TraceSchema {
   public static let format = "gradtrace"
@@ -99,7 +99,7 @@ public struct StepRecord: Sendable {
   }
 }
 
-/// Curvature measured at one step (DESIGN.md's definitions; NaN where undefined or not measured).
+/// Curvature measured at one step (docs/design.md's definitions; NaN where undefined or not measured).
 public struct CurvatureRecord: Sendable {
   public var step: Int
   /// gTg, gHg, gTd, dHd, predicted_first, predicted_second, actual_delta, epsilon_star, alpha,

@@ -3,7 +3,7 @@ import Networks
 import TensorCore
 import TraceIO
 
-/// A snapshot of a run in HDF5 (the layout in DESIGN.md):
+/// A snapshot of a run in HDF5 (the layout in docs/design.md):
 ///
 ///     /parameters/<name>   float32, PyTorch shapes (conv OIHW, linear [out, in])
 ///     /buffers/<name>      BatchNorm running_mean and running_var

@@ -25,8 +25,8 @@ public final class ProgressPrinter: TrainingObserver {
     let eta = Self.duration(elapsed / Double(step) * Double(steps - step))
     print(
       String(
-        format: "\repoch %d/%d %@ %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  ETA %@ ",
-        epoch + 1, epochs, bar, step, steps, loss, accuracy * 100, imagesPerSecond, eta),
+        format: "\repoch %d (%d/%d) %@ %d/%d  loss %.4f  acc %5.1f%%  %.0f img/s  ETA %@ ",
+        epoch, epoch + 1, epochs, bar, step, steps, loss, accuracy * 100, imagesPerSecond, eta),
       terminator: "")
     fflush(nil)
   }
@@ -35,8 +35,8 @@ public final class ProgressPrinter: TrainingObserver {
     if interactive { print("\r\u{1B}[K", terminator: "") }
     print(
       String(
-        format: "epoch %d/%d  lr %.3g  train loss %.4f acc %.2f%%  valid loss %.4f acc %.2f%%  %.1fs%@",
-        r.epoch + 1, epochs, r.learningRate, r.trainLoss, r.trainAccuracy * 100, r.validLoss,
+        format: "epoch %d (%d/%d)  lr %.3g  train loss %.4f acc %.2f%%  valid loss %.4f acc %.2f%%  %.1fs%@",
+        r.epoch, r.epoch + 1, epochs, r.learningRate, r.trainLoss, r.trainAccuracy * 100, r.validLoss,
         r.validAccuracy * 100, r.seconds, best ? "  (best)" : ""))
     fflush(nil)
   }

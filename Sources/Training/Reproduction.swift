@@ -65,6 +65,15 @@ public enum ReproductionPlan {
       ("VGG38 BN + Resnet", .preset(.vgg38, batchNorm: true, residual: true), 256, 1e-3, 1e-4, 61.81, 85.21, true),
     ]
 
+  /// Table 1's name for this architecture ("VGG38 BN + Resnet"), whatever its input shape and
+  /// class count; nil when the paper has no such model (`vgg08 --residual` without BatchNorm).
+  public static func paperLabel(of model: VGGConfiguration) -> String? {
+    func architecture(_ m: VGGConfiguration) -> [AnyHashable] {
+      [m.numFilters, m.numStages, m.blocksPerStage, m.batchNorm, m.residual, m.activation.rawValue]
+    }
+    return table1.first { architecture($0.model) == architecture(model) }?.label
+  }
+
   /// The runs of `scale` on `dataset` (nil: Fashion-MNIST for smoke and small, CIFAR-100 for
   /// paper). Fashion-MNIST is padded to 32×32 with 10 classes; CIFAR keeps 3×32×32.
   public static func runs(
@@ -75,12 +84,11 @@ public enum ReproductionPlan {
     let rows = scale == .smoke ? table1.filter(\.headline) : table1
     return rows.map { row in
       var model = row.model
-      switch dataset {
-      case .fashionMNIST, .synthetic:
-        (model.inputChannels, model.inputHeight, model.inputWidth, model.classes) = (1, 32, 32, 10)
-      case .cifar10: model.classes = 10
-      case .cifar100: model.classes = 100
-      }
+      // The synthetic set takes any shape: Fashion-MNIST's, as the small scales are made for.
+      let shape = dataset.shape() ?? TrainingConfiguration.DatasetName.fashionMNIST.shape()!
+      (model.inputChannels, model.inputHeight, model.inputWidth, model.classes) = (
+        shape.channels, shape.height, shape.width, shape.classes
+      )
       var c = TrainingConfiguration(model: model, dataset: dataset)
       c.dataDirectory = dataDirectory
       c.threads = threads
@@ -104,6 +112,7 @@ public enum ReproductionPlan {
       }
       var name = model.shortName + "-b\(c.batchSize)-lr\(c.learningRate)"
       if c.weightDecay > 0 { name += "-wd\(c.weightDecay)" }
+      c.name = name
       return ReproductionRun(
         name: name, label: row.label, configuration: c, recordsCurvature: row.headline,
         paperTestAccuracy: row.test / 100, paperTrainAccuracy: row.train / 100)

@@ -12,6 +12,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   public enum OptimizerName: String, Codable, Sendable, CaseIterable { case adam, sgd }
   public enum ScheduleName: String, Codable, Sendable, CaseIterable { case cosine, constant }
 
+  /// What `compare`, `export` and `report` call the run (nil: its trace's directory and file).
+  public var name: String?
   public var model: VGGConfiguration
   public var initialization = Initialization.pytorchDefault
   public var dataset = DatasetName.fashionMNIST
@@ -28,7 +30,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   public var optimizer = OptimizerName.adam
   public var momentum = 0.9
   public var schedule = ScheduleName.cosine
-  /// η_min of the cosine schedule (REFERENCE.md: 2e-5).
+  /// η_min of the cosine schedule (the paper's setup: 2e-5).
   public var minimumLearningRate = 2e-5
   public var seed: UInt64 = 0
   /// Seeds the train/validation split only, so runs with different seeds share a split.

@@ -3,7 +3,7 @@ import ArgumentParser
 
 struct Analyze: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Verdict on a trace: do the gradients vanish or explode, where, since when; the Taylor analysis.",
+    abstract: "Do a run's gradients vanish or explode, where, since when; Taylor fit.",
     discussion: """
       Reads the trace in blocks (memory stays bounded), computes the gradient flow
       per layer (per-epoch mean of mean |g| and the last-step-of-epoch snapshot the

@@ -3,7 +3,7 @@ import ArgumentParser
 
 struct Compare: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "One row per run, as in the paper's Table 1, plus gradient-health columns.",
+    abstract: "One row per run, as in the paper's Table 1, with gradient health.",
     discussion: """
       Columns: run, model, dataset, batch_size, learning_rate, weight_decay, epochs,
       test_accuracy, train_accuracy (last epoch), best_valid_accuracy, test_loss,
@@ -15,7 +15,8 @@ struct Compare: ParsableCommand {
 
       Examples:
         gradtrace compare runs/*/trace.h5
-        gradtrace compare a.h5 b.h5 --sort test_accuracy --descending --format markdown
+        gradtrace compare a.h5 b.h5 --sort test_accuracy --descending \\
+          --format markdown
       """)
 
   @Argument(help: "Trace files.") var traces: [String]

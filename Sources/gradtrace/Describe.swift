@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Networks
+import Training
 
 struct Describe: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -10,16 +11,31 @@ struct Describe: ParsableCommand {
       the conv weights, BatchNorm scales (γ) and the linear weight: the layers of
       the gradient-flow figure.
 
-      Example: gradtrace describe --model vgg38 --batchnorm --residual --json
+      The shape is CIFAR-100's by default (3x32x32, 100 classes: the paper's, so the
+      parameter counts are Table 1's); --dataset gives another dataset's shape.
+
+      Examples:
+        gradtrace describe --model vgg38 --batchnorm --residual --json
+        gradtrace describe --model vgg08 --dataset fashion-mnist
       """)
 
   @OptionGroup var modelOptions: ModelOptions
 
+  @Option(help: "Describe the model for this dataset's shape (default: CIFAR-100's, the paper's).")
+  var dataset: TrainingConfiguration.DatasetName?
+
   @Flag(help: "Print JSON (model, configuration, layers, parameter_count, weight_tensors).")
   var json = false
 
+  func validate() throws { _ = try model() }
+
+  func model() throws -> VGGConfiguration {
+    if let dataset { return try modelOptions.configuration(for: dataset.shape(), source: dataset.rawValue) }
+    return try modelOptions.configuration(for: nil, source: "", fallback: .paper)
+  }
+
   func run() throws {
-    let configuration = modelOptions.configuration
+    let configuration = try model()
     let network = try VGG<Float>(configuration)
     let layers = network.layers()
     let weightLabels = network.weightTensors.map(\.label)
@@ -27,6 +43,13 @@ struct Describe: ParsableCommand {
       print(try LayerTable(network: network, layers: layers, weightLabels: weightLabels).json())
     } else {
       print(LayerTable(network: network, layers: layers, weightLabels: weightLabels).text)
+      if dataset == nil && modelOptions.input == nil && modelOptions.classes == nil {
+        print("shape: CIFAR-100's (the paper's); --dataset fashion-mnist|cifar10|cifar100 for another")
+      }
+      switch ReproductionPlan.paperLabel(of: configuration) {
+      case let label?: print("the paper's \(label) (Table 1)")
+      case nil: print("not one of the paper's models (Table 1 has no \(configuration.shortName))")
+      }
     }
   }
 }

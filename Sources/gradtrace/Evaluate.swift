@@ -13,6 +13,10 @@ extension FashionMNIST.Split: ExpressibleByArgument {
     default: return nil
     }
   }
+
+  /// How `--help` shows the default: the word the option takes, not the file prefix.
+  public var defaultValueDescription: String { self == .train ? "train" : "test" }
+  public static var allValueStrings: [String] { ["train", "test"] }
 }
 
 struct Evaluate: ParsableCommand {
@@ -26,7 +30,8 @@ struct Evaluate: ParsableCommand {
       `probe`).
 
       Examples:
-        gradtrace evaluate --checkpoint runs/vgg08/best.h5 --dataset fashion-mnist --split test
+        gradtrace evaluate --checkpoint runs/vgg08/best.h5 --dataset fashion-mnist \\
+          --split test
         gradtrace evaluate --checkpoint init.h5 --batch batch.h5 --mode train --json
       """)
 

@@ -22,17 +22,22 @@ struct Export: ParsableCommand {
 
   @Argument(help: "Trace files.") var traces: [String]
   @Option(help: "Table: summary, gradients, curvature, epochs or steps.") var table = TraceTable.summary
-  @Option(help: "Output: csv, markdown, latex or json.") var format = TableFormat.csv
+  /// The formats a file can hold (`compare` also prints text for people).
+  enum Format: String, ExpressibleByArgument, CaseIterable {
+    case csv, markdown, latex, json
+    var table: TableFormat { TableFormat(rawValue: rawValue)! }
+  }
+
+  @Option(help: "Output: csv, markdown, latex or json.") var format = Format.csv
   @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Give at least one trace file.") }
-    if format == .text { throw ValidationError("export writes csv, markdown, latex or json; compare prints text.") }
   }
 
   func run() throws {
     var sink = try OutputSink(path: output)
-    var writer = TableWriter(columns: table.columns, format: format) { sink.write($0) }
+    var writer = TableWriter(columns: table.columns, format: format.table) { sink.write($0) }
     var inputs = TraceInputs(traces)
     _ = inputs.map { path in
       try table.appendRows(of: try TraceAnalysis.analyze(path: path), path: path, to: &writer)

@@ -12,13 +12,24 @@ struct Init: ParsableCommand {
       exactly these weights; scripts/torch_reference.py shows how with h5py. The
       same seed gives the same weights.
 
-      Example: gradtrace init --model vgg38 --batchnorm --residual --seed 0 -o
-      init.h5
+      The input shape and class count follow --dataset (fashion-mnist, as `train`
+      and `probe` default to: 1x32x32, 10 classes), unless --input and --classes
+      are given for the synthetic dataset.
+
+      Examples:
+        gradtrace init --model vgg38 --batchnorm --residual --seed 0 -o init.h5
+        gradtrace init --model vgg08 --dataset cifar100 -o vgg08-cifar100.h5
       """)
 
   @OptionGroup var modelOptions: ModelOptions
 
-  @Option(help: "Random seed for the initial weights.")
+  @Option(help: "The data the model is for: fashion-mnist, cifar10, cifar100, synthetic.")
+  var dataset: TrainingConfiguration.DatasetName = .fashionMNIST
+
+  @Flag(help: "Fashion-MNIST at 28×28 instead of padded to 32×32.")
+  var noPad = false
+
+  @Option(parsing: .unconditional, help: "Random seed for the initial weights.")
   var seed: UInt64 = 0
 
   @Option(name: .customLong("init"), help: "Initialisation: pytorch (the paper's default, U(±1/√fan_in)), he, xavier.")
@@ -27,13 +38,22 @@ struct Init: ParsableCommand {
   @Option(name: [.customShort("o"), .long], help: "Checkpoint file to write (HDF5).")
   var output: String
 
+  func validate() throws {
+    if noPad && dataset != .fashionMNIST { throw ValidationError("--no-pad applies to fashion-mnist only") }
+    _ = try model()
+  }
+
+  func model() throws -> VGGConfiguration {
+    try modelOptions.configuration(for: dataset.shape(pad: !noPad), source: dataset.rawValue)
+  }
+
   func run() throws {
-    let network = try VGG<Float>(modelOptions.configuration, initialization: initialization, seed: seed)
+    let network = try VGG<Float>(try model(), initialization: initialization, seed: seed)
     var checkpoint = Checkpoint(model: network)
     checkpoint.runConfiguration = Self.runConfiguration(seed: seed, initialization: initialization)
     try checkpoint.write(to: output)
     print(
-      "wrote \(output): \(network.configuration.shortName), \(network.parameterCount) parameters, init \(initialization.rawValue), seed \(seed)"
+      "wrote \(output): \(network.configuration.shortName) for \(network.configuration.inputShapeDescription) input, \(network.configuration.classes) classes, \(network.parameterCount) parameters, init \(initialization.rawValue), seed \(seed)"
     )
   }
 

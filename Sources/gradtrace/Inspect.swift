@@ -4,7 +4,7 @@ import TraceIO
 
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Show what a trace holds: schema version, configuration, recorded groups, steps, status.",
+    abstract: "What a trace holds: schema, configuration, groups, steps, status.",
     discussion: "Example: gradtrace inspect run.h5")
 
   @Argument(help: "The trace file.") var trace: String

@@ -25,7 +25,7 @@ struct Probe: ParsableCommand {
       gradtrace).
 
       Examples:
-        gradtrace init --model vgg08 --classes 10 --input 1x32x32 -o vgg08.h5
+        gradtrace init --model vgg08 -o vgg08.h5
         gradtrace probe --checkpoint vgg08.h5 --dataset fashion-mnist --examples 100
         gradtrace probe --checkpoint vgg08.h5 --batch batch.h5 --json
       """)
@@ -70,8 +70,8 @@ struct Probe: ParsableCommand {
 
   @Option(
     help: """
-      Arithmetic of the gradient and Hessian-vector products: float (as training
-      runs) or double     (about twice as slow; deep BatchNorm networks amplify
+      Arithmetic of the gradient and Hessian-vector products: float (as training \
+      runs) or double (about twice as slow; deep BatchNorm networks amplify \
       float32 rounding to several percent).
       """)
   var precision: Precision = .float
@@ -112,8 +112,13 @@ struct Probe: ParsableCommand {
     }
     let expected = [c.inputChannels, c.inputHeight, c.inputWidth]
     guard Array(images.shape.dropFirst()) == expected else {
+      let shape = images.shape.dropFirst().map(String.init).joined(separator: "x")
+      let fix =
+        batch == nil
+        ? "write the checkpoint for this data with `gradtrace init --dataset fashion-mnist` (init's default), or give --batch with \(c.inputShapeDescription) images"
+        : "give a batch of \(c.inputShapeDescription) images, or a checkpoint made with `gradtrace init --input \(shape)`"
       throw CommandError(
-        "\(source): images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(expected.map(String.init).joined(separator: "x")) input"
+        "\(source): images are \(shape), but \(checkpoint) holds a \(c.shortName) for \(c.inputShapeDescription) input: \(fix)"
       )
     }
     if let bad = labels.first(where: { $0 < 0 || $0 >= c.classes }) {

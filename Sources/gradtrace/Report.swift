@@ -4,7 +4,7 @@ import Foundation
 
 struct Report: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "One self-contained HTML page with the tables and figures of one or more traces.",
+    abstract: "One self-contained HTML page: the tables and figures of some traces.",
     discussion: """
       The page holds the comparison table (as `gradtrace compare`), each run's
       verdict with its evidence and hint and its gradient-flow figure, the loss and

@@ -6,7 +6,7 @@ import Training
 
 struct Reproduce: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Reproduce the paper's Table 1 and figures, with traces, a table and an HTML report.",
+    abstract: "Reproduce the paper's Table 1: runs, traces, table, figures, report.",
     discussion: """
       Scales:
         smoke  VGG08, VGG38, VGG38 BN and VGG38 BN+residual on 2,000 Fashion-MNIST
@@ -29,7 +29,8 @@ struct Reproduce: ParsableCommand {
 
       Examples:
         gradtrace reproduce --scale smoke --output out/smoke
-        gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary --output out/paper
+        gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
+          --output out/paper
       """)
 
   @Option(help: "smoke, small or paper.") var scale = ReproductionScale.smoke

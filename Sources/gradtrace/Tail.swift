@@ -4,7 +4,7 @@ import TraceIO
 
 struct Tail: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Follow a trace while its run writes it (SWMR): print each new step as it is flushed.",
+    abstract: "Follow a trace while its run writes it, step by step as flushed.",
     discussion: """
       Prints step, epoch, loss, accuracy and the gradient flow at the first and last
       layer for every new row, until the run's status leaves "running" (or --timeout

@@ -18,15 +18,17 @@ struct Train: ParsableCommand {
       DIR/last.h5 at every epoch end and DIR/best.h5 at the best validation
       accuracy, evaluates the test set once on best.h5, and writes DIR/summary.json
       and DIR/epochs.csv. The same seed and thread count give the same run; --resume
-      DIR continues one exactly. `kill -USR1 <pid>` asks for a checkpoint now:
-      DIR/requested.h5 is written when the current step ends.
+      DIR continues one exactly. Epochs are counted from 0 everywhere (console,
+      summary.json, epochs.csv, traces, exports). `kill -USR1 <pid>` asks for a
+      checkpoint now: DIR/requested.h5 is written when the current step ends.
 
       Fashion-MNIST (the default) is read from the Debian package and padded to
       32×32; CIFAR-10/100 from --data-dir in the official binary format.
 
       Examples:
-        gradtrace train --model vgg08 --classes 10 --input 1x32x32 --epochs 2 --subset 10000 --output runs/vgg08
-        gradtrace train --model vgg38 --batchnorm --residual --dataset cifar100 --data-dir ~/cifar-100-binary --epochs 100 --output runs/vgg38-bn-res
+        gradtrace train --model vgg08 --epochs 2 --subset 10000 --output runs/vgg08
+        gradtrace train --model vgg38 --batchnorm --residual --dataset cifar100 \\
+          --data-dir ~/cifar-100-binary --epochs 100 --output runs/vgg38-bn-res
         gradtrace train --resume runs/vgg08 --epochs 4
       """)
 
@@ -41,59 +43,97 @@ struct Train: ParsableCommand {
   @Flag(help: "Keep Fashion-MNIST at 28×28 (only models without residual connections fit).")
   var noPad = false
 
-  @Option(help: "Epochs.") var epochs = 2
-  @Option(help: "Minibatch size.") var batchSize = 100
-  @Option(help: "Learning rate (the maximum of the cosine schedule).") var lr = 1e-3
-  @Option(help: "Weight decay, coupled L2 as PyTorch's Adam and SGD.") var weightDecay = 0.0
+  @Option(parsing: .unconditional, help: "Epochs.") var epochs = 2
+  @Option(parsing: .unconditional, help: "Minibatch size.") var batchSize = 100
+  @Option(parsing: .unconditional, help: "Learning rate (the maximum of the cosine schedule).") var lr = 1e-3
+  @Option(parsing: .unconditional, help: "Weight decay, coupled L2 as PyTorch's Adam and SGD.") var weightDecay = 0.0
   @Option(help: "Optimizer: adam or sgd (momentum 0.9).") var optimizer: TrainingConfiguration.OptimizerName = .adam
   @Option(help: "Learning-rate schedule: cosine (per epoch, η_min 2e-5) or constant.") var schedule:
     TrainingConfiguration.ScheduleName = .cosine
-  @Option(help: "Seed for initialisation, data order and augmentation.") var seed: UInt64 = 0
-  @Option(help: "Seed of the train/validation split (independent of --seed).") var splitSeed: UInt64 = 0
-  @Option(help: "Worker threads.") var threads = 2
-  @Option(help: "Use only the first N training images.") var subset: Int?
+  @Option(parsing: .unconditional, help: "Seed for initialisation, data order and augmentation.") var seed: UInt64 = 0
+  @Option(parsing: .unconditional, help: "Seed of the train/validation split (independent of --seed).")
+  var splitSeed: UInt64 = 0
+  @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
+  @Option(parsing: .unconditional, help: "Use only the first N training images.") var subset: Int?
   @Option(
+    parsing: .unconditional,
     help: "Validation images held out of the training set (default: 5000 Fashion-MNIST, 2500 CIFAR, 200 synthetic).")
   var validation: Int?
-  @Option(help: "Gaussian noise (std) added after normalisation to training images.") var noise = 0.0
+  @Option(parsing: .unconditional, help: "Evaluate the test set on its first N images (default: all of them).")
+  var testExamples: Int?
+  @Option(
+    help:
+      "Augmentation of training images: none, crop, crop-flip (default: crop for Fashion-MNIST, crop-flip for CIFAR, none for synthetic)."
+  )
+  var augment: AugmentationChoice?
+  @Option(parsing: .unconditional, help: "Gaussian noise (std) added after normalisation to training images.")
+  var noise = 0.0
   @Option(name: .customLong("init"), help: "Initialisation: pytorch, he, xavier.") var initialization: Initialization =
     .pytorchDefault
   @Option(help: "Directory for checkpoints and results.") var output: String?
   @Option(help: "Continue the run in this directory (its last.h5) up to --epochs.") var resume: String?
+  @Option(help: "What compare, export and report call this run (stored in the trace; default: its directory and file).")
+  var name: String?
   @Flag(help: "Print only the summary.") var quiet = false
 
   @Option(help: "Write a trace of the run (HDF5, schema v1) to this file; with --resume, continue it.")
   var trace: String?
   @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record =
     "gradients,activations"
-  @Option(help: "Record step statistics every k steps (the last step of each epoch always).") var recordEvery = 1
-  @Option(help: "Measure curvature (gᵀHg, dᵀHd, α, the actual change) every K steps.") var curvatureEvery = 10
   @Option(
+    parsing: .unconditional,
+    help: "Record step statistics every k steps (the last step of each epoch always; default: 1).")
+  var recordEvery: Int?
+  @Option(
+    parsing: .unconditional,
+    help: "Measure curvature (gᵀHg, dᵀHd, α, the actual change) every K steps (default: 10).")
+  var curvatureEvery: Int?
+  @Option(
+    parsing: .unconditional,
     help: """
       Per-layer curvature g_lᵀ(Hg)_l every this many curvature measurements (0: \
-      never; NaN in between). It needs a Hessian-vector product; gᵀHg alone is a \
-      cheaper Taylor-mode pass.
-      """) var layerCurvatureEvery = 10
-  @Option(help: "Hutchinson trace every this many curvature measurements (0: never).") var traceEvery = 0
-  @Option(help: "Dominant eigenvalue every this many curvature measurements (0: never).") var eigenEvery = 0
-  @Option(help: "Write buffered trace rows to the file every N steps (and at every epoch end).") var flushEvery = 100
+      never; NaN in between; default: 10). It needs a Hessian-vector product; gᵀHg \
+      alone is a cheaper Taylor-mode pass.
+      """) var layerCurvatureEvery: Int?
+  @Option(
+    parsing: .unconditional, help: "Hutchinson trace every this many curvature measurements (0: never, the default).")
+  var traceEvery: Int?
+  @Option(
+    parsing: .unconditional, help: "Dominant eigenvalue every this many curvature measurements (0: never, the default)."
+  )
+  var eigenEvery: Int?
+  @Option(
+    parsing: .unconditional,
+    help: "Write buffered trace rows to the file every N steps (and at every epoch end; default: 100).")
+  var flushEvery: Int?
   @Option(help: "On a NaN or infinite loss: stop (default) or continue.") var onNonfinite: NonFinitePolicy = .stop
 
   enum NonFinitePolicy: String, ExpressibleByArgument, CaseIterable { case stop, `continue` }
 
+  /// What `--augment` names.
+  enum AugmentationChoice: String, ExpressibleByArgument, CaseIterable {
+    case none, crop, cropFlip = "crop-flip"
+  }
+
+  var recordedParts: Set<String> { Set(record.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
+
   var recording: RecordingOptions {
     var options = RecordingOptions()
-    let parts = Set(record.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     options.gradients = true  // step rows always carry the gradient statistics
-    options.activations = parts.contains("activations")
-    options.curvature = parts.contains("curvature")
-    options.every = recordEvery
-    options.curvatureEvery = curvatureEvery
-    options.layerCurvatureEvery = layerCurvatureEvery
-    options.traceEvery = traceEvery
-    options.eigenvalueEvery = eigenEvery
-    options.flushEvery = flushEvery
+    options.activations = recordedParts.contains("activations")
+    options.curvature = recordedParts.contains("curvature")
+    options.every = recordEvery ?? options.every
+    options.curvatureEvery = curvatureEvery ?? options.curvatureEvery
+    options.layerCurvatureEvery = layerCurvatureEvery ?? options.layerCurvatureEvery
+    options.traceEvery = traceEvery ?? options.traceEvery
+    options.eigenvalueEvery = eigenEvery ?? options.eigenvalueEvery
+    options.flushEvery = flushEvery ?? options.flushEvery
     return options
+  }
+
+  /// The model for the chosen data (a usage error when --input or --classes contradicts it).
+  func model() throws -> VGGConfiguration {
+    try modelOptions.configuration(for: dataset.shape(pad: !noPad), source: dataset.rawValue)
   }
 
   func validate() throws {
@@ -102,10 +142,14 @@ struct Train: ParsableCommand {
       throw ValidationError("--batch-size must be at least 2 (BatchNorm needs a batch), got \(batchSize)")
     }
     guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
-    guard weightDecay >= 0, noise >= 0 else { throw ValidationError("--weight-decay and --noise cannot be negative") }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    guard weightDecay >= 0 else { throw ValidationError("--weight-decay cannot be negative, got \(weightDecay)") }
+    guard noise >= 0 else { throw ValidationError("--noise cannot be negative, got \(noise)") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     if let subset, subset < 1 { throw ValidationError("--subset must be at least 1, got \(subset)") }
     if let validation, validation < 1 { throw ValidationError("--validation must be at least 1, got \(validation)") }
+    if let testExamples, testExamples < 1 {
+      throw ValidationError("--test-examples must be at least 1, got \(testExamples)")
+    }
     if resume == nil && output == nil { throw ValidationError("give --output DIR for a new run (or --resume DIR)") }
     if let resume, let output, resume != output {
       throw ValidationError("--resume \(resume) and --output \(output) conflict: a resumed run stays in its directory")
@@ -114,19 +158,33 @@ struct Train: ParsableCommand {
     if dataset == .synthetic && dataDir != nil {
       throw ValidationError("--data-dir does not apply to the synthetic dataset")
     }
-    if noPad && modelOptions.input.height != 28 {
-      throw ValidationError("--no-pad gives 28×28 images: add --input 1x28x28")
-    }
+    if resume == nil { _ = try model() }
     let known: Set<String> = ["gradients", "activations", "curvature"]
     for part in record.split(separator: ",") where !known.contains(part.trimmingCharacters(in: .whitespaces)) {
       throw ValidationError("--record: unknown '\(part)'; choose from gradients, activations, curvature")
     }
-    guard recordEvery >= 1, curvatureEvery >= 1, flushEvery >= 1, traceEvery >= 0, eigenEvery >= 0,
-      layerCurvatureEvery >= 0
-    else {
+    for (flag, value, least) in [
+      ("--record-every", recordEvery, 1), ("--curvature-every", curvatureEvery, 1), ("--flush-every", flushEvery, 1),
+      ("--layer-curvature-every", layerCurvatureEvery, 0), ("--trace-every", traceEvery, 0),
+      ("--eigen-every", eigenEvery, 0),
+    ] {
+      if let value, value < least { throw ValidationError("\(flag) must be at least \(least), got \(value)") }
+    }
+    // Recording options that would do nothing are refused rather than ignored.
+    let traceOptions: [(String, Bool)] = [
+      ("--record", CommandLine.arguments.contains("--record")), ("--record-every", recordEvery != nil),
+      ("--flush-every", flushEvery != nil),
+    ]
+    if trace == nil, let flag = traceOptions.first(where: \.1)?.0 {
+      throw ValidationError("\(flag) has no effect without --trace FILE (the trace it configures)")
+    }
+    let curvatureOptions: [(String, Bool)] = [
+      ("--curvature-every", curvatureEvery != nil), ("--layer-curvature-every", layerCurvatureEvery != nil),
+      ("--trace-every", traceEvery != nil), ("--eigen-every", eigenEvery != nil),
+    ]
+    if !recordedParts.contains("curvature"), let flag = curvatureOptions.first(where: \.1)?.0 {
       throw ValidationError(
-        "--record-every, --curvature-every and --flush-every must be at least 1; --layer-curvature-every, --trace-every and --eigen-every at least 0"
-      )
+        "\(flag) has no effect unless --record includes curvature (e.g. --record gradients,curvature)")
     }
   }
 
@@ -135,10 +193,17 @@ struct Train: ParsableCommand {
     let trainer: Trainer
     if let resume {
       var saved = try Trainer.savedConfiguration(in: resume)
-      if saved.model != modelOptions.configuration && modelOptionsGiven {
-        throw CommandError(
-          "\(resume)/\(Trainer.lastCheckpoint) holds a \(saved.model.shortName), not the \(modelOptions.configuration.shortName) given on the command line"
-        )
+      if modelOptions.given {
+        let given = try modelOptions.configuration(
+          for: saved.dataset.shape(pad: saved.pad), source: saved.dataset.rawValue,
+          fallback: DataShape(
+            channels: saved.model.inputChannels, height: saved.model.inputHeight, width: saved.model.inputWidth,
+            classes: saved.model.classes))
+        if saved.model != given {
+          throw CommandError(
+            "\(resume)/\(Trainer.lastCheckpoint) holds a \(saved.model.shortName), not the \(given.shortName) given on the command line"
+          )
+        }
       }
       saved.epochs = max(epochs, saved.epochs)
       let data = try TrainingData.load(saved)
@@ -146,7 +211,8 @@ struct Train: ParsableCommand {
       trainer = resumed
       trainer.extendEpochs(to: saved.epochs)
     } else {
-      var c = TrainingConfiguration(model: modelOptions.configuration, dataset: dataset)
+      var c = TrainingConfiguration(model: try model(), dataset: dataset)
+      c.name = name
       c.initialization = initialization
       c.dataDirectory = dataDir
       c.pad = !noPad
@@ -160,9 +226,25 @@ struct Train: ParsableCommand {
       c.splitSeed = splitSeed
       c.threads = threads
       c.subset = subset
+      c.testCount = testExamples
       if let validation { c.validationCount = validation }
+      switch augment {
+      case nil: break
+      case .none?: c.augmentation = .none
+      case .crop?: c.augmentation = Augmentation(cropPadding: 4, horizontalFlip: false)
+      case .cropFlip?: c.augmentation = Augmentation(cropPadding: 4, horizontalFlip: true)
+      }
       c.augmentation.noise = noise
-      trainer = try Trainer(configuration: c, data: try TrainingData.load(c), outputDirectory: output!)
+      let data = try TrainingData.load(c)
+      if let subset, subset > data.train.count {
+        notice(
+          "--subset \(subset) is more than the \(data.train.count) training images left after validation: using all of them"
+        )
+      }
+      if let testExamples, testExamples > data.test.count {
+        notice("--test-examples \(testExamples) is more than the \(data.test.count) test images: using all of them")
+      }
+      trainer = try Trainer(configuration: c, data: data, outputDirectory: output!)
     }
     if let trace {
       if resume != nil && FileManager.default.fileExists(atPath: trace) {
@@ -197,14 +279,12 @@ struct Train: ParsableCommand {
     print(
       String(
         format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",
-        summary.model, summary.bestEpoch + 1, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
+        summary.model, summary.bestEpoch, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
         summary.trainingSeconds, trainer.outputDirectory))
   }
 
-  /// Whether the user named a model on the command line (it must then match a resumed run).
-  var modelOptionsGiven: Bool {
-    CommandLine.arguments.contains {
-      ["--model", "--batchnorm", "--residual", "--activation", "--classes", "--input"].contains($0)
-    }
+  /// A one-line notice on standard error: the run goes on as described.
+  func notice(_ message: String) {
+    FileHandle.standardError.write(Data("notice: \(message)\n".utf8))
   }
 }

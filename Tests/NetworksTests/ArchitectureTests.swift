@@ -11,7 +11,7 @@ struct ArchitectureTests {
     var testDescription: String { "\(preset)\(batchNorm ? " BN" : "")\(residual ? " res" : "") = \(parameters)" }
   }
 
-  /// REFERENCE.md's counts for 3×32×32 input and 100 classes.
+  /// The paper's parameter counts for 3×32×32 input and 100 classes.
   @Test(arguments: [
     CountCase(preset: .vgg08, batchNorm: false, residual: false, parameters: 59_716),
     CountCase(preset: .vgg38, batchNorm: false, residual: false, parameters: 336_196),

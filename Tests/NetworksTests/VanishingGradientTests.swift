@@ -22,7 +22,7 @@ struct VanishingGradientTests {
 
   @Test func plainVGG38Vanishes() throws {
     let ratio = try Self.stemToHeadRatio(.preset(.vgg38))
-    // REFERENCE.md: stem ~1e-18 against the linear layer's ~1e-4.
+    // The paper's setup: stem ~1e-18 against the linear layer's ~1e-4.
     #expect(ratio < 1e-8, "stem/head mean |g| ratio \(ratio)")
     #expect(ratio > 0, "the stem gradient is tiny but not zero")
   }

@@ -1,0 +1,120 @@
+import Autodiff
+import Dispatch
+import Networks
+import TensorCore
+
+/// Times one kind of pass of the engine on a freshly initialised network and a batch of
+/// normal noise: what `gradtrace bench` prints. The first pass is a warm-up; the figures are
+/// over the `repeats` after it.
+public struct EngineBenchmark: Sendable {
+  /// What is timed.
+  public enum Pass: String, CaseIterable, Sendable {
+    /// A training step: forward, backward and an Adam update.
+    case step
+    /// Forward and backward: the loss and its gradient.
+    case gradient
+    /// A Hessian-vector product (forward over reverse, Dual scalars).
+    case hvp
+    /// vᵀHv by one forward pass on second-order jets (Taylor mode).
+    case jets
+    /// The loss alone, activations released as they go.
+    case forward
+  }
+
+  /// What one benchmark measured.
+  public struct Result: Codable, Sendable {
+    public var model: String
+    public var pass: String
+    public var batchSize: Int
+    public var threads: Int
+    public var repeats: Int
+    public var imagesPerSecond: Double
+    public var medianMilliseconds: Double
+    public var minimumMilliseconds: Double
+    public var maximumMilliseconds: Double
+    /// Convolution and linear FLOPs of the pass in real arithmetic ÷ the median time: forward
+    /// 1×, gradient and step 3× the forward pass's FLOPs (forward, data and weight gradients).
+    /// nil for hvp and jets, whose arithmetic is on Dual and Jet numbers.
+    public var gflops: Double?
+
+    enum CodingKeys: String, CodingKey {
+      case model, pass, threads, repeats, gflops
+      case batchSize = "batch_size"
+      case imagesPerSecond = "images_per_second"
+      case medianMilliseconds = "median_ms"
+      case minimumMilliseconds = "min_ms"
+      case maximumMilliseconds = "max_ms"
+    }
+  }
+
+  public var configuration: VGGConfiguration
+  public var batchSize = 100
+  public var repeats = 7
+
+  public init(configuration: VGGConfiguration) { self.configuration = configuration }
+
+  /// FLOPs of one forward pass over the batch: 2 per multiply-add of every convolution
+  /// (weights × output pixels) and of the linear layer.
+  public static func forwardFLOPs(_ network: VGG<Float>, batchSize: Int) -> Double {
+    let outputs = Dictionary(network.layers().map { ($0.name, $0.outputShape) }, uniquingKeysWith: { a, _ in a })
+    var flops = 0.0
+    for specification in network.specifications where specification.name.hasSuffix(".weight") {
+      let layer = String(specification.name.dropLast(".weight".count))
+      guard let shape = outputs[layer], specification.shape.count == 4 || specification.shape.count == 2 else {
+        continue
+      }
+      let pixels = shape.count == 4 ? shape[2] * shape[3] : 1
+      flops += 2 * Double(specification.shape.reduce(1, *)) * Double(pixels * batchSize)
+    }
+    return flops
+  }
+
+  /// Runs `pass` 1 + `repeats` times. - Throws: `ConfigurationError` for a model that cannot be built.
+  public func run(_ pass: Pass) throws(ConfigurationError) -> Result {
+    let network = try VGG<Float>(configuration, seed: 0)
+    let c = configuration
+    var generator = SeededGenerator(seed: 1)
+    let count = batchSize * c.inputChannels * c.inputHeight * c.inputWidth
+    let images = Tensor<Float>(
+      shape: [batchSize, c.inputChannels, c.inputHeight, c.inputWidth],
+      scalars: (0..<count).map { _ in Float(generator.nextNormal()) })
+    let labels = (0..<batchSize).map { $0 % c.classes }
+    var direction = NamedTensors<Float>()
+    for (name, tensor) in network.parameters.entries {
+      direction.append(tensor.mapped { _ in Float(generator.nextNormal()) }, named: name)
+    }
+    var adam = Adam<Float>()
+    let body: () -> Void
+    switch pass {
+    case .step:
+      body = {
+        let result = network.gradients(images: images, labels: labels)
+        adam.step(&network.parameters, gradients: result.gradients, learningRate: 1e-3)
+      }
+    case .gradient: body = { _ = network.gradients(images: images, labels: labels, updateRunningStatistics: false) }
+    case .hvp: body = { _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction) }
+    case .jets: body = { _ = network.curvature(images: images, labels: labels, along: direction) }
+    case .forward: body = { _ = network.evaluate(images: images, labels: labels, mode: .training) }
+    }
+    var times: [Double] = []
+    for index in 0...repeats {
+      let start = DispatchTime.now().uptimeNanoseconds
+      body()
+      let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+      if index > 0 { times.append(milliseconds) }
+    }
+    let sorted = times.sorted()
+    let median = sorted[sorted.count / 2]
+    let multiple: Double? =
+      switch pass {
+      case .forward: 1
+      case .gradient, .step: 3
+      case .hvp, .jets: nil
+      }
+    return Result(
+      model: c.shortName, pass: pass.rawValue, batchSize: batchSize, threads: ComputeThreads.count, repeats: repeats,
+      imagesPerSecond: Double(batchSize) / median * 1000, medianMilliseconds: median,
+      minimumMilliseconds: sorted.first!, maximumMilliseconds: sorted.last!,
+      gflops: multiple.map { $0 * Self.forwardFLOPs(network, batchSize: batchSize) / (median * 1e6) })
+  }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Networks
+import TensorCore
+import Training
+
+extension EngineBenchmark.Pass: ExpressibleByArgument {}
+
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Time the engine: a training step, gradient, H·v, jets or forward pass.",
+    discussion: """
+      Builds the model (freshly initialised, seed 0), draws one batch of normal noise,
+      runs the pass once to warm up and then --repeats times, and prints the median,
+      fastest and slowest time and images per second. GFLOP/s counts the
+      convolutions' and the linear layer's FLOPs in real arithmetic (a step or a
+      gradient does three times the forward pass's); for hvp and jets, whose
+      arithmetic is on Dual and Jet numbers, it is not given. Use a release build on
+      an otherwise idle machine and compare medians.
+
+      Examples:
+        gradtrace bench --model vgg38 --batchnorm --residual --threads 2
+        gradtrace bench --model vgg08 --pass hvp --repeats 5 --json
+      """)
+
+  @OptionGroup var modelOptions: ModelOptions
+
+  @Option(help: "What to time: step, gradient, hvp, jets, forward.") var pass: EngineBenchmark.Pass = .step
+  @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 100
+  @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
+  @Option(parsing: .unconditional, help: "Timed passes after the warm-up.") var repeats = 7
+  @Flag(help: "Print JSON (images_per_second, median_ms, min_ms, max_ms, gflops, …).") var json = false
+
+  func validate() throws {
+    guard batchSize >= 2 else {
+      throw ValidationError("--batch-size must be at least 2 (BatchNorm needs a batch), got \(batchSize)")
+    }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+    _ = try modelOptions.configuration(for: nil, source: "")
+  }
+
+  func run() throws {
+    ComputeThreads.set(threads)
+    var benchmark = EngineBenchmark(configuration: try modelOptions.configuration(for: nil, source: ""))
+    benchmark.batchSize = batchSize
+    benchmark.repeats = repeats
+    let result = try benchmark.run(pass)
+    if json {
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+      return
+    }
+    let c = benchmark.configuration
+    print(
+      "\(result.model) \(result.pass): batch \(batchSize) of \(c.inputShapeDescription), \(c.classes) classes, \(threads) threads, \(repeats) repeats after a warm-up"
+    )
+    print(
+      String(
+        format: "median %.1f ms (min %.1f, max %.1f), %.1f images/s", result.medianMilliseconds,
+        result.minimumMilliseconds, result.maximumMilliseconds, result.imagesPerSecond)
+        + (result.gflops.map { String(format: ", %.1f GFLOP/s", $0) } ?? ""))
+  }
+}
