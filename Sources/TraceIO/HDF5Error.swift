@@ -15,11 +15,23 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     self.details = details
   }
 
-  public var description: String {
-    var text = "\(file): \(operation)"
+  public var description: String { "\(file): \(descriptionWithoutFile)" }
+
+  /// What failed and why, for a caller that names the file itself.
+  public var descriptionWithoutFile: String {
+    var text = operation
     if !objectPath.isEmpty { text += " '\(objectPath)'" }
-    if let reason = details.first { text += ": \(reason)" }
+    if let reason = details.first { text += ": \(Self.plain(reason))" }
     return text
+  }
+
+  /// HDF5's low-level messages carry the system's own reason inside a dump of its arguments
+  /// (`… errno = 30, error message = 'Read-only file system', flags = …`): keep the reason.
+  static func plain(_ reason: String) -> String {
+    guard let start = reason.range(of: "error message = '"),
+      let end = reason[start.upperBound...].firstIndex(of: "'")
+    else { return reason }
+    return String(reason[start.upperBound..<end])
   }
 }
 

@@ -16,17 +16,49 @@ public final class HDF5File {
   public init(creating path: String) throws(HDF5Error) {
     HDF5Library.quiet
     self.path = path
+    try Self.checkCreatable(path)
     handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), gt_H5P_DEFAULT(), gt_H5P_DEFAULT())
     if handle < 0 { throw Self.error("cannot create the file", file: path, object: "") }
+  }
+
+  /// What the file system says before HDF5 is asked, in one plain sentence: a missing file, a
+  /// directory, a file that cannot be read.
+  static func checkReadable(_ path: String) throws(HDF5Error) {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+      throw HDF5Error(operation: "no such file", file: path, objectPath: "", details: [])
+    }
+    if isDirectory.boolValue {
+      throw HDF5Error(operation: "is a directory, not an HDF5 file", file: path, objectPath: "", details: [])
+    }
+    guard FileManager.default.isReadableFile(atPath: path) else {
+      throw HDF5Error(operation: "cannot be read (permission denied)", file: path, objectPath: "", details: [])
+    }
+  }
+
+  /// The same before a file is created: its directory must exist and take new files.
+  static func checkCreatable(_ path: String) throws(HDF5Error) {
+    let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+      throw HDF5Error(operation: "is a directory: give a file name inside it", file: path, objectPath: "", details: [])
+    }
+    guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw HDF5Error(
+        operation: "cannot be created: no directory \(directory)", file: path, objectPath: "", details: [])
+    }
+    guard FileManager.default.isWritableFile(atPath: directory) else {
+      throw HDF5Error(
+        operation: "cannot be created: \(directory) is read-only or not writable", file: path, objectPath: "",
+        details: [])
+    }
   }
 
   /// Opens an existing file for reading.
   public init(reading path: String) throws(HDF5Error) {
     HDF5Library.quiet
     self.path = path
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw HDF5Error(operation: "no such file", file: path, objectPath: "", details: [])
-    }
+    try Self.checkReadable(path)
     guard H5Fis_hdf5(path) > 0 else {
       throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
     }
@@ -55,16 +87,13 @@ public final class HDF5File {
     H5Pset_file_locking(fapl, false, true)
     switch access {
     case .createForAppending:
+      try Self.checkCreatable(path)
       handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), gt_H5P_DEFAULT(), fapl)
     case .update:
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw HDF5Error(operation: "no such file", file: path, objectPath: "", details: [])
-      }
+      try Self.checkReadable(path)
       handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
     case .readWhileWriting:
-      guard FileManager.default.fileExists(atPath: path) else {
-        throw HDF5Error(operation: "no such file", file: path, objectPath: "", details: [])
-      }
+      try Self.checkReadable(path)
       guard H5Fis_hdf5(path) > 0 else {
         throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
       }

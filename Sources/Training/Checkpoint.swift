@@ -105,7 +105,8 @@ public struct Checkpoint {
     } catch let error as CheckpointError {
       throw error
     } catch let error as HDF5Error {
-      throw CheckpointError(file: path, message: error.description)
+      // The HDF5 error names the file already; name it once.
+      throw CheckpointError(file: path, message: error.descriptionWithoutFile)
     } catch let error as ConfigurationError {
       throw CheckpointError(file: path, message: "its model cannot be built: \(error.message)")
     } catch {

@@ -153,6 +153,25 @@ struct DefaultsAndFlagsTests {
     #expect(hvp.status == 0 && hvp.standardOutput.contains("hvp"), "\(hvp.standardError)")
   }
 
+  /// A missing file is named once; a directory or a place where no file can be made gets one
+  /// plain sentence, not HDF5's argument dump.
+  @Test func fileSystemErrorsAreOnePlainSentence() throws {
+    let missing = try GradTraceRun(["probe", "--checkpoint", "/no/such.h5", "--dataset", "fashion-mnist"])
+    #expect(missing.status == 1)
+    #expect(missing.standardError.components(separatedBy: "/no/such.h5").count == 2, "\(missing.standardError)")
+    let directory = FileManager.default.temporaryDirectory.path
+    for arguments in [["analyze", directory], ["evaluate", "--checkpoint", directory, "--dataset", "fashion-mnist"]] {
+      let run = try GradTraceRun(arguments)
+      #expect(run.status == 1 && run.standardError.contains("is a directory"), "\(arguments): \(run.standardError)")
+    }
+    let nowhere = try GradTraceRun(["init", "-o", "/proc/gradtrace-cannot-be-here.h5"])
+    #expect(nowhere.status == 1)
+    #expect(nowhere.standardError.split(separator: "\n").count == 1, "one line: \(nowhere.standardError)")
+    #expect(!nowhere.standardError.contains("H5FD") && !nowhere.standardError.contains("errno"))
+    let intoDirectory = try GradTraceRun(["init", "-o", directory])
+    #expect(intoDirectory.status == 1 && intoDirectory.standardError.contains("give a file name inside it"))
+  }
+
   /// Every --help reads right at 80 columns: the overview and discussion are written in lines
   /// of at most 80 (ArgumentParser would otherwise re-wrap them raggedly, examples mid-line).
   /// Shown on a very wide terminal, so that nothing is re-wrapped, no such line is longer.
