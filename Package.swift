@@ -44,7 +44,8 @@ let package = Package(
       ],
       swiftSettings: optimised),
     .executableTarget(
-      name: "gradtrace-benchmarks", dependencies: ["Networks", "Autodiff", "TensorCore", "TraceIO", "Analysis"],
+      name: "gradtrace-benchmarks",
+      dependencies: ["Networks", "Autodiff", "TensorCore", "TraceIO", "Analysis", "Training"],
       swiftSettings: optimised),
     // Float32 bounds from the computation's measured rounding sensitivity (tests only).
     .target(name: "_NumericalTestSupport", dependencies: ["TensorCore"], swiftSettings: optimised),

@@ -3,6 +3,8 @@
 // with this command beside them:
 //
 //     swift run -c release gradtrace-benchmarks [--threads 2] [--repeats 7] [--batch 100]
+//
+// One model and pass at a time, with JSON: `gradtrace bench`.
 
 import Analysis
 import Autodiff
@@ -10,6 +12,7 @@ import Foundation
 import TraceIO
 import Networks
 import TensorCore
+import Training
 
 struct Options {
   var threads = 2
@@ -168,29 +171,15 @@ print(
   "gradtrace engine benchmark: batch \(options.batch), \(options.channels)×32×32, \(options.threads) threads, median of \(options.repeats)"
 )
 print("model          step (ms)  forward (ms)  images/s")
+// The same measurement as `gradtrace bench --pass step` and `--pass forward`.
 for name in options.models {
-  let (network, images, labels) = try setUp(name)
-  var adam = Adam<Float>()
-  var steps: [Double] = []
-  var forwards: [Double] = []
-  for repeatIndex in 0...options.repeats {
-    // Forward alone (the tape is released before the step, as in training).
-    let start = DispatchTime.now().uptimeNanoseconds
-    do {
-      let tape = Tape<Float>()
-      _ = network.loss(images: images, labels: labels, on: tape, mode: .training)
-    }
-    let forwardEnd = DispatchTime.now().uptimeNanoseconds
-    // One training step: forward, backward, Adam.
-    let result = network.gradients(images: images, labels: labels)
-    adam.step(&network.parameters, gradients: result.gradients, learningRate: 1e-3)
-    let end = DispatchTime.now().uptimeNanoseconds
-    if repeatIndex == 0 { continue }  // warm-up
-    forwards.append(Double(forwardEnd - start) / 1e6)
-    steps.append(Double(end - forwardEnd) / 1e6)
-  }
-  let step = median(steps)
+  var benchmark = EngineBenchmark(configuration: configuration(name, channels: options.channels))
+  benchmark.batchSize = options.batch
+  benchmark.repeats = options.repeats
+  let step = try benchmark.run(.step)
+  let forward = try benchmark.run(.forward)
   print(
     name.padding(toLength: 14, withPad: " ", startingAt: 0)
-      + String(format: " %9.1f  %12.1f  %8.1f", step, median(forwards), Double(options.batch) / step * 1000))
+      + String(
+        format: " %9.1f  %12.1f  %8.1f", step.medianMilliseconds, forward.medianMilliseconds, step.imagesPerSecond))
 }
