@@ -22,9 +22,20 @@ struct Analyze: ParsableCommand {
       """)
 
   @Argument(help: "The trace file.") var trace: String
-  @Option(help: "Vanishing when the first/last layer flow ratio is below this.") var vanishingRatio = 1e-4
-  @Option(help: "Exploding when the first/last layer flow ratio is above this.") var explodingRatio = 1e4
-  @Option(help: "τ of the vanishing depth: flow below τ × the head's.") var depthFraction = 1e-2
+  @Option(parsing: .unconditional, help: "Vanishing when the first/last layer flow ratio is below this.")
+  var vanishingRatio = 1e-4
+  @Option(parsing: .unconditional, help: "Exploding when the first/last layer flow ratio is above this.")
+  var explodingRatio = 1e4
+  @Option(parsing: .unconditional, help: "τ of the vanishing depth: flow below τ × the head's.") var depthFraction =
+    1e-2
+
+  func validate() throws {
+    for (flag, value) in [
+      ("--vanishing-ratio", vanishingRatio), ("--exploding-ratio", explodingRatio), ("--depth-fraction", depthFraction),
+    ] where !(value > 0) {
+      throw ValidationError("\(flag) must be positive, got \(value)")
+    }
+  }
   @Flag(help: "Print JSON.") var json = false
 
   func run() throws {

@@ -23,7 +23,8 @@ struct Compare: ParsableCommand {
   @Option(help: "Sort rows by this column (missing values last).") var sort: String?
   @Flag(help: "Sort from the largest value down.") var descending = false
   @Option(help: "Output: text, csv, markdown, latex or json.") var format = TableFormat.text
-  @Option(help: "Vanishing when the first/last layer flow ratio is below this.") var vanishingRatio = 1e-4
+  @Option(parsing: .unconditional, help: "Vanishing when the first/last layer flow ratio is below this.")
+  var vanishingRatio = 1e-4
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Give at least one trace file.") }

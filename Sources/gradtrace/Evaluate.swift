@@ -40,10 +40,10 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Or a dataset: fashion-mnist.") var dataset: String?
   @Option(help: "Dataset directory.") var dataDir = FashionMNIST.defaultDirectory
   @Option(help: "Dataset split: train or test.") var split: FashionMNIST.Split = .test
-  @Option(help: "Use the first N examples of the split (default: all).") var examples: Int?
+  @Option(parsing: .unconditional, help: "Use the first N examples of the split (default: all).") var examples: Int?
   @Option(help: "BatchNorm statistics: eval (running) or train (batch).") var mode: Mode = .eval
-  @Option(help: "Examples per forward pass.") var batchSize = 100
-  @Option(help: "Worker threads.") var threads = 2
+  @Option(parsing: .unconditional, help: "Examples per forward pass.") var batchSize = 100
+  @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
   @Flag(help: "Print JSON.") var json = false
 
   func validate() throws {
@@ -53,7 +53,9 @@ struct Evaluate: ParsableCommand {
     if let dataset, dataset != "fashion-mnist" {
       throw ValidationError("unknown dataset '\(dataset)': evaluate reads fashion-mnist (or any batch with --batch)")
     }
-    guard batchSize >= 1, threads >= 1 else { throw ValidationError("--batch-size and --threads must be at least 1") }
+    guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if let examples, examples < 1 { throw ValidationError("--examples must be at least 1, got \(examples)") }
   }
 
   func run() throws {

@@ -42,19 +42,19 @@ struct Probe: ParsableCommand {
   @Option(help: "Dataset directory.")
   var dataDir = FashionMNIST.defaultDirectory
 
-  @Option(help: "How many examples to take from the start of the dataset's training split.")
+  @Option(parsing: .unconditional, help: "How many examples to take from the start of the dataset's training split.")
   var examples = 100
 
-  @Option(help: "Rademacher probes for the Hutchinson trace.")
+  @Option(parsing: .unconditional, help: "Rademacher probes for the Hutchinson trace.")
   var probes = 10
 
-  @Option(help: "Seed for the probes and the power iteration's start.")
+  @Option(parsing: .unconditional, help: "Seed for the probes and the power iteration's start.")
   var seed: UInt64 = 0
 
-  @Option(help: "Relative tolerance of the dominant eigenvalue.")
+  @Option(parsing: .unconditional, help: "Relative tolerance of the dominant eigenvalue.")
   var eigenTolerance = 1e-3
 
-  @Option(help: "At most this many Hessian-vector products for the eigenvalue.")
+  @Option(parsing: .unconditional, help: "At most this many Hessian-vector products for the eigenvalue.")
   var maxEigenProducts = 100
 
   @Option(parsing: .upToNextOption, help: "Multiples of ε* for the Taylor table.")
@@ -63,7 +63,7 @@ struct Probe: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "Step sizes ε for the Taylor table when ε* does not exist.")
   var epsilonGrid: [Double] = [1e-4, 1e-3, 1e-2, 1e-1, 1]
 
-  @Option(help: "Worker threads.")
+  @Option(parsing: .unconditional, help: "Worker threads.")
   var threads = 2
 
   enum Precision: String, ExpressibleByArgument, CaseIterable { case float, double }
@@ -89,8 +89,8 @@ struct Probe: ParsableCommand {
     guard examples >= 2 else {
       throw ValidationError("--examples must be at least 2 (BatchNorm needs a batch), got \(examples)")
     }
-    guard probes >= 1 else { throw ValidationError("--probes must be at least 1") }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    guard probes >= 1 else { throw ValidationError("--probes must be at least 1, got \(probes)") }
+    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
     guard eigenTolerance > 0, maxEigenProducts >= 1 else {
       throw ValidationError("--eigen-tolerance must be positive and --max-eigen-products at least 1")
     }

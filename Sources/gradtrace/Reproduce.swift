@@ -39,15 +39,17 @@ struct Reproduce: ParsableCommand {
   @Option(help: "Directory with the dataset files.") var dataDir: String?
   @Option(help: "Where runs, traces, tables, figures and the report go (default: out/reproduce-<scale>).")
   var output: String?
-  @Option(help: "Worker threads.") var threads = 2
-  @Option(help: "Curvature every K steps in the headline runs.") var curvatureEvery: Int?
+  @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
+  @Option(parsing: .unconditional, help: "Curvature every K steps in the headline runs.") var curvatureEvery: Int?
 
   func validate() throws {
     if scale == .paper && (dataset ?? .cifar100) != .fashionMNIST && dataDir == nil {
       throw ValidationError("--scale paper trains on CIFAR-100: give --data-dir with its binary version")
     }
-    if threads < 1 { throw ValidationError("--threads must be at least 1") }
-    if let curvatureEvery, curvatureEvery < 1 { throw ValidationError("--curvature-every must be at least 1") }
+    if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if let curvatureEvery, curvatureEvery < 1 {
+      throw ValidationError("--curvature-every must be at least 1, got \(curvatureEvery)")
+    }
   }
 
   func run() throws {

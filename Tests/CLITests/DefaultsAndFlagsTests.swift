@@ -104,6 +104,23 @@ struct DefaultsAndFlagsTests {
     #expect(!FileManager.default.fileExists(atPath: output), "nothing written")
   }
 
+  @Test func negativeValuesAreNamedInEveryCommand() throws {
+    let cases: [([String], String)] = [
+      (["probe", "--checkpoint", "c.h5", "--dataset", "fashion-mnist", "--probes", "-2"], "got -2"),
+      (["evaluate", "--checkpoint", "c.h5", "--dataset", "fashion-mnist", "--threads", "-1"], "got -1"),
+      (["analyze", "t.h5", "--vanishing-ratio", "-1"], "got -1"),
+      (["reproduce", "--threads", "-3"], "got -3"),
+      (["bench", "--repeats", "-4"], "got -4"),
+      (["init", "--seed", "-1", "-o", "x.h5"], "'-1'"),
+    ]
+    for (arguments, message) in cases {
+      let run = try GradTraceRun(arguments)
+      #expect(run.status == 64, "\(arguments): exit \(run.status)")
+      #expect(run.standardError.contains(message), "\(arguments): \(run.standardError)")
+      #expect(!run.standardError.contains("Missing value"), "\(arguments)")
+    }
+  }
+
   @Test func aSubsetAboveTheDataIsANotice() throws {
     let run = try GradTraceRun([
       "train", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25",
