@@ -108,10 +108,8 @@ public struct CurvatureRecord: Sendable {
   public var layerGHg: [Float]
   public var layerTrace: [Float]
 
+  /// Lengths are checked where the record is appended (`TraceWriter.append(_:)` throws).
   public init(step: Int, scalars: [Double], layerGHg: [Float], layerTrace: [Float]) {
-    precondition(
-      scalars.count == TraceSchema.curvatureScalars.count,
-      "CurvatureRecord: \(TraceSchema.curvatureScalars.count) scalars")
     self.step = step
     self.scalars = scalars
     self.layerGHg = layerGHg

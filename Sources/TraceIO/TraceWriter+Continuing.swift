@@ -66,7 +66,7 @@ extension TraceWriter {
       let gHg = try rows(TraceSchema.curvatureLayerGHg, measured)
       let trace = try rows(TraceSchema.curvatureLayerTrace, measured)
       for row in 0..<measured {
-        writer.append(
+        try writer.append(
           CurvatureRecord(
             step: Int(steps[row]), scalars: values.map { $0[row] },
             layerGHg: Array(gHg[(row * layers)..<((row + 1) * layers)]),

@@ -78,12 +78,30 @@ public final class TraceWriter {
   }
 
   /// Buffers a step; flushes every `flushEvery` steps.
+  /// - Throws: `HDF5Error` when a row does not have one value per layer (or block); nothing is
+  ///   buffered then, and the trace stays as it was.
   public func append(_ record: StepRecord) throws(HDF5Error) {
     let layers = layout.layerNames.count
-    precondition(
-      [record.gradientMeanAbs, record.gradientL2Norm, record.gradientMaxAbs, record.updateL2Norm, record.weightL2Norm]
-        .allSatisfy { $0.count == layers },
-      "TraceWriter: every per-layer row needs \(layers) values")
+    for (path, row) in [
+      (TraceSchema.gradientMeanAbs, record.gradientMeanAbs), (TraceSchema.gradientL2Norm, record.gradientL2Norm),
+      (TraceSchema.gradientMaxAbs, record.gradientMaxAbs), (TraceSchema.updateL2Norm, record.updateL2Norm),
+      (TraceSchema.weightL2Norm, record.weightL2Norm),
+    ] where row.count != layers {
+      throw rejected(step: record.step, path, "needs \(layers) values (one per layer), got \(row.count)")
+    }
+    if let names = layout.activationNames, !record.activations.isEmpty {
+      guard record.activations.count == names.count else {
+        throw rejected(
+          step: record.step, TraceSchema.activationStatistics[0],
+          "needs \(names.count) blocks, got \(record.activations.count)")
+      }
+      if let bad = record.activations.firstIndex(where: { $0.count != TraceSchema.activationStatistics.count }) {
+        throw rejected(
+          step: record.step, TraceSchema.activationStatistics[0],
+          "block \(names[bad]) needs \(TraceSchema.activationStatistics.count) statistics, got \(record.activations[bad].count)"
+        )
+      }
+    }
     let values = [record.loss] + record.gradientMeanAbs + record.gradientL2Norm + record.gradientMaxAbs
     let bad = values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
     if bad > 0 {
@@ -96,9 +114,29 @@ public final class TraceWriter {
   }
 
   /// Buffers a curvature measurement (written with the next flush).
-  public func append(_ record: CurvatureRecord) {
-    precondition(layout.recordsCurvature, "TraceWriter: this trace does not record curvature")
+  /// - Throws: `HDF5Error` when the trace records no curvature or a row has the wrong length;
+  ///   nothing is buffered then, and the trace stays as it was.
+  public func append(_ record: CurvatureRecord) throws(HDF5Error) {
+    guard layout.recordsCurvature else {
+      throw rejected(step: record.step, TraceSchema.curvatureStep, "this trace was created without curvature")
+    }
+    let layers = layout.layerNames.count
+    if record.scalars.count != TraceSchema.curvatureScalars.count {
+      throw rejected(
+        step: record.step, "/curvature",
+        "needs \(TraceSchema.curvatureScalars.count) scalars, got \(record.scalars.count)")
+    }
+    for (path, row) in [
+      (TraceSchema.curvatureLayerGHg, record.layerGHg), (TraceSchema.curvatureLayerTrace, record.layerTrace),
+    ] where row.count != layers {
+      throw rejected(step: record.step, path, "needs \(layers) values (one per layer), got \(row.count)")
+    }
     curvature.append(record)
+  }
+
+  /// A row that does not fit the schema, refused before anything is buffered.
+  private func rejected(step: Int, _ objectPath: String, _ reason: String) -> HDF5Error {
+    HDF5Error(operation: "step \(step) not appended to", file: path, objectPath: objectPath, details: [reason])
   }
 
   /// Buffers an epoch row and flushes.

@@ -159,7 +159,7 @@ public final class TraceRecorder {
   public func recordCurvature(
     step: Int, network: VGG<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
     gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
-  ) {
+  ) throws(HDF5Error) {
     let current = network.parameters
     network.parameters = before
     defer { network.parameters = current }
@@ -182,7 +182,7 @@ public final class TraceRecorder {
     let groupIndex = Dictionary(uniqueKeysWithValues: probe.layers.groups.enumerated().map { ($1.parameters[0], $0) })
     let layerGHg = weightNames.map { Float(along.layerGHg[groupIndex[$0]!]) }
     let layerTrace = weightNames.map { Float(trace.layerTraces[groupIndex[$0]!]) }
-    writer.append(
+    try writer.append(
       CurvatureRecord(
         step: step,
         scalars: [

@@ -214,7 +214,7 @@ public final class Trainer {
           gradients: gradients, before: before, after: network.parameters, activations: activations)
       }
       if let recorder, let before = kept, measuring, loss.isFinite {
-        recorder.recordCurvature(
+        try recorder.recordCurvature(
           step: stepCount, network: network, images: batch.images, labels: batch.labels, loss: loss,
           gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
         curvatureMeasurements += 1

@@ -26,7 +26,7 @@ func makeTrace(
     if curvature {
       // predicted_second = actual_delta · 1.1, α = 0.5 − step/20, dHd = 1.
       let actual = -0.01 * Double(step + 1)
-      writer.append(
+      try writer.append(
         CurvatureRecord(
           step: step, scalars: [1, 1, -0.02, 1, -0.02, actual * 1.1, actual, 1, 0.5 - Double(step) / 20, .nan, .nan],
           layerGHg: Array(repeating: 0, count: layers), layerTrace: Array(repeating: .nan, count: layers)))

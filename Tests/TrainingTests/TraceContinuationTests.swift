@@ -31,7 +31,7 @@ struct TraceContinuationTests {
       path: path, configuration: "{\"x\":1}", model: "{}", toolVersion: "t", layout: Self.layout, flushEvery: 1)
     for step in 0..<10 {
       try first.append(Self.record(step, Float(step)))
-      if step % 3 == 0 { first.append(Self.curvature(step, Double(step))) }
+      if step % 3 == 0 { try first.append(Self.curvature(step, Double(step))) }
       if step % 4 == 3 {
         try first.append(
           EpochRow(epoch: step / 4, trainLoss: 1, trainAccuracy: 0.5, validLoss: 1, validAccuracy: 0.5, seconds: 1))
@@ -42,7 +42,7 @@ struct TraceContinuationTests {
     let second = try TraceWriter.continuing(path, layout: Self.layout, beforeStep: 8, epochs: 2, flushEvery: 1)
     for step in 8..<12 {
       try second.append(Self.record(step, Float(100 + step)))
-      if step % 3 == 0 { second.append(Self.curvature(step, Double(100 + step))) }
+      if step % 3 == 0 { try second.append(Self.curvature(step, Double(100 + step))) }
     }
     try second.append(
       EpochRow(epoch: 2, trainLoss: 1, trainAccuracy: 0.5, validLoss: 1, validAccuracy: 0.5, seconds: 1))

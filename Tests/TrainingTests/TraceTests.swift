@@ -24,6 +24,53 @@ func checkWithH5py(_ trace: String, expect: String? = nil) throws -> (Int32, Str
 
 @Suite("Traces")
 struct TraceTests {
+  /// A row of the wrong length is refused with an error naming the dataset; the writing
+  /// process goes on and its trace stays readable with the rows it had.
+  @Test func wrongLengthRowsThrowAndTheTraceStaysReadable() throws {
+    let path = temporaryDirectory("wrong") + ".h5"
+    let layout = TraceLayout(
+      layerNames: ["a_conv", "b_linear"], layerKinds: ["conv", "linear"], layerParameters: [27, 10],
+      activationNames: ["block"], recordsCurvature: true)
+    let writer = try TraceWriter(
+      path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 1)
+    func row(_ step: Int, layers: Int = 2, activations: [[Float]] = [[0.5, 1, 0.25, .nan]]) -> StepRecord {
+      let g = [Float](repeating: 0.1, count: layers)
+      return StepRecord(
+        step: step, epoch: 0, loss: 2, accuracy: 0.1, learningRate: 1e-3, gradientMeanAbs: g, gradientL2Norm: g,
+        gradientMaxAbs: g, updateL2Norm: g, weightL2Norm: g, activations: activations)
+    }
+    try writer.append(row(0))
+    let cases: [(() throws -> Void, String)] = [
+      ({ try writer.append(row(1, layers: 3)) }, "/gradients/mean_abs"),
+      ({ try writer.append(row(1, activations: [[1, 2]])) }, "/activations/mean"),
+      ({ try writer.append(row(1, activations: [[1, 2, 3, 4], [1, 2, 3, 4]])) }, "/activations/mean"),
+      (
+        { try writer.append(CurvatureRecord(step: 1, scalars: [1, 2], layerGHg: [1, 2], layerTrace: [1, 2])) },
+        "11 scalars"
+      ),
+      (
+        {
+          try writer.append(
+            CurvatureRecord(step: 1, scalars: Array(repeating: 0, count: 11), layerGHg: [1], layerTrace: [1, 2]))
+        }, "/curvature/layer_gHg"
+      ),
+    ]
+    for (append, expected) in cases {
+      do {
+        try append()
+        Issue.record("a wrong-length row was accepted (\(expected))")
+      } catch {
+        #expect("\(error)".contains(expected) && "\(error)".contains(path), "\(error)")
+      }
+    }
+    try writer.append(row(1))
+    try writer.finish(status: "finished")
+    let reader = try TraceReader(path: path)
+    #expect(try reader.file.read(Int64.self, from: TraceSchema.step).values == [0, 1])
+    let (status, output) = try checkWithH5py(path)
+    #expect(status == 0, "\(output)")
+  }
+
   /// Rows written with the writer read back identically through h5py (schema, dtypes, shapes
   /// and values), including NaN and infinities.
   @Test func writerRowsMatchH5py() throws {
@@ -49,7 +96,7 @@ struct TraceTests {
       log("gradients/mean_abs", g)
       log("activations/fraction_negative", [0.25])
       if step % 3 == 0 {
-        writer.append(
+        try writer.append(
           CurvatureRecord(
             step: step, scalars: (0..<11).map { Double($0) + Double(step) }, layerGHg: [1, 2], layerTrace: [.nan, .nan])
         )
