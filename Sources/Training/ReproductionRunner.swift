@@ -11,6 +11,8 @@ public struct ReproductionRunner {
   /// Curvature every K steps in the headline runs.
   public var curvatureEvery = 10
   public var observer: TrainingObserver?
+  /// Told when a run or trace is moved aside (the CLI prints it).
+  public var notice: (String) -> Void = { _ in }
 
   public init(directory: String) { self.directory = directory }
 
@@ -42,7 +44,11 @@ public struct ReproductionRunner {
       trainer.recorder = try TraceRecorder(continuing: trace, trainer: trainer, options: options)
       outcome = .resumed
     } else {
-      try? FileManager.default.removeItem(atPath: runDirectory)
+      // A run or trace that cannot be reused is set aside, never deleted.
+      for path in [runDirectory, trace] where FileManager.default.fileExists(atPath: path) {
+        let aside = try RunDirectory.moveAside(path)
+        notice("\(path) cannot be reused (another configuration, or unreadable): moved to \(aside)")
+      }
       trainer = try Trainer(
         configuration: run.configuration, data: try TrainingData.load(run.configuration),
         outputDirectory: runDirectory)

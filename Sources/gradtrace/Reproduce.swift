@@ -57,6 +57,7 @@ struct Reproduce: ParsableCommand {
     let directory = output ?? "out/reproduce-\(scale.rawValue)"
     let runs = ReproductionPlan.runs(scale: scale, dataset: dataset, dataDirectory: dataDir, threads: threads)
     var runner = ReproductionRunner(directory: directory)
+    runner.notice = { say("notice: \($0)") }
     runner.curvatureEvery = curvatureEvery ?? (scale == .smoke ? 8 : 10)
     let started = Date()
     say("reproducing Table 1 at scale \(scale.rawValue): \(runs.count) runs into \(directory)")

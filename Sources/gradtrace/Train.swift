@@ -75,6 +75,8 @@ struct Train: ParsableCommand {
   @Option(help: "What compare, export and report call this run (stored in the trace; default: its directory and file).")
   var name: String?
   @Flag(help: "Print only the summary.") var quiet = false
+  @Flag(help: "Replace the run in --output and the file at --trace if they exist (refused otherwise).")
+  var overwrite = false
 
   @Option(help: "Write a trace of the run (HDF5, schema v1) to this file; with --resume, continue it.")
   var trace: String?
@@ -190,6 +192,14 @@ struct Train: ParsableCommand {
 
   func run() throws {
     ComputeThreads.set(threads)
+    // One writer per run and per trace, before anything is written.
+    let directory = resume ?? output!
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let locks =
+      try [WriterLock("\(directory)/\(RunDirectory.lockFile)", guarding: "run directory \(directory)")]
+      + (trace.map { [try WriterLock("\($0).lock", guarding: "trace \($0)")] } ?? [])
+    defer { withExtendedLifetime(locks) {} }
+    if resume == nil { try refuseToReplace(directory: directory) }
     let trainer: Trainer
     if let resume {
       var saved = try Trainer.savedConfiguration(in: resume)
@@ -281,6 +291,28 @@ struct Train: ParsableCommand {
         format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",
         summary.model, summary.bestEpoch, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
         summary.trainingSeconds, trainer.outputDirectory))
+  }
+
+  /// Nothing a user made is replaced without `--overwrite`: an existing run in the directory or
+  /// an existing trace is an error naming it and the options that would proceed.
+  func refuseToReplace(directory: String) throws {
+    let existing = RunDirectory.existingRunFiles(in: directory)
+    if !existing.isEmpty {
+      guard overwrite else {
+        throw CommandError(
+          "\(directory) holds a run (\(existing.joined(separator: ", "))): --resume \(directory) continues it, --overwrite replaces it, or give another --output"
+        )
+      }
+      try RunDirectory.removeRunFiles(in: directory)
+      notice("--overwrite: replacing the run in \(directory) (\(existing.joined(separator: ", ")))")
+    }
+    if let trace, FileManager.default.fileExists(atPath: trace) {
+      guard overwrite else {
+        throw CommandError(
+          "\(trace) exists: --overwrite replaces it, --resume with its run continues it, or give another --trace")
+      }
+      notice("--overwrite: replacing the trace \(trace)")
+    }
   }
 
   /// A one-line notice on standard error: the run goes on as described.
