@@ -25,6 +25,7 @@ let package = Package(
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CMalloc"),
+    .systemLibrary(name: "CConsole"),
     .target(name: "TensorCore", dependencies: ["CBLAS", "CMalloc"], swiftSettings: optimised),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: optimised),
@@ -39,7 +40,7 @@ let package = Package(
     .executableTarget(
       name: "gradtrace",
       dependencies: [
-        "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore", "Analysis",
+        "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore", "Analysis", "CConsole",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimised),

@@ -15,6 +15,7 @@ static inline hid_t gt_H5T_STD_U8LE(void) { return H5T_STD_U8LE; }
 static inline hid_t gt_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t gt_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t gt_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t gt_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
 static inline hid_t gt_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t gt_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
 static inline hid_t gt_H5S_ALL(void) { return H5S_ALL; }

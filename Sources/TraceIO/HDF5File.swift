@@ -13,11 +13,24 @@ public final class HDF5File {
   var handle: hid_t
 
   /// Creates a new file, replacing any file at `path`.
-  public init(creating path: String) throws(HDF5Error) {
+  /// - Parameters:
+  ///   - checksummedMetadata: write HDF5's newest format, whose superblock, object headers (and
+  ///     the attributes in them) carry checksums that every read verifies.
+  ///   - userBlock: bytes reserved at the start of the file for the caller (a power of 2, at
+  ///     least 512, or 0); HDF5 and every reader of the file skip them.
+  public init(creating path: String, checksummedMetadata: Bool = false, userBlock: Int = 0) throws(HDF5Error) {
     HDF5Library.quiet
     self.path = path
     try Self.checkCreatable(path)
-    handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), gt_H5P_DEFAULT(), gt_H5P_DEFAULT())
+    let fapl = H5Pcreate(gt_H5P_FILE_ACCESS())
+    defer { H5Pclose(fapl) }
+    if checksummedMetadata { H5Pset_libver_bounds(fapl, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST()) }
+    let fcpl = H5Pcreate(gt_H5P_FILE_CREATE())
+    defer { H5Pclose(fcpl) }
+    if userBlock > 0 && H5Pset_userblock(fcpl, hsize_t(userBlock)) < 0 {
+      throw Self.error("cannot reserve a \(userBlock)-byte user block in", file: path, object: "")
+    }
+    handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), fcpl, fapl)
     if handle < 0 { throw Self.error("cannot create the file", file: path, object: "") }
   }
 
@@ -37,7 +50,7 @@ public final class HDF5File {
   }
 
   /// The same before a file is created: its directory must exist and take new files.
-  static func checkCreatable(_ path: String) throws(HDF5Error) {
+  public static func checkCreatable(_ path: String) throws(HDF5Error) {
     let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -167,9 +180,11 @@ public final class HDF5File {
   // MARK: Datasets
 
   /// Writes `values` as a new dataset of the given shape, creating parent groups.
-  /// - Parameter compress: store in gzip-compressed chunks (for large tensors).
+  /// - Parameters:
+  ///   - compress: store in gzip-compressed chunks (for large tensors).
+  ///   - checksum: store in one Fletcher-32-checksummed chunk: a read of damaged data fails.
   public func write<Element: HDF5Element>(
-    _ values: [Element], shape: [Int], to objectPath: String, compress: Bool = false
+    _ values: [Element], shape: [Int], to objectPath: String, compress: Bool = false, checksum: Bool = false
   ) throws(HDF5Error) {
     guard shape.reduce(1, *) == values.count else {
       throw HDF5Error(
@@ -184,9 +199,14 @@ public final class HDF5File {
     defer { H5Pclose(linkProperties) }
     let createProperties = H5Pcreate(gt_H5P_DATASET_CREATE())
     defer { H5Pclose(createProperties) }
-    if compress && !values.isEmpty {
-      H5Pset_chunk(createProperties, Int32(shape.count), dimensions)
-      H5Pset_deflate(createProperties, 4)
+    if (compress || checksum) && !values.isEmpty && !shape.isEmpty {
+      guard H5Pset_chunk(createProperties, Int32(shape.count), dimensions) >= 0 else {
+        throw error("cannot set the chunk shape of", objectPath)
+      }
+      if compress { H5Pset_deflate(createProperties, 4) }
+      if checksum {
+        guard H5Pset_fletcher32(createProperties) >= 0 else { throw error("cannot checksum", objectPath) }
+      }
     }
     let dataset = H5Dcreate2(
       handle, objectPath, Element.hdf5Kind.fileType, space, linkProperties, createProperties,

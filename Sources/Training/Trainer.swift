@@ -9,13 +9,44 @@ import TraceIO
 public enum TrainingError: Error, CustomStringConvertible {
   /// The loss became NaN or infinite at a step (counted from 0 over the whole run).
   case diverged(step: Int, loss: Double)
+  /// A stop was asked for (SIGINT or SIGTERM): `last.h5` holds the run after `step` steps.
+  case interrupted(step: Int, signal: Int32)
 
   public var description: String {
     switch self {
     case .diverged(let step, let loss):
       "non-finite loss (\(loss.isNaN ? "NaN" : loss > 0 ? "+Inf" : "-Inf")) at step \(step)"
+    case .interrupted(let step, let signal):
+      "interrupted by \(signal == SIGTERM ? "SIGTERM" : "SIGINT") after \(step) steps"
     }
   }
+}
+
+/// Where an epoch stopped: enough to continue it exactly (the order is redrawn from the
+/// generator's state at the epoch's start; augmentation goes on from `generator`).
+struct EpochProgress: Codable {
+  /// The next step of the epoch (0: at its start).
+  var step: Int
+  var lossSum: Double
+  var correct: Double
+  var seen: Int
+  var epochStart: [UInt64]
+  var generator: [UInt64]
+  /// Curvature measurements taken in the run so far (the per-layer schedule counts them).
+  var curvatureMeasurements: Int
+
+  init(
+    step: Int, lossSum: Double, correct: Double, seen: Int, epochStart: (UInt64, UInt64, UInt64, UInt64),
+    generator: (UInt64, UInt64, UInt64, UInt64), curvatureMeasurements: Int
+  ) {
+    (self.step, self.lossSum, self.correct, self.seen) = (step, lossSum, correct, seen)
+    self.epochStart = [epochStart.0, epochStart.1, epochStart.2, epochStart.3]
+    self.generator = [generator.0, generator.1, generator.2, generator.3]
+    self.curvatureMeasurements = curvatureMeasurements
+  }
+
+  var epochStartState: (UInt64, UInt64, UInt64, UInt64) { (epochStart[0], epochStart[1], epochStart[2], epochStart[3]) }
+  var generatorState: (UInt64, UInt64, UInt64, UInt64) { (generator[0], generator[1], generator[2], generator[3]) }
 }
 
 /// One epoch's results.
@@ -67,12 +98,19 @@ public final class Trainer {
   /// When set and signalled, the trainer writes `requested.h5` after the current step.
   public var checkpointRequest: CheckpointRequest?
   public static let requestedCheckpoint = "requested.h5"
+  /// When set and signalled, the trainer stops after the current step (`TrainingError.interrupted`).
+  public var stopRequest: StopRequest?
+  /// Where a run resumed mid-epoch picks up (nil at an epoch boundary).
+  private var progress: EpochProgress?
   private var curvatureMeasurements = 0
   private var optimizer: TrainingOptimizer
   private var generator: SeededGenerator
   private var stepCount = 0
   /// Training steps taken so far (restored on resume).
   public var completedSteps: Int { stepCount }
+
+  /// False when the run was resumed from a checkpoint without checksums (format version 1).
+  public private(set) var resumedFromVerifiedCheckpoint = true
 
   public static let lastCheckpoint = "last.h5"
   public static let bestCheckpoint = "best.h5"
@@ -94,12 +132,14 @@ public final class Trainer {
   public init(resumingIn directory: String, data: TrainingData) throws {
     let path = "\(directory)/\(Self.lastCheckpoint)"
     let checkpoint = try Checkpoint.read(from: path)
+    resumedFromVerifiedCheckpoint = checkpoint.isVerified
     guard let configuration = TrainingConfiguration.decode(checkpoint.runConfiguration) else {
       throw CheckpointError(file: path, message: "its 'config' attribute is not a training configuration")
     }
     self.configuration = configuration
     self.data = data
     outputDirectory = directory
+    resumedFromVerifiedCheckpoint = checkpoint.isVerified
     network = try VGG<Float>(checkpoint.configuration, parameters: checkpoint.parameters, buffers: checkpoint.buffers)
     optimizer = TrainingOptimizer(configuration)
     optimizer.restore(state: checkpoint.optimizerState, stepCount: checkpoint.optimizerSteps)
@@ -110,6 +150,10 @@ public final class Trainer {
     let words = checkpoint.generatorState
     generator = SeededGenerator(state: (words[0], words[1], words[2], words[3]))
     stepCount = checkpoint.step
+    if let saved = try? JSONDecoder().decode(EpochProgress.self, from: Data(checkpoint.progress.utf8)) {
+      curvatureMeasurements = saved.curvatureMeasurements
+      progress = saved.step > 0 ? saved : nil
+    }
     history = (try? JSONDecoder().decode([EpochRecord].self, from: Data(checkpoint.history.utf8))) ?? []
     guard history.count == checkpoint.epoch else {
       throw CheckpointError(
@@ -145,6 +189,8 @@ public final class Trainer {
       let (trainLoss, trainAccuracy): (Double, Double)
       do {
         (trainLoss, trainAccuracy) = try trainEpoch(epoch, learningRate: learningRate)
+      } catch TrainingError.interrupted(let step, let signal) {
+        throw TrainingError.interrupted(step: step, signal: signal)  // the trace is closed as interrupted
       } catch let error as TrainingError {
         try recorder?.writer.finish(status: "failed: \(error)")
         throw error
@@ -163,6 +209,10 @@ public final class Trainer {
       try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)")
       if best { try saveCheckpoint(to: "\(outputDirectory)/\(Self.bestCheckpoint)") }
       observer?.epochFinished(record, best: best)
+      if let signal = stopRequest?.receivedSignal, history.count < configuration.epochs {
+        try recorder?.writer.finish(status: "interrupted at step \(stepCount)")
+        throw TrainingError.interrupted(step: stepCount, signal: signal)
+      }
     }
     let bestEpoch = history.indices.max { history[$0].validAccuracy < history[$1].validAccuracy } ?? 0
     let best = try Checkpoint.read(from: "\(outputDirectory)/\(Self.bestCheckpoint)")
@@ -178,14 +228,25 @@ public final class Trainer {
   }
 
   /// One pass over the training set in a fresh random order; returns the mean loss and accuracy.
+  /// A run resumed mid-epoch (`progress`) redraws the epoch's order from the generator's state
+  /// at the epoch's start and continues at its next step with the sums so far.
   private func trainEpoch(_ epoch: Int, learningRate: Double) throws -> (Double, Double) {
+    let resumed = progress
+    progress = nil
+    if let resumed { generator = SeededGenerator(state: resumed.epochStartState) }
+    let epochStart = generator.state
     var order = Array(0..<data.train.count)
     for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
     let batchSize = configuration.batchSize
     let steps = (order.count + batchSize - 1) / batchSize
     var (lossSum, correct, seen) = (0.0, 0.0, 0)
+    var firstStep = 0
+    if let resumed {
+      generator = SeededGenerator(state: resumed.generatorState)
+      (lossSum, correct, seen, firstStep) = (resumed.lossSum, resumed.correct, resumed.seen, resumed.step)
+    }
     let start = DispatchTime.now().uptimeNanoseconds
-    for step in 0..<steps {
+    for step in firstStep..<steps {
       let indices = Array(order[(step * batchSize)..<min(order.count, (step + 1) * batchSize)])
       let batch = data.train.batch(indices, augmentation: configuration.augmentation, generator: &generator)
       let recording = recorder?.records(step: step, of: steps) ?? false
@@ -233,6 +294,15 @@ public final class Trainer {
       observer?.stepFinished(
         epoch: epoch, step: step + 1, of: steps, loss: lossSum / Double(seen), accuracy: correct / Double(seen),
         imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
+      if let signal = stopRequest?.receivedSignal, step + 1 < steps {
+        try saveCheckpoint(
+          to: "\(outputDirectory)/\(Self.lastCheckpoint)",
+          progress: EpochProgress(
+            step: step + 1, lossSum: lossSum, correct: correct, seen: seen, epochStart: epochStart,
+            generator: generator.state, curvatureMeasurements: curvatureMeasurements))
+        try recorder?.writer.finish(status: "interrupted at step \(stepCount)")
+        throw TrainingError.interrupted(step: stepCount, signal: signal)
+      }
     }
     return (lossSum / Double(seen), correct / Double(seen))
   }
@@ -252,8 +322,12 @@ public final class Trainer {
     return (lossSum / Double(dataset.count), correct / Double(dataset.count))
   }
 
-  private func saveCheckpoint(to path: String) throws {
+  private func saveCheckpoint(to path: String, progress: EpochProgress? = nil) throws {
     var checkpoint = Checkpoint(model: network)
+    let atBoundary = EpochProgress(
+      step: 0, lossSum: 0, correct: 0, seen: 0, epochStart: generator.state, generator: generator.state,
+      curvatureMeasurements: curvatureMeasurements)
+    checkpoint.progress = String(decoding: try JSONEncoder().encode(progress ?? atBoundary), as: UTF8.self)
     checkpoint.optimizerState = optimizer.state
     checkpoint.optimizerSteps = optimizer.stepCount
     checkpoint.step = stepCount
@@ -265,12 +339,7 @@ public final class Trainer {
     encoder.nonConformingFloatEncodingStrategy = .convertToString(
       positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     checkpoint.history = String(decoding: try encoder.encode(history), as: UTF8.self)
-    // Write beside and rename, so a crash never leaves a half-written checkpoint in place.
-    let temporary = path + ".partial"
-    try checkpoint.write(to: temporary)
-    guard rename(temporary, path) == 0 else {
-      throw CheckpointError(file: path, message: "cannot move \(temporary) into place (errno \(errno))")
-    }
+    try checkpoint.write(to: path)  // beside, then renamed into place
   }
 
   private func writeSummary(_ summary: TrainingSummary) throws {

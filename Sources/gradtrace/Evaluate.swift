@@ -61,6 +61,7 @@ struct Evaluate: ParsableCommand {
   func run() throws {
     ComputeThreads.set(threads)
     let saved = try Checkpoint.read(from: checkpoint)
+    if !saved.isVerified { noticeUnverified(checkpoint) }
     let network = try VGG<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
     let c = saved.configuration
     let images: Tensor<Float>

@@ -99,6 +99,7 @@ struct Probe: ParsableCommand {
   func run() throws {
     ComputeThreads.set(threads)
     let saved = try Checkpoint.read(from: checkpoint)
+    if !saved.isVerified { noticeUnverified(checkpoint) }
     let network = try VGG<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
     let c = saved.configuration
     let (images, labels, source): (Tensor<Float>, [Int], String)

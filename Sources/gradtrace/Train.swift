@@ -1,4 +1,5 @@
 import ArgumentParser
+import CConsole
 import Datasets
 import Foundation
 import Networks
@@ -21,6 +22,10 @@ struct Train: ParsableCommand {
       DIR continues one exactly. Epochs are counted from 0 everywhere (console,
       summary.json, epochs.csv, traces, exports). `kill -USR1 <pid>` asks for a
       checkpoint now: DIR/requested.h5 is written when the current step ends.
+      Ctrl-C (or SIGTERM) stops gracefully: the step finishes, DIR/last.h5 holds
+      the run at that step, the trace is closed as "interrupted at step N", and
+      --resume DIR continues bit for bit (exit 130, or 143); a second Ctrl-C stops
+      at once. An existing run or trace is never replaced without --overwrite.
 
       Fashion-MNIST (the default) is read from the Debian package and padded to
       32×32; CIFAR-10/100 from --data-dir in the official binary format.
@@ -53,7 +58,10 @@ struct Train: ParsableCommand {
   @Option(parsing: .unconditional, help: "Seed for initialisation, data order and augmentation.") var seed: UInt64 = 0
   @Option(parsing: .unconditional, help: "Seed of the train/validation split (independent of --seed).")
   var splitSeed: UInt64 = 0
-  @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
+  @Option(
+    parsing: .unconditional,
+    help: "Worker threads (default: 2; a resumed run keeps its own, so that it continues bit for bit).")
+  var threads: Int?
   @Option(parsing: .unconditional, help: "Use only the first N training images.") var subset: Int?
   @Option(
     parsing: .unconditional,
@@ -146,7 +154,7 @@ struct Train: ParsableCommand {
     guard lr > 0 else { throw ValidationError("--lr must be positive, got \(lr)") }
     guard weightDecay >= 0 else { throw ValidationError("--weight-decay cannot be negative, got \(weightDecay)") }
     guard noise >= 0 else { throw ValidationError("--noise cannot be negative, got \(noise)") }
-    guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     if let subset, subset < 1 { throw ValidationError("--subset must be at least 1, got \(subset)") }
     if let validation, validation < 1 { throw ValidationError("--validation must be at least 1, got \(validation)") }
     if let testExamples, testExamples < 1 {
@@ -191,7 +199,9 @@ struct Train: ParsableCommand {
   }
 
   func run() throws {
-    ComputeThreads.set(threads)
+    ComputeThreads.set(threads ?? 2)
+    // Log lines reach a file or pipe as they are printed, not when a block fills.
+    if isatty(STDOUT_FILENO) == 0 { gt_line_buffer_stdout() }
     // One writer per run and per trace, before anything is written.
     let directory = resume ?? output!
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -216,8 +226,10 @@ struct Train: ParsableCommand {
         }
       }
       saved.epochs = max(epochs, saved.epochs)
+      ComputeThreads.set(threads ?? saved.threads)
       let data = try TrainingData.load(saved)
       let resumed = try Trainer(resumingIn: resume, data: data)
+      if !resumed.resumedFromVerifiedCheckpoint { noticeUnverified("\(resume)/\(Trainer.lastCheckpoint)") }
       trainer = resumed
       trainer.extendEpochs(to: saved.epochs)
     } else {
@@ -234,7 +246,7 @@ struct Train: ParsableCommand {
       c.schedule = schedule
       c.seed = seed
       c.splitSeed = splitSeed
-      c.threads = threads
+      c.threads = threads ?? 2
       c.subset = subset
       c.testCount = testExamples
       if let validation { c.validationCount = validation }
@@ -269,6 +281,9 @@ struct Train: ParsableCommand {
     let request = CheckpointRequest()
     request.listenForSignal()
     trainer.checkpointRequest = request
+    let stop = StopRequest()
+    stop.listenForSignals()
+    trainer.stopRequest = stop
     let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
     if !quiet { trainer.observer = printer }
     let c = trainer.configuration
@@ -280,6 +295,11 @@ struct Train: ParsableCommand {
     let summary: TrainingSummary
     do {
       summary = try trainer.run()
+    } catch TrainingError.interrupted(let step, let signal) {
+      print(
+        "interrupted after step \(step): \(trainer.outputDirectory)/\(Trainer.lastCheckpoint) holds the run\(trace.map { " and \($0) its trace" } ?? ""); continue with: gradtrace train --resume \(trainer.outputDirectory)\(trace.map { " --trace \($0)" } ?? "")"
+      )
+      throw ExitCode(128 + signal)
     } catch let error as TrainingError {
       throw CommandError(
         "training stopped: \(error)\(trace.map { "; the trace \($0) holds every step up to it" } ?? "") (--on-nonfinite continue keeps going)"

@@ -107,7 +107,7 @@ struct AnalysisCommandTests {
   }
 }
 
-/// A small seeded generator for the corpus (SplitMix64).
+/// A small seeded generator for the damaged-file corpora (SplitMix64).
 struct SplitMix {
   var state: UInt64
   init(seed: UInt64) { state = seed }
