@@ -33,7 +33,8 @@ def main():
         if not condition:
             problems.append(message)
 
-    with h5py.File(args.trace, "r") as f:
+    # swmr=True: a live trace (or one whose writer was killed) opens as well as a closed one.
+    with h5py.File(args.trace, "r", swmr=True) as f:
         check(f.attrs.get("format") in (b"gradtrace", "gradtrace"), "root attribute format != gradtrace")
         check(int(f.attrs.get("format_version", -1)) == 1, "format_version != 1")
         for name in ("tool_version", "created", "config", "model"):

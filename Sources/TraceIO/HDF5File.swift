@@ -67,6 +67,26 @@ public final class HDF5File {
     }
   }
 
+  /// Clears the mark a writer leaves in the superblock while it has the file open (what
+  /// `h5clear -s` does), so that a file whose writer was killed opens again everywhere. Only the
+  /// mark changes; every flushed object stays as it is.
+  public static func clearWriterMark(_ path: String) throws(HDF5Error) {
+    HDF5Library.quiet
+    try checkReadable(path)
+    let fapl = H5Pcreate(gt_H5P_FILE_ACCESS())
+    defer { H5Pclose(fapl) }
+    H5Pset_libver_bounds(fapl, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST())
+    H5Pset_file_locking(fapl, false, true)
+    // HDF5's own (unexported) file-access property behind h5clear -s.
+    var clear = true
+    guard H5Pset(fapl, "clear_status_flags", &clear) >= 0 else {
+      throw error("cannot ask HDF5 to clear the writer mark of", file: path, object: "")
+    }
+    let handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
+    if handle < 0 { throw error("cannot open (to clear its writer mark)", file: path, object: "") }
+    H5Fclose(handle)
+  }
+
   /// Opens an existing file for reading.
   public init(reading path: String) throws(HDF5Error) {
     HDF5Library.quiet

@@ -23,6 +23,6 @@ struct GradTrace: ParsableCommand {
     version: GradTraceVersion.current,
     subcommands: [
       Describe.self, Init.self, Train.self, Evaluate.self, Probe.self, Inspect.self, Tail.self, Analyze.self,
-      Compare.self, Export.self, Plot.self, Report.self, Reproduce.self, Bench.self,
+      Compare.self, Export.self, Plot.self, Report.self, Reproduce.self, Bench.self, Recover.self,
     ])
 }

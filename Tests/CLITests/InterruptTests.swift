@@ -81,4 +81,35 @@ struct InterruptTests {
     }
     #expect(try tb.stringAttribute("status", on: "/summary") == "finished")
   }
+
+  /// After SIGKILL the trace is marked open for writing; `gradtrace recover` makes it open in
+  /// plain h5py and h5dump again, with every flushed row and the status "killed after step N".
+  @Test func recoverClearsAKilledWritersMark() throws {
+    let directory = temporaryPath("killed")
+    let trace = temporaryPath("killed.h5")
+    let process = Process()
+    process.executableURL = GradTraceRun.executable
+    process.arguments = Self.arguments(directory, trace: trace)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    usleep(3_000_000)
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    let openPlainly = ["python3", "-c", "import h5py, sys; h5py.File(sys.argv[1], 'r').close()", trace]
+    try #require(try Self.run("/usr/bin/env", openPlainly) != 0, "a killed writer leaves its mark")
+    let flushed = try HDF5File(trace, access: .readWhileWriting).read(Int64.self, from: "/steps/step").values
+
+    let recovered = try GradTraceRun(["recover", trace])
+    #expect(recovered.status == 0, "\(recovered.standardError)")
+    #expect(recovered.standardOutput.contains("writer mark cleared"), "\(recovered.standardOutput)")
+    #expect(try Self.run("/usr/bin/env", openPlainly) == 0)
+    #expect(try Self.run("/usr/bin/h5dump", ["-H", trace]) == 0)
+    let file = try HDF5File(reading: trace)
+    #expect(try file.read(Int64.self, from: "/steps/step").values == flushed, "every flushed row stays")
+    #expect(try file.stringAttribute("status", on: "/summary") == "killed after step \(flushed.last ?? -1)")
+    let again = try GradTraceRun(["recover", trace])
+    #expect(again.status == 0 && again.standardOutput.contains("left as it was"))
+    #expect(try GradTraceRun(["recover", "/no/such.h5"]).status == 1)
+  }
 }
