@@ -5,25 +5,43 @@ extension TraceWriter {
   /// steps before `step` and the first `epochs` epoch rows (what the checkpoint had seen),
   /// drops what was recorded after it, and returns a writer that appends from there. The old
   /// file is rewritten (a killed SWMR writer leaves a file that can only be read), under the
-  /// same path, with the same root attributes.
+  /// same path, with the same root attributes. A trace that does not fit the run is refused
+  /// before anything is touched; if the rewrite fails, the original is put back.
   public static func continuing(
     _ path: String, layout: TraceLayout, beforeStep step: Int, epochs: Int, flushEvery: Int = 100
   ) throws(HDF5Error) -> TraceWriter {
-    let old = path + ".interrupted"
+    do {
+      let check = try TraceReader(path: path)
+      guard try check.layerNames() == layout.layerNames,
+        try check.activationNames() == layout.activationNames, check.recordsCurvature == layout.recordsCurvature
+      else {
+        throw HDF5Error(
+          operation:
+            "cannot continue: it records other layers or quantities than this run (resume with the run's own --record)",
+          file: path, objectPath: "/", details: [])
+      }
+    }
+    let old = path + ".continuing"
     try? FileManager.default.removeItem(atPath: old)
     do {
       try FileManager.default.moveItem(atPath: path, toPath: old)
     } catch {
       throw HDF5Error(operation: "cannot move aside to continue: \(error)", file: path, objectPath: "", details: [])
     }
-    let reader = try TraceReader(path: old)
-    guard try reader.layerNames() == layout.layerNames,
-      try reader.activationNames() == layout.activationNames, reader.recordsCurvature == layout.recordsCurvature
-    else {
-      throw HDF5Error(
-        operation: "cannot continue: it records other layers or quantities than this run", file: old, objectPath: "/",
-        details: [])
+    do {
+      return try rewrite(old, as: path, layout: layout, beforeStep: step, epochs: epochs, flushEvery: flushEvery)
+    } catch {
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.moveItem(atPath: old, toPath: path)
+      throw error
     }
+  }
+
+  /// Writes `path` from the rows of `old` before `step`, then removes `old`.
+  private static func rewrite(
+    _ old: String, as path: String, layout: TraceLayout, beforeStep step: Int, epochs: Int, flushEvery: Int
+  ) throws(HDF5Error) -> TraceWriter {
+    let reader = try TraceReader(path: old)
     let writer = try TraceWriter(
       path: path, configuration: reader.configuration, model: reader.model, toolVersion: reader.toolVersion,
       layout: layout, flushEvery: flushEvery)

@@ -130,8 +130,9 @@ public final class Trainer {
   /// Continues the run saved in `directory` (its `last.h5`). The data must be loaded with the
   /// checkpoint's configuration (`Trainer.savedConfiguration(in:)`).
   public init(resumingIn directory: String, data: TrainingData) throws {
-    let path = "\(directory)/\(Self.lastCheckpoint)"
-    let checkpoint = try Checkpoint.read(from: path)
+    let (path, checkpoint, notes) = try Self.newestCheckpoint(in: directory)
+    resumeNotes = notes
+    resumedFrom = path
     resumedFromVerifiedCheckpoint = checkpoint.isVerified
     guard let configuration = TrainingConfiguration.decode(checkpoint.runConfiguration) else {
       throw CheckpointError(file: path, message: "its 'config' attribute is not a training configuration")
@@ -163,16 +164,47 @@ public final class Trainer {
 
   /// Trains up to `epochs` in all (a resumed run may be extended; the cosine schedule's
   /// period stays the one the run started with).
-  public func extendEpochs(to epochs: Int) {
+  /// - Parameter schedulePeriod: a new T_max for the cosine schedule (the epochs still to run
+  ///   follow it); nil keeps the period the run started with.
+  public func extendEpochs(to epochs: Int, schedulePeriod: Int? = nil) {
     precondition(epochs >= history.count, "extendEpochs: \(history.count) epochs are done already")
     if configuration.cosinePeriod == nil { configuration.cosinePeriod = configuration.epochs }
+    if let schedulePeriod { configuration.cosinePeriod = schedulePeriod }
     configuration.epochs = epochs
   }
 
-  /// The configuration saved with the run in `directory`.
+  /// The newest checkpoint of the run in `directory` that reads and verifies: `last.h5` or
+  /// `requested.h5` (SIGUSR1, mid-epoch), whichever is at the later step; a damaged one is
+  /// passed over with a note. - Throws: the newest one's error when none is usable.
+  public static func newestCheckpoint(in directory: String) throws -> (
+    path: String, checkpoint: Checkpoint, notes: [String]
+  ) {
+    let candidates = [lastCheckpoint, requestedCheckpoint].map { "\(directory)/\($0)" }
+      .filter { FileManager.default.fileExists(atPath: $0) }
+    guard !candidates.isEmpty else {
+      throw CheckpointError(file: "\(directory)/\(lastCheckpoint)", message: "no such file: nothing to resume")
+    }
+    var usable: [(String, Checkpoint)] = []
+    var failures: [CheckpointError] = []
+    for path in candidates {
+      do {
+        usable.append((path, try Checkpoint.read(from: path)))
+      } catch {
+        failures.append(error)
+      }
+    }
+    guard let newest = usable.max(by: { $0.1.step < $1.1.step }) else { throw failures[0] }
+    let notes = failures.map { "\($0); resuming from \(newest.0) (step \(newest.1.step))" }
+    return (newest.0, newest.1, notes)
+  }
+
+  /// Where the last `init(resumingIn:data:)` resumed from, and what it passed over.
+  public private(set) var resumedFrom: String?
+  public private(set) var resumeNotes: [String] = []
+
+  /// The configuration saved with the run in `directory` (in its newest usable checkpoint).
   public static func savedConfiguration(in directory: String) throws -> TrainingConfiguration {
-    let path = "\(directory)/\(lastCheckpoint)"
-    let checkpoint = try Checkpoint.read(from: path)
+    let (path, checkpoint, _) = try newestCheckpoint(in: directory)
     guard let configuration = TrainingConfiguration.decode(checkpoint.runConfiguration) else {
       throw CheckpointError(file: path, message: "its 'config' attribute is not a training configuration")
     }
@@ -281,9 +313,6 @@ public final class Trainer {
         curvatureMeasurements += 1
       }
       stepCount += 1
-      if checkpointRequest?.take() == true {
-        try saveCheckpoint(to: "\(outputDirectory)/\(Self.requestedCheckpoint)")
-      }
       if !loss.isFinite && !continueAfterNonFinite {
         throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss))
       }
@@ -294,12 +323,15 @@ public final class Trainer {
       observer?.stepFinished(
         epoch: epoch, step: step + 1, of: steps, loss: lossSum / Double(seen), accuracy: correct / Double(seen),
         imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
+      let here = EpochProgress(
+        step: step + 1, lossSum: lossSum, correct: correct, seen: seen, epochStart: epochStart,
+        generator: generator.state, curvatureMeasurements: curvatureMeasurements)
+      if checkpointRequest?.take() == true {
+        // Mid-epoch, with what --resume needs to continue from here.
+        try saveCheckpoint(to: "\(outputDirectory)/\(Self.requestedCheckpoint)", progress: here)
+      }
       if let signal = stopRequest?.receivedSignal, step + 1 < steps {
-        try saveCheckpoint(
-          to: "\(outputDirectory)/\(Self.lastCheckpoint)",
-          progress: EpochProgress(
-            step: step + 1, lossSum: lossSum, correct: correct, seen: seen, epochStart: epochStart,
-            generator: generator.state, curvatureMeasurements: curvatureMeasurements))
+        try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)", progress: here)
         try recorder?.writer.finish(status: "interrupted at step \(stepCount)")
         throw TrainingError.interrupted(step: stepCount, signal: signal)
       }

@@ -14,6 +14,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
   /// What `compare`, `export` and `report` call the run (nil: its trace's directory and file).
   public var name: String?
+  /// The run's trace (an absolute path) and what it records, so that `--resume` continues both.
+  public var trace: String?
+  public var recording: RecordingOptions?
   public var model: VGGConfiguration
   public var initialization = Initialization.pytorchDefault
   public var dataset = DatasetName.fashionMNIST

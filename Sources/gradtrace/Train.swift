@@ -34,7 +34,7 @@ struct Train: ParsableCommand {
         gradtrace train --model vgg08 --epochs 2 --subset 10000 --output runs/vgg08
         gradtrace train --model vgg38 --batchnorm --residual --dataset cifar100 \\
           --data-dir ~/cifar-100-binary --epochs 100 --output runs/vgg38-bn-res
-        gradtrace train --resume runs/vgg08 --epochs 4
+        gradtrace train --resume runs/vgg08 --epochs 4 --schedule-epochs 4
       """)
 
   @OptionGroup var modelOptions: ModelOptions
@@ -83,6 +83,11 @@ struct Train: ParsableCommand {
   @Option(help: "What compare, export and report call this run (stored in the trace; default: its directory and file).")
   var name: String?
   @Flag(help: "Print only the summary.") var quiet = false
+  @Option(
+    parsing: .unconditional,
+    help: "With --resume past a cosine schedule's end: its new length in epochs (T_max) for the epochs still to run.")
+  var scheduleEpochs: Int?
+  @Flag(help: "With --resume past a cosine schedule's end: keep training at η_min.") var extendSchedule = false
   @Flag(help: "Replace the run in --output and the file at --trace if they exist (refused otherwise).")
   var overwrite = false
 
@@ -185,7 +190,7 @@ struct Train: ParsableCommand {
       ("--record", CommandLine.arguments.contains("--record")), ("--record-every", recordEvery != nil),
       ("--flush-every", flushEvery != nil),
     ]
-    if trace == nil, let flag = traceOptions.first(where: \.1)?.0 {
+    if trace == nil && resume == nil, let flag = traceOptions.first(where: \.1)?.0 {
       throw ValidationError("\(flag) has no effect without --trace FILE (the trace it configures)")
     }
     let curvatureOptions: [(String, Bool)] = [
@@ -202,17 +207,20 @@ struct Train: ParsableCommand {
     ComputeThreads.set(threads ?? 2)
     // Log lines reach a file or pipe as they are printed, not when a block fills.
     if isatty(STDOUT_FILENO) == 0 { gt_line_buffer_stdout() }
+    // A resumed run continues its own trace with its own recording options.
+    let savedRun = try resume.map { try Trainer.savedConfiguration(in: $0) }
+    let (tracePath, options) = try traceAndRecording(resuming: savedRun)
     // One writer per run and per trace, before anything is written.
     let directory = resume ?? output!
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let locks =
       try [WriterLock("\(directory)/\(RunDirectory.lockFile)", guarding: "run directory \(directory)")]
-      + (trace.map { [try WriterLock("\($0).lock", guarding: "trace \($0)")] } ?? [])
+      + (tracePath.map { [try WriterLock("\($0).lock", guarding: "trace \($0)")] } ?? [])
     defer { withExtendedLifetime(locks) {} }
     if resume == nil { try refuseToReplace(directory: directory) }
     let trainer: Trainer
     if let resume {
-      var saved = try Trainer.savedConfiguration(in: resume)
+      var saved = savedRun!
       if modelOptions.given {
         let given = try modelOptions.configuration(
           for: saved.dataset.shape(pad: saved.pad), source: saved.dataset.rawValue,
@@ -225,13 +233,23 @@ struct Train: ParsableCommand {
           )
         }
       }
+      let horizon = saved.cosinePeriod ?? saved.epochs
+      if saved.schedule == .cosine && epochs > horizon && scheduleEpochs == nil && !extendSchedule {
+        throw ValidationError(
+          "--epochs \(epochs) runs past the end of the run's cosine schedule (\(horizon) epochs): the learning rate would stay at η_min \(saved.minimumLearningRate). Give --schedule-epochs N (a new length, at least \(epochs)) or --extend-schedule (keep η_min)"
+        )
+      }
+      if let scheduleEpochs, scheduleEpochs < epochs {
+        throw ValidationError("--schedule-epochs \(scheduleEpochs) ends before --epochs \(epochs)")
+      }
       saved.epochs = max(epochs, saved.epochs)
       ComputeThreads.set(threads ?? saved.threads)
       let data = try TrainingData.load(saved)
       let resumed = try Trainer(resumingIn: resume, data: data)
-      if !resumed.resumedFromVerifiedCheckpoint { noticeUnverified("\(resume)/\(Trainer.lastCheckpoint)") }
+      for note in resumed.resumeNotes { notice(note) }
+      if !resumed.resumedFromVerifiedCheckpoint { noticeUnverified(resumed.resumedFrom ?? resume) }
       trainer = resumed
-      trainer.extendEpochs(to: saved.epochs)
+      trainer.extendEpochs(to: saved.epochs, schedulePeriod: scheduleEpochs)
     } else {
       var c = TrainingConfiguration(model: try model(), dataset: dataset)
       c.name = name
@@ -257,6 +275,10 @@ struct Train: ParsableCommand {
       case .cropFlip?: c.augmentation = Augmentation(cropPadding: 4, horizontalFlip: true)
       }
       c.augmentation.noise = noise
+      if let tracePath {
+        c.trace = tracePath
+        c.recording = options
+      }
       let data = try TrainingData.load(c)
       if let subset, subset > data.train.count {
         notice(
@@ -268,13 +290,16 @@ struct Train: ParsableCommand {
       }
       trainer = try Trainer(configuration: c, data: data, outputDirectory: output!)
     }
-    if let trace {
+    if let trace = tracePath {
       if resume != nil && FileManager.default.fileExists(atPath: trace) {
         // The run's trace continues from the checkpoint (what was recorded after it is dropped).
-        trainer.recorder = try TraceRecorder(continuing: trace, trainer: trainer, options: recording)
+        trainer.recorder = try TraceRecorder(continuing: trace, trainer: trainer, options: options)
+      } else if resume != nil && savedRun?.trace == trace {
+        throw CommandError(
+          "\(trace), the run's trace, is gone: give --trace FILE to record the rest of the run into a new one")
       } else {
         trainer.recorder = try TraceRecorder(
-          path: trace, network: trainer.network, configuration: trainer.configuration.json, options: recording)
+          path: trace, network: trainer.network, configuration: trainer.configuration.json, options: options)
       }
     }
     trainer.continueAfterNonFinite = onNonfinite == .continue
@@ -287,6 +312,10 @@ struct Train: ParsableCommand {
     let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
     if !quiet { trainer.observer = printer }
     let c = trainer.configuration
+    if !quiet, let resume, let from = trainer.resumedFrom {
+      print(
+        "resuming \(resume) from \(from) (step \(trainer.completedSteps))\(tracePath.map { ", trace \($0)" } ?? "")")
+    }
     if !quiet {
       print(
         "\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads"
@@ -311,6 +340,26 @@ struct Train: ParsableCommand {
         format: "%@: best epoch %d (valid acc %.2f%%), test loss %.4f acc %.2f%%, %.1fs training; results in %@",
         summary.model, summary.bestEpoch, best.validAccuracy * 100, summary.testLoss, summary.testAccuracy * 100,
         summary.trainingSeconds, trainer.outputDirectory))
+  }
+
+  /// The trace and what it records: the command line's for a new run; for a resumed run its own,
+  /// saved with it (options given again must agree: a usage error names both).
+  func traceAndRecording(resuming saved: TrainingConfiguration?) throws -> (String?, RecordingOptions) {
+    let given = trace.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+    guard let saved else { return (given, recording) }
+    if let given, let own = saved.trace, given != own {
+      throw ValidationError("--trace \(given) contradicts the run's own trace \(own): leave --trace out to continue it")
+    }
+    guard let own = saved.recording else { return (given, recording) }
+    let recordingGiven =
+      CommandLine.arguments.contains("--record")
+      || [recordEvery, curvatureEvery, layerCurvatureEvery, traceEvery, eigenEvery, flushEvery].contains { $0 != nil }
+    if recordingGiven && recording != own {
+      throw ValidationError(
+        "the recording options given (\(recording)) contradict the run's own (\(own)): leave them out to continue as it recorded"
+      )
+    }
+    return (given ?? saved.trace, own)
   }
 
   /// Nothing a user made is replaced without `--overwrite`: an existing run in the directory or

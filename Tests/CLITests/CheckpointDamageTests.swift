@@ -80,7 +80,8 @@ struct CheckpointDamageTests {
       try FileManager.default.createDirectory(atPath: copyDirectory, withIntermediateDirectories: true)
       let damaged = try Self.damagedCopy(of: "\(directory)/last.h5", seed: UInt64(1000 + seed), count: 2)
       try FileManager.default.moveItem(atPath: damaged, toPath: "\(copyDirectory)/last.h5")
-      let run = try GradTraceRun(["train", "--resume", copyDirectory, "--epochs", "2", "--quiet"], timeout: 120)
+      let run = try GradTraceRun(
+        ["train", "--resume", copyDirectory, "--epochs", "2", "--extend-schedule", "--quiet"], timeout: 120)
       #expect(!run.signalled && (run.status == 0 || run.status == 1), "seed \(seed): exit \(run.status)")
       if run.status == 1 {
         refused += 1

@@ -179,7 +179,9 @@ struct TrainCommandTests {
     #expect(first.status == 0, "\(first.standardError)")
     #expect(first.standardOutput.contains("epoch 0 (1/1)"))
     #expect(first.standardOutput.contains("test loss"))
-    let resumed = try GradTraceRun(["train", "--resume", directory, "--epochs", "2", "--quiet", "--trace", trace])
+    let resumed = try GradTraceRun([
+      "train", "--resume", directory, "--epochs", "2", "--schedule-epochs", "2", "--quiet", "--trace", trace,
+    ])
     #expect(resumed.status == 0, "\(resumed.standardError)")
     // The trace continues: 2,000 synthetic images less 50, batches of 25 → 78 steps per epoch.
     let inspect = try GradTraceRun(["inspect", trace])

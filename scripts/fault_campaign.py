@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""SIGKILL traced training runs at random moments, recover and resume each to the end, and check
+that nothing is lost: every trace opens in plain h5py after `gradtrace recover`, every finished
+run's weights and trace rows equal an uninterrupted run's (1 thread: bit for bit).
+
+    python3 scripts/fault_campaign.py --gradtrace .build/release/gradtrace --kills 50 [--seed 0]
+
+Prints one line per kill (where it landed, what recovery did) and a summary; exits 1 on any
+unreadable file, lost row or difference. Needs h5py and numpy.
+"""
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+RUN = ["--model", "vgg08", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25",
+       "--validation", "50", "--subset", "300", "--epochs", "6", "--schedule", "constant", "--threads", "1",
+       "--record", "gradients,activations,curvature", "--curvature-every", "3", "--flush-every", "2", "--quiet"]
+COMPARED = ["steps/step", "steps/loss", "gradients/mean_abs", "updates/l2_norm", "activations/mean",
+            "curvature/step", "curvature/gHg", "curvature/actual_delta", "epochs/train_loss", "epochs/valid_loss"]
+
+
+def opens_plainly(path):
+    try:
+        with h5py.File(path, "r"):
+            return True
+    except OSError:
+        return False
+
+
+def rows(path):
+    with h5py.File(path, "r") as f:
+        return {k: f[k][:] for k in COMPARED}, f["summary"].attrs["status"]
+
+
+def weights(directory):
+    with h5py.File(os.path.join(directory, "last.h5"), "r") as f:
+        return {k: f["parameters"][k][:] for k in f["parameters"]}
+
+
+def same(a, b):
+    return all(np.array_equal(a[k], b[k], equal_nan=True) for k in a) and a.keys() == b.keys()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gradtrace", required=True)
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    gradtrace = os.path.abspath(args.gradtrace)
+    work = tempfile.mkdtemp(prefix="fault-campaign-")
+    rng = random.Random(args.seed)
+
+    reference_dir, reference_trace = os.path.join(work, "reference"), os.path.join(work, "reference.h5")
+    start = time.time()
+    subprocess.run([gradtrace, "train", *RUN, "--output", reference_dir, "--trace", reference_trace], check=True)
+    duration = time.time() - start
+    reference_rows, _ = rows(reference_trace)
+    reference_weights = weights(reference_dir)
+    print(f"reference run: {duration:.1f} s, {len(reference_rows['steps/step'])} step rows")
+
+    failures, landed = [], {"checkpoint write": 0, "before the first checkpoint": 0, "elsewhere": 0}
+    for kill in range(args.kills):
+        directory, trace = os.path.join(work, f"run{kill}"), os.path.join(work, f"run{kill}.h5")
+        process = subprocess.Popen([gradtrace, "train", *RUN, "--output", directory, "--trace", trace],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, duration * 0.95))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        partial = [n for n in os.listdir(directory) if n.endswith(".partial")] if os.path.isdir(directory) else []
+        has_checkpoint = os.path.exists(os.path.join(directory, "last.h5"))
+        where = "checkpoint write" if partial else ("elsewhere" if has_checkpoint else "before the first checkpoint")
+        landed[where] += 1
+        flushed = None
+        if os.path.exists(trace):
+            recovered = subprocess.run([gradtrace, "recover", trace], capture_output=True, text=True)
+            if recovered.returncode != 0 or not opens_plainly(trace):
+                failures.append(f"kill {kill}: trace unreadable after recover: {recovered.stderr.strip()}")
+                continue
+            with h5py.File(trace, "r") as f:
+                flushed = f["steps/step"][:]
+        if has_checkpoint:
+            command = [gradtrace, "train", "--resume", directory, "--quiet"]
+        else:
+            command = [gradtrace, "train", *RUN, "--output", directory, "--trace", trace, "--overwrite"]
+        finished = subprocess.run(command, capture_output=True, text=True)
+        if finished.returncode != 0:
+            failures.append(f"kill {kill}: {' '.join(command[1:3])} exited {finished.returncode}: {finished.stderr.strip()}")
+            continue
+        before = len(failures)
+        final_rows, status = rows(trace)
+        if flushed is not None and not np.array_equal(final_rows["steps/step"][:len(flushed)], flushed):
+            failures.append(f"kill {kill}: flushed steps lost")
+        if status != "finished" or not same(final_rows, reference_rows) or not same(weights(directory), reference_weights):
+            failures.append(f"kill {kill}: the finished run differs from the uninterrupted one (status {status})")
+        print(f"kill {kill:3d}: {where}, {0 if flushed is None else len(flushed)} rows flushed, "
+              f"{'resumed' if has_checkpoint else 'restarted'}, {'identical' if len(failures) == before else 'DIFFERS'}")
+        shutil.rmtree(directory, ignore_errors=True)
+    print(f"{args.kills} kills ({landed}); {len(failures)} failures")
+    for failure in failures:
+        print("  " + failure)
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
