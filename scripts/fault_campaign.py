@@ -38,7 +38,8 @@ def opens_plainly(path):
 
 def rows(path):
     with h5py.File(path, "r") as f:
-        return {k: f[k][:] for k in COMPARED}, f["summary"].attrs["status"]
+        status = f["summary"].attrs["status"]
+        return {k: f[k][:] for k in COMPARED}, status.decode() if isinstance(status, bytes) else status
 
 
 def weights(directory):
