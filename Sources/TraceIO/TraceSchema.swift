@@ -40,7 +40,8 @@ public enum TraceSchema {
   public static let summary = "/summary"
 }
 
-/// The layers (weight tensors) and block activations a trace records.
+/// The layers (weight tensors) and block activations a trace records. One kind and one
+/// parameter count per layer name: `TraceWriter` refuses (throws) a layout that has not.
 public struct TraceLayout: Sendable {
   public var layerNames: [String]
   public var layerKinds: [String]
@@ -53,9 +54,6 @@ public struct TraceLayout: Sendable {
     layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
     recordsCurvature: Bool
   ) {
-    precondition(
-      layerNames.count == layerKinds.count && layerNames.count == layerParameters.count,
-      "TraceLayout: one kind and count per layer")
     self.layerNames = layerNames
     self.layerKinds = layerKinds
     self.layerParameters = layerParameters

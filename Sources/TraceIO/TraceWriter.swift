@@ -23,6 +23,14 @@ public final class TraceWriter {
     path: String, configuration: String, model: String, toolVersion: String, layout: TraceLayout, flushEvery: Int = 100
   ) throws(HDF5Error) {
     precondition(flushEvery >= 1, "TraceWriter: flushEvery must be at least 1")
+    let layers = layout.layerNames.count
+    guard layout.layerKinds.count == layers, layout.layerParameters.count == layers else {
+      throw HDF5Error(
+        operation: "cannot create the trace", file: path, objectPath: TraceSchema.layerName,
+        details: [
+          "\(layers) layer names need as many kinds and parameter counts, got \(layout.layerKinds.count) and \(layout.layerParameters.count)"
+        ])
+    }
     self.path = path
     self.layout = layout
     self.flushEvery = flushEvery
@@ -37,7 +45,6 @@ public final class TraceWriter {
     try file.writeStrings(layout.layerKinds, to: TraceSchema.layerKind)
     try file.write(
       layout.layerParameters.map { Int64($0) }, shape: [layout.layerNames.count], to: TraceSchema.layerParameters)
-    let layers = layout.layerNames.count
     try file.createAppendable(Int64.self, at: TraceSchema.step)
     try file.createAppendable(Int32.self, at: TraceSchema.epoch)
     for path in [TraceSchema.loss, TraceSchema.accuracy, TraceSchema.learningRate] {

@@ -65,6 +65,14 @@ struct TraceTests {
     }
     try writer.append(row(1))
     try writer.finish(status: "finished")
+    let mismatched = TraceLayout(
+      layerNames: ["a", "b"], layerKinds: ["conv"], layerParameters: [1, 2], activationNames: nil,
+      recordsCurvature: false)
+    #expect(throws: HDF5Error.self, "a layout with fewer kinds than names") {
+      try TraceWriter(
+        path: temporaryDirectory("mismatched") + ".h5", configuration: "{}", model: "{}", toolVersion: "test",
+        layout: mismatched)
+    }
     let reader = try TraceReader(path: path)
     #expect(try reader.file.read(Int64.self, from: TraceSchema.step).values == [0, 1])
     let (status, output) = try checkWithH5py(path)
