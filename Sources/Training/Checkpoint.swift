@@ -149,15 +149,12 @@ public struct Checkpoint {
       texts: textAttributes.map(\.1), numbers: [Self.formatVersion, Int64(step), Int64(epoch), Int64(optimizerSteps)])
   }
 
+  /// FNV-1a over each text followed by a NUL, in hex.
   static func checksum(texts: [String], numbers: [Int64]) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for text in texts + numbers.map(String.init) {
-      for byte in text.utf8 + [0] {
-        hash ^= UInt64(byte)
-        hash = hash &* 0x100_0000_01b3
-      }
+    let bytes: [UInt8] = (texts + numbers.map(String.init)).flatMap { (text: String) -> [UInt8] in
+      Array(text.utf8) + [0]
     }
-    return String(hash, radix: 16)
+    return String(bytes.withUnsafeBytes { fnv1a($0) }, radix: 16)
   }
 
   /// Reads a checkpoint written by `write(to:)`.

@@ -323,15 +323,18 @@ public final class Trainer {
       observer?.stepFinished(
         epoch: epoch, step: step + 1, of: steps, loss: lossSum / Double(seen), accuracy: correct / Double(seen),
         imagesPerSecond: Double(seen) / max(elapsed, 1e-9))
-      let here = EpochProgress(
-        step: step + 1, lossSum: lossSum, correct: correct, seen: seen, epochStart: epochStart,
-        generator: generator.state, curvatureMeasurements: curvatureMeasurements)
+      // Built only when a checkpoint needs it: not every step.
+      let here = {
+        EpochProgress(
+          step: step + 1, lossSum: lossSum, correct: correct, seen: seen, epochStart: epochStart,
+          generator: self.generator.state, curvatureMeasurements: self.curvatureMeasurements)
+      }
       if checkpointRequest?.take() == true {
         // Mid-epoch, with what --resume needs to continue from here.
-        try saveCheckpoint(to: "\(outputDirectory)/\(Self.requestedCheckpoint)", progress: here)
+        try saveCheckpoint(to: "\(outputDirectory)/\(Self.requestedCheckpoint)", progress: here())
       }
       if let signal = stopRequest?.receivedSignal, step + 1 < steps {
-        try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)", progress: here)
+        try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)", progress: here())
         try recorder?.writer.finish(status: "interrupted at step \(stepCount)")
         throw TrainingError.interrupted(step: stepCount, signal: signal)
       }

@@ -7,8 +7,12 @@ struct CommandError: Error, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
-/// The one-line notice for a checkpoint written before checksums (format version 1).
+/// A one-line notice on standard error: the command goes on as described.
+func notice(_ message: String) {
+  FileHandle.standardError.write(Data("notice: \(message)\n".utf8))
+}
+
+/// The notice for a checkpoint written before checksums (format version 1).
 func noticeUnverified(_ path: String) {
-  FileHandle.standardError.write(
-    Data("notice: \(path) was written before checkpoints carried checksums: it cannot be verified\n".utf8))
+  notice("\(path) was written before checkpoints carried checksums: it cannot be verified")
 }

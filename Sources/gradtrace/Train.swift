@@ -384,8 +384,4 @@ struct Train: ParsableCommand {
     }
   }
 
-  /// A one-line notice on standard error: the run goes on as described.
-  func notice(_ message: String) {
-    FileHandle.standardError.write(Data("notice: \(message)\n".utf8))
-  }
 }

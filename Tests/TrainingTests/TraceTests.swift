@@ -24,13 +24,16 @@ func checkWithH5py(_ trace: String, expect: String? = nil) throws -> (Int32, Str
 
 @Suite("Traces")
 struct TraceTests {
+  /// A conv and a linear layer, one block of activations, curvature recorded.
+  static let twoLayers = TraceLayout(
+    layerNames: ["a_conv", "b_linear"], layerKinds: ["conv", "linear"], layerParameters: [27, 10],
+    activationNames: ["block"], recordsCurvature: true)
+
   /// A row of the wrong length is refused with an error naming the dataset; the writing
   /// process goes on and its trace stays readable with the rows it had.
   @Test func wrongLengthRowsThrowAndTheTraceStaysReadable() throws {
     let path = temporaryDirectory("wrong") + ".h5"
-    let layout = TraceLayout(
-      layerNames: ["a_conv", "b_linear"], layerKinds: ["conv", "linear"], layerParameters: [27, 10],
-      activationNames: ["block"], recordsCurvature: true)
+    let layout = Self.twoLayers
     let writer = try TraceWriter(
       path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 1)
     func row(_ step: Int, layers: Int = 2, activations: [[Float]] = [[0.5, 1, 0.25, .nan]]) -> StepRecord {
@@ -83,9 +86,7 @@ struct TraceTests {
   /// and values), including NaN and infinities.
   @Test func writerRowsMatchH5py() throws {
     let path = temporaryDirectory("rows") + ".h5"
-    let layout = TraceLayout(
-      layerNames: ["a_conv", "b_linear"], layerKinds: ["conv", "linear"], layerParameters: [27, 10],
-      activationNames: ["block"], recordsCurvature: true)
+    let layout = Self.twoLayers
     let writer = try TraceWriter(
       path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 3)
     var logged: [String: [Double?]] = [:]
