@@ -4,6 +4,11 @@ that nothing is lost: every trace opens in plain h5py after `gradtrace recover`,
 run's weights and trace rows equal an uninterrupted run's (1 thread: bit for bit).
 
     python3 scripts/fault_campaign.py --gradtrace .build/release/gradtrace --kills 50 [--seed 0]
+    python3 scripts/fault_campaign.py --gradtrace .build/release/gradtrace --kills 50 --aim flushes
+
+--aim flushes trains a deeper network (vgg38 BN+residual: 39 layers, so each per-layer chunk
+spans ten 4 KiB pages) and flushes the trace after every step, so that many kills land inside a
+flush; recover then reports the chunks it found torn and the rows of the interrupted flush it cut.
 
 Prints one line per kill (where it landed, what recovery did) and a summary; exits 1 on any
 unreadable file, lost row or difference. Needs h5py and numpy.
@@ -24,6 +29,11 @@ import numpy as np
 RUN = ["--model", "vgg08", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25",
        "--validation", "50", "--subset", "300", "--epochs", "6", "--schedule", "constant", "--threads", "1",
        "--record", "gradients,activations,curvature", "--curvature-every", "3", "--flush-every", "2", "--quiet"]
+# Aimed at flushes: every step flushed, per-layer chunks of 256 rows x 39 layers (40 KB).
+RUN_FLUSHES = ["--model", "vgg38", "--batchnorm", "--residual", "--dataset", "synthetic", "--input", "1x16x16",
+               "--classes", "4", "--batch-size", "25", "--validation", "50", "--subset", "200", "--epochs", "3",
+               "--schedule", "constant", "--threads", "1", "--record", "gradients,activations,curvature",
+               "--curvature-every", "2", "--flush-every", "1", "--quiet"]
 COMPARED = ["steps/step", "steps/loss", "gradients/mean_abs", "updates/l2_norm", "activations/mean",
             "curvature/step", "curvature/gHg", "curvature/actual_delta", "epochs/train_loss", "epochs/valid_loss"]
 
@@ -56,23 +66,27 @@ def main():
     parser.add_argument("--gradtrace", required=True)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--aim", choices=["anywhere", "flushes"], default="anywhere",
+                        help="anywhere: the small run above; flushes: a deep run flushed every step")
     args = parser.parse_args()
+    run = RUN_FLUSHES if args.aim == "flushes" else RUN
     gradtrace = os.path.abspath(args.gradtrace)
     work = tempfile.mkdtemp(prefix="fault-campaign-")
     rng = random.Random(args.seed)
 
     reference_dir, reference_trace = os.path.join(work, "reference"), os.path.join(work, "reference.h5")
     start = time.time()
-    subprocess.run([gradtrace, "train", *RUN, "--output", reference_dir, "--trace", reference_trace], check=True)
+    subprocess.run([gradtrace, "train", *run, "--output", reference_dir, "--trace", reference_trace], check=True)
     duration = time.time() - start
     reference_rows, _ = rows(reference_trace)
     reference_weights = weights(reference_dir)
     print(f"reference run: {duration:.1f} s, {len(reference_rows['steps/step'])} step rows")
 
     failures, landed = [], {"checkpoint write": 0, "before the first checkpoint": 0, "elsewhere": 0}
+    torn, cut = 0, 0
     for kill in range(args.kills):
         directory, trace = os.path.join(work, f"run{kill}"), os.path.join(work, f"run{kill}.h5")
-        process = subprocess.Popen([gradtrace, "train", *RUN, "--output", directory, "--trace", trace],
+        process = subprocess.Popen([gradtrace, "train", *run, "--output", directory, "--trace", trace],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, duration * 0.95))
         process.send_signal(signal.SIGKILL)
@@ -87,12 +101,14 @@ def main():
             if recovered.returncode != 0 or not opens_plainly(trace):
                 failures.append(f"kill {kill}: trace unreadable after recover: {recovered.stderr.strip()}")
                 continue
+            torn += recovered.stdout.count("last chunk was torn")
+            cut += recovered.stdout.count("of the interrupted flush")
             with h5py.File(trace, "r") as f:
                 flushed = f["steps/step"][:]
         if has_checkpoint:
             command = [gradtrace, "train", "--resume", directory, "--quiet"]
         else:
-            command = [gradtrace, "train", *RUN, "--output", directory, "--trace", trace, "--overwrite"]
+            command = [gradtrace, "train", *run, "--output", directory, "--trace", trace, "--overwrite"]
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
             failures.append(f"kill {kill}: {' '.join(command[1:3])} exited {finished.returncode}: {finished.stderr.strip()}")
@@ -106,7 +122,8 @@ def main():
         print(f"kill {kill:3d}: {where}, {0 if flushed is None else len(flushed)} rows flushed, "
               f"{'resumed' if has_checkpoint else 'restarted'}, {'identical' if len(failures) == before else 'DIFFERS'}")
         shutil.rmtree(directory, ignore_errors=True)
-    print(f"{args.kills} kills ({landed}); {len(failures)} failures")
+    print(f"{args.kills} kills ({landed}); torn chunks rewritten by recover: {torn}; "
+          f"dataset groups cut back to their last complete flush: {cut}; {len(failures)} failures")
     for failure in failures:
         print("  " + failure)
     shutil.rmtree(work, ignore_errors=True)

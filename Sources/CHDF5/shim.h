@@ -17,6 +17,7 @@ static inline hid_t gt_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t gt_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 static inline hid_t gt_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
 static inline hid_t gt_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t gt_H5P_DATASET_XFER(void) { return H5P_DATASET_XFER; }
 static inline hid_t gt_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }
 static inline hid_t gt_H5S_ALL(void) { return H5S_ALL; }
 static inline hsize_t gt_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }

@@ -22,6 +22,11 @@ public struct HDF5Error: Error, CustomStringConvertible, Sendable {
     var text = operation
     if !objectPath.isEmpty { text += " '\(objectPath)'" }
     if let reason = details.first { text += ": \(Self.plain(reason))" }
+    if details.contains(where: { $0.contains("Fletcher32") }) {
+      text +=
+        " (a chunk no longer matches its checksum: if the run writing this trace was killed, `gradtrace recover`"
+        + " repairs the chunk its last flush tore; otherwise the file is damaged)"
+    }
     return text
   }
 

@@ -38,6 +38,17 @@ public enum TraceSchema {
     .map { "/epochs/\($0)" }
 
   public static let summary = "/summary"
+
+  /// The appendable datasets, grouped by the index whose rows they share: the first path of
+  /// each group is the index, and every dataset of a group has one row per index entry.
+  public static let appendableGroups: [[String]] = [
+    [
+      step, epoch, loss, accuracy, learningRate, gradientMeanAbs, gradientL2Norm, gradientMaxAbs, updateL2Norm,
+      weightL2Norm,
+    ] + activationStatistics,
+    [curvatureStep] + curvatureScalars + [curvatureLayerGHg, curvatureLayerTrace],
+    epochColumns,
+  ]
 }
 
 /// The layers (weight tensors) and block activations a trace records. One kind and one

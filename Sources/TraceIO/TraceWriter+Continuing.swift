@@ -6,10 +6,12 @@ extension TraceWriter {
   /// drops what was recorded after it, and returns a writer that appends from there. The old
   /// file is rewritten (a killed SWMR writer leaves a file that can only be read), under the
   /// same path, with the same root attributes. A trace that does not fit the run is refused
-  /// before anything is touched; if the rewrite fails, the original is put back.
+  /// before anything is touched; if the rewrite fails, the original is put back. The trace of a
+  /// killed writer (status "running") is recovered first, as `TraceRecovery.recover` does.
   public static func continuing(
     _ path: String, layout: TraceLayout, beforeStep step: Int, epochs: Int, flushEvery: Int = 100
   ) throws(HDF5Error) -> TraceWriter {
+    let killed: Bool
     do {
       let check = try TraceReader(path: path)
       guard try check.layerNames() == layout.layerNames,
@@ -20,7 +22,9 @@ extension TraceWriter {
             "cannot continue: it records other layers or quantities than this run (resume with the run's own --record)",
           file: path, objectPath: "/", details: [])
       }
+      killed = check.status == "running"
     }
+    if killed { _ = try TraceRecovery.recover(path) }
     let old = path + ".continuing"
     try? FileManager.default.removeItem(atPath: old)
     do {

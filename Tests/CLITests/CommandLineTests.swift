@@ -267,8 +267,8 @@ struct TrainCommandTests {
 
 @Suite("Trace crash safety")
 struct CrashSafetyTests {
-  /// SIGKILL a traced training run at 10 random moments: every trace still opens, holds
-  /// contiguous steps up to its last flush in every dataset, and says the run did not finish.
+  /// SIGKILL a traced training run at 10 random moments: after `recover` every trace opens,
+  /// holds contiguous steps up to its last flush in every dataset, and says the run was killed.
   @Test func killedRunsLeaveReadableTraces() throws {
     var generator = SystemRandomNumberGenerator()
     for attempt in 0..<10 {
@@ -289,21 +289,19 @@ struct CrashSafetyTests {
       process.waitUntilExit()
       #expect(process.terminationReason == .uncaughtSignal, "attempt \(attempt): the run ended before the kill")
 
+      // Before recovery gradtrace reads it (SWMR), unless the kill tore the chunk a flush was
+      // rewriting: then the reader names the failing checksum and points to recover.
+      let before = try GradTraceRun(["inspect", trace])
+      if before.status != 0 {
+        #expect(before.standardError.contains("gradtrace recover"), "attempt \(attempt): \(before.standardError)")
+      }
+      let recovered = try GradTraceRun(["recover", trace])
+      #expect(recovered.status == 0, "attempt \(attempt): \(recovered.standardError)")
       let inspect = try GradTraceRun(["inspect", trace])
       let dump = try GradTraceRun(["tail", trace, "--timeout", "0.1", "--interval", "0.1"])
-      // Known, open (issue 13): a kill inside a flush can leave the chunk being rewritten with a
-      // bad Fletcher-32 checksum (HDF5 rewrites whole chunks in place). Only that failure is
-      // known; any other failure of these expectations still fails the test.
-      withKnownIssue(
-        "a SIGKILL inside a trace flush can leave a chunk that fails its Fletcher-32 checksum",
-        isIntermittent: true
-      ) {
-        #expect(inspect.status == 0, "attempt \(attempt): \(inspect.standardError)")
-        #expect(inspect.standardOutput.contains("status: running"), "attempt \(attempt): \(inspect.standardError)")
-        #expect(dump.status == 0, "attempt \(attempt): \(dump.standardError)")
-      } matching: { issue in
-        "\(issue)".contains("Fletcher32")
-      }
+      #expect(inspect.status == 0, "attempt \(attempt): \(inspect.standardError)")
+      #expect(inspect.standardOutput.contains("status: killed "), "attempt \(attempt): \(inspect.standardOutput)")
+      #expect(dump.status == 0, "attempt \(attempt): \(dump.standardError)")
       guard dump.status == 0 else { continue }
       let rows = dump.standardOutput.split(separator: "\n").dropFirst().filter { !$0.hasPrefix("status") }
       // Contiguous steps 0, 1, 2, … : nothing lost before the last flush, nothing half-written.
