@@ -7,8 +7,10 @@ run's weights and trace rows equal an uninterrupted run's (1 thread: bit for bit
     python3 scripts/fault_campaign.py --gradtrace .build/release/gradtrace --kills 50 --aim flushes
 
 --aim flushes trains a deeper network (vgg38 BN+residual: 39 layers, so each per-layer chunk
-spans ten 4 KiB pages) and flushes the trace after every step, so that many kills land inside a
-flush; recover then reports the chunks it found torn and the rows of the interrupted flush it cut.
+spans ten 4 KiB pages), flushes the trace after every step, and times each kill by the trace
+itself: it polls the file's modification time and sends SIGKILL the moment a randomly chosen
+flush starts writing, so the kill lands inside that flush. recover then reports the chunks it
+found torn and the dataset groups it cut back to their last complete flush.
 
 Prints one line per kill (where it landed, what recovery did) and a summary; exits 1 on any
 unreadable file, lost row or difference. Needs h5py and numpy.
@@ -61,6 +63,22 @@ def same(a, b):
     return all(np.array_equal(a[k], b[k], equal_nan=True) for k in a) and a.keys() == b.keys()
 
 
+def kill_inside_a_flush(process, trace, flush):
+    """Returns (for the caller's SIGKILL) as soon as the trace's `flush`-th change after its
+    creation begins: the file's modification time moves with a flush's first write."""
+    seen, last = 0, None
+    while process.poll() is None:
+        try:
+            stamp = os.stat(trace).st_mtime_ns
+        except FileNotFoundError:
+            continue
+        if last is not None and stamp != last:
+            seen += 1
+            if seen >= flush:
+                return
+        last = stamp
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gradtrace", required=True)
@@ -81,6 +99,7 @@ def main():
     reference_rows, _ = rows(reference_trace)
     reference_weights = weights(reference_dir)
     print(f"reference run: {duration:.1f} s, {len(reference_rows['steps/step'])} step rows")
+    reference_flushes = len(reference_rows["steps/step"]) + len(reference_rows["epochs/valid_loss"])
 
     failures, landed = [], {"checkpoint write": 0, "before the first checkpoint": 0, "elsewhere": 0}
     torn, cut = 0, 0
@@ -88,7 +107,10 @@ def main():
         directory, trace = os.path.join(work, f"run{kill}"), os.path.join(work, f"run{kill}.h5")
         process = subprocess.Popen([gradtrace, "train", *run, "--output", directory, "--trace", trace],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, duration * 0.95))
+        if args.aim == "flushes":
+            kill_inside_a_flush(process, trace, rng.randrange(1, reference_flushes))
+        else:
+            time.sleep(rng.uniform(0.05, duration * 0.95))
         process.send_signal(signal.SIGKILL)
         process.wait()
         partial = [n for n in os.listdir(directory) if n.endswith(".partial")] if os.path.isdir(directory) else []

@@ -37,6 +37,23 @@ extension Tape {
     }
   }
 
+  /// Hyperbolic tangent: y = (1 − e^(−2x)) / (1 + e^(−2x)) for x ≥ 0 (odd symmetry below, so
+  /// e^(−2|x|) never overflows); dy/dx = 1 − y².
+  public func tanh(_ input: Variable) -> Variable {
+    let two: Scalar = 2
+    let one: Scalar = 1
+    let y = value(input).mapped { x -> Scalar in
+      let negative = x < 0
+      let absolute: Scalar = negative ? -x : x
+      let e: Scalar = Scalar.exp(-(two * absolute))
+      let magnitude: Scalar = (one - e) / (one + e)
+      return negative ? -magnitude : magnitude
+    }
+    return record(y, inputs: [input]) { dY, tape in
+      tape.accumulate(dY.zipped(with: y) { g, t in g * (one - t * t) }, into: input)
+    }
+  }
+
   /// Element-wise sum of two tensors of the same shape (a residual connection).
   /// Pullback: both inputs receive dY unchanged.
   public func add(_ lhs: Variable, _ rhs: Variable) -> Variable {
@@ -54,8 +71,8 @@ extension Tape {
     let (a, b) = (value(lhs), value(rhs))
     precondition(a.shape == b.shape, "multiply: shapes \(a.shape) and \(b.shape) differ")
     return record(a.zipped(with: b, *), inputs: [lhs, rhs]) { dY, tape in
-      tape.accumulate(dY.zipped(with: b, *), into: lhs)
-      tape.accumulate(dY.zipped(with: a, *), into: rhs)
+      if tape.requiresGradient(lhs) { tape.accumulate(dY.zipped(with: b, *), into: lhs) }
+      if tape.requiresGradient(rhs) { tape.accumulate(dY.zipped(with: a, *), into: rhs) }
     }
   }
 

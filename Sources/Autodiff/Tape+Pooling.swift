@@ -17,3 +17,15 @@ extension Tape {
     }
   }
 }
+
+extension Tape {
+  /// Max pooling with a square `window` and stride equal to the window; the gradient goes to
+  /// each window's (first) maximum (`Pooling.maxPool`).
+  public func maxPool(_ input: Variable, window: Int) -> Variable {
+    let shape = self.shape(input)
+    let (y, argmax) = Pooling.maxPool(value(input), window: window)
+    return record(y, inputs: [input]) { dY, tape in
+      tape.accumulate(Pooling.maxPoolBackward(dY, argmax: argmax, inputShape: shape), into: input)
+    }
+  }
+}

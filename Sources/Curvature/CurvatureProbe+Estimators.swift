@@ -12,7 +12,7 @@ extension CurvatureProbe {
     var samples: [Double] = []
     var layerSums = [Double](repeating: 0, count: layers.groups.count)
     for _ in 0..<probes {
-      let v = network.parameters.filled { _, _ in generator.next() & 1 == 0 ? 1 : -1 }
+      let v = weights.filled { _, _ in generator.next() & 1 == 0 ? 1 : -1 }
       let hv = hessianVectorProduct(v)
       let perParameter = v.entryDots(hv)
       samples.append(perParameter.reduce(0, +))
@@ -30,7 +30,7 @@ extension CurvatureProbe {
   /// (It can be negative: then negative curvature dominates.)
   public func dominantEigenvalue(tolerance: Double, maximumProducts: Int, seed: UInt64) -> EigenvalueEstimate {
     var generator = SeededGenerator(seed: seed)
-    var v = network.parameters.filled { _, _ in Scalar(generator.nextNormal()) }
+    var v = weights.filled { _, _ in Scalar(generator.nextNormal()) }
     v = v.scaled(by: 1 / v.norm)
     var eigenvalue = Double.nan
     for product in 1...max(1, maximumProducts) {

@@ -12,7 +12,10 @@ import TensorCore
 /// float32 rounding is amplified (PyTorch's own float32 H·v differs from float64 by 0.7% on
 /// vgg38 BN+residual; `gradtrace probe --precision double`).
 public final class CurvatureProbe<Scalar: TensorScalar> {
-  public let network: VGG<Scalar>
+  /// The network's description; the probe evaluates it at `weights`, never changing them.
+  public let model: Model
+  public let weights: NamedTensors<Scalar>
+  public let buffers: NamedTensors<Scalar>
   public let images: Tensor<Scalar>
   public let labels: [Int]
   public let layers: LayerGroups
@@ -21,71 +24,76 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   /// Taylor-mode passes (vᵀHv without the vector H·v) computed so far.
   public private(set) var jetPassCount = 0
 
-  private let weights: NamedTensors<Scalar>
-  /// The same network in Double, for loss values: a Taylor prediction at ε = 0.01·ε* is a
-  /// change of ~1e-3 in a loss of ~2, which float32 rounding (~1e-7 relative per operation)
-  /// would blur to a few tenths of a percent.
-  /// When set, loss values are computed by the same network in Double (see `init`).
-  private let exact: (network: VGG<Double>, images: Tensor<Double>)?
+  /// The weights, buffers and images in Double, for loss values (see `init`).
+  private let exact: (weights: NamedTensors<Double>, buffers: NamedTensors<Double>, images: Tensor<Double>)?
 
   /// - Parameter exactLoss: evaluate loss values (the Taylor table's actual change) in Double:
   ///   a prediction at ε = 0.01·ε* is a change of ~1e-3 in a loss of ~2, which float32
   ///   rounding (~1e-7 relative per operation) would blur to a few tenths of a percent. A
   ///   training recorder, which needs speed more, passes false.
-  public init(network: VGG<Scalar>, images: Tensor<Scalar>, labels: [Int], exactLoss: Bool = true) {
-    self.network = network
+  public init(
+    model: Model, weights: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>, images: Tensor<Scalar>,
+    labels: [Int], exactLoss: Bool = true
+  ) {
+    self.model = model
+    self.weights = weights
+    self.buffers = buffers
     self.images = images
     self.labels = labels
-    self.layers = LayerGroups(network.specifications)
-    self.weights = network.parameters
-    if exactLoss {
-      // Same configuration and tensors as a network that exists: building it cannot fail.
-      let wide = try! VGG<Double>(
-        network.configuration, parameters: network.parameters.converted(to: Double.self),
-        buffers: network.buffers.converted(to: Double.self))
-      exact = (wide, images.converted())
-    } else {
-      exact = nil
-    }
+    self.layers = LayerGroups(model.specifications)
+    exact =
+      exactLoss ? (weights.converted(to: Double.self), buffers.converted(to: Double.self), images.converted()) : nil
+  }
+
+  /// A probe at `network`'s current weights.
+  public convenience init(network: VGG<Scalar>, images: Tensor<Scalar>, labels: [Int], exactLoss: Bool = true) {
+    self.init(
+      model: network.model, weights: network.parameters, buffers: network.buffers, images: images, labels: labels,
+      exactLoss: exactLoss)
   }
 
   /// f_B(w) and its accuracy at the probe's weights.
   public func loss() -> (loss: Double, accuracy: Double) {
-    if let exact { return exact.network.evaluate(images: exact.images, labels: labels, mode: .training) }
-    let result = network.evaluate(images: images, labels: labels, mode: .training)
+    if let exact {
+      return model.loss(
+        parameters: exact.weights, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training)
+    }
+    let result = model.loss(parameters: weights, buffers: buffers, images: images, labels: labels, mode: .training)
     return (result.loss.doubleValue, result.accuracy)
   }
 
   /// f_B(w + step) at the probe's weights displaced by `step`.
   public func loss(displacedBy step: NamedTensors<Scalar>) -> Double {
     if let exact {
-      let original = exact.network.parameters
-      defer { exact.network.parameters = original }
-      exact.network.parameters.updateEach { name, w in w = w.zipped(with: step[name]!.converted()) { $0 + $1 } }
-      return exact.network.evaluate(images: exact.images, labels: labels, mode: .training).loss
+      let displaced = exact.weights.adding(step.converted(to: Double.self), scaledBy: 1)
+      return model.loss(
+        parameters: displaced, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training
+      ).loss
     }
-    network.parameters = weights.adding(step, scaledBy: 1)
-    defer { network.parameters = weights }
-    return network.evaluate(images: images, labels: labels, mode: .training).loss.doubleValue
+    let displaced = weights.adding(step, scaledBy: 1)
+    return model.loss(parameters: displaced, buffers: buffers, images: images, labels: labels, mode: .training).loss
+      .doubleValue
   }
 
   /// The data-loss gradient g.
   public func gradient() -> (loss: Double, accuracy: Double, gradient: NamedTensors<Scalar>) {
-    let result = network.gradients(images: images, labels: labels, mode: .training, updateRunningStatistics: false)
-    return (result.loss.doubleValue, result.accuracy, result.gradients)
+    let result = model.gradient(parameters: weights, buffers: buffers, images: images, labels: labels)
+    return (result.loss.doubleValue, result.accuracy, result.gradient)
   }
 
   /// H v, exactly.
   public func hessianVectorProduct(_ v: NamedTensors<Scalar>) -> NamedTensors<Scalar> {
     productCount += 1
-    return network.hessianVectorProduct(images: images, labels: labels, direction: v).product
+    return model.hessianVectorProduct(
+      parameters: weights, buffers: buffers, images: images, labels: labels, direction: v
+    ).product
   }
 
   /// vᵀHv (and the slope gᵀv) exactly, by one forward pass on second-order jets: no vector
   /// H·v, and cheaper than `hessianVectorProduct` (see `VGG.curvature(images:labels:along:)`).
   public func curvature(along v: NamedTensors<Scalar>) -> (slope: Double, curvature: Double) {
     jetPassCount += 1
-    let result = network.curvature(images: images, labels: labels, along: v)
+    let result = model.curvature(parameters: weights, buffers: buffers, images: images, labels: labels, along: v)
     return (result.slope.doubleValue, result.curvature.doubleValue)
   }
 

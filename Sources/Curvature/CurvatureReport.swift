@@ -73,7 +73,7 @@ public struct CurvatureReport: Codable, Sendable {
         gHg: along.layerGHg[index], trace: trace.layerTraces[index])
     }
     return CurvatureReport(
-      model: probe.network.configuration.shortName, examples: probe.labels.count, loss: loss,
+      model: probe.model.name, examples: probe.labels.count, loss: loss,
       accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,
       negativeCurvature: along.gHg <= 0,
       layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor,

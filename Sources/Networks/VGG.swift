@@ -23,42 +23,21 @@ public struct LayerRecord: Equatable, Sendable {
   public var parameters: Int
 }
 
-/// What one forward pass left on the tape.
-public struct VGGForward: Sendable {
-  /// [N, classes] logits.
-  public var logits: Variable
-  /// Each block's post-activation output, in order (`input_conv`, `block_0_0`, …): read them
-  /// with `tape.value(_:)`, no copy is made.
-  public var blockOutputs: [(name: String, output: Variable)]
-  /// The tape variable of every parameter, by name.
-  public var parameters: [String: Variable]
-}
-
-/// A VGG-family network: its configuration, parameters and BatchNorm buffers.
-///
-/// The architecture is data: `blocks` lists the stem, each stage's processing blocks and its
-/// reduction block; the parameter list and the forward pass are both loops over it.
+/// A VGG-family network: its configuration, its model description, parameters and BatchNorm
+/// buffers. The architecture is data (`VGGConfiguration.graph`); the parameter list and the
+/// forward pass both come from that description (`Model`).
 public final class VGG<Scalar: TensorScalar> {
-  /// One block of the network.
-  public struct Block: Sendable {
-    public enum Kind: Sendable { case stem, processing, reduction }
-    public var name: String
-    public var kind: Kind
-  }
-
   public let configuration: VGGConfiguration
-  /// The blocks in application order.
-  public let blocks: [Block]
-  /// Every parameter tensor, in application order.
-  public let specifications: [ParameterSpecification]
+  /// The compiled description: layers, shapes, parameter and buffer specifications.
+  public let model: Model
   /// Trainable parameters by name, PyTorch shapes (conv OIHW, linear [out, in]).
   public var parameters: NamedTensors<Scalar>
   /// BatchNorm running statistics: `<bn>.running_mean`, `<bn>.running_var`.
   public var buffers: NamedTensors<Scalar>
 
   /// PyTorch's BatchNorm momentum: running = (1 − 0.1) · running + 0.1 · batch statistic.
-  public static var batchNormMomentum: Double { 0.1 }
-  public static var batchNormEpsilon: Double { 1e-5 }
+  public static var batchNormMomentum: Double { BatchNorm.momentum }
+  public static var batchNormEpsilon: Double { BatchNorm.epsilon }
 
   /// Builds the network and initialises its parameters.
   /// - Throws: `ConfigurationError` when the configuration cannot be built.
@@ -66,24 +45,10 @@ public final class VGG<Scalar: TensorScalar> {
     _ configuration: VGGConfiguration, initialization: Initialization = .pytorchDefault,
     seed: UInt64 = 0
   ) throws(ConfigurationError) {
-    try configuration.validate()
     self.configuration = configuration
-    blocks = Self.blocks(configuration)
-    specifications = Self.parameterSpecifications(configuration)
-    var generator = SeededGenerator(seed: seed)
-    var parameters = NamedTensors<Scalar>()
-    for specification in specifications {
-      parameters.append(
-        initialization.draw(specification, using: &generator), named: specification.name)
-    }
-    self.parameters = parameters
-    var buffers = NamedTensors<Scalar>()
-    for specification in specifications where specification.role == .batchNormScale {
-      let layer = String(specification.name.dropLast(".weight".count))
-      buffers.append(Tensor(zeros: specification.shape), named: "\(layer).running_mean")
-      buffers.append(Tensor(repeating: 1, shape: specification.shape), named: "\(layer).running_var")
-    }
-    self.buffers = buffers
+    model = try Self.model(configuration)
+    parameters = model.initialParameters(initialization, seed: seed)
+    buffers = model.initialBuffers()
   }
 
   /// A network with given parameters and buffers (names and shapes must match the
@@ -91,14 +56,12 @@ public final class VGG<Scalar: TensorScalar> {
   public init(
     _ configuration: VGGConfiguration, parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>
   ) throws(ConfigurationError) {
-    try configuration.validate()
     self.configuration = configuration
-    blocks = Self.blocks(configuration)
-    specifications = Self.parameterSpecifications(configuration)
+    model = try Self.model(configuration)
     precondition(
-      parameters.names == specifications.map(\.name),
+      parameters.names == model.specifications.map(\.name),
       "VGG: parameters \(parameters.names.prefix(3))… do not match \(configuration.shortName)")
-    for specification in specifications {
+    for specification in model.specifications {
       precondition(
         parameters[specification.name]!.shape == specification.shape,
         "VGG: \(specification.name) has shape \(parameters[specification.name]!.shape), expected \(specification.shape)"
@@ -108,72 +71,31 @@ public final class VGG<Scalar: TensorScalar> {
     self.buffers = buffers
   }
 
+  private static func model(_ configuration: VGGConfiguration) throws(ConfigurationError) -> Model {
+    try configuration.validate()
+    do {
+      return try Model(configuration.graph)
+    } catch {
+      throw ConfigurationError(message: error.message)
+    }
+  }
+
+  /// Every parameter tensor, in application order.
+  public var specifications: [ParameterSpecification] { model.specifications }
+
+  /// The names of the blocks whose outputs traces record, in order.
+  public var blockNames: [String] { model.blocks.map(\.name) }
+
   /// The total number of trainable scalars.
   public var parameterCount: Int { parameters.elementCount }
 
   /// The weight tensors of the gradient-flow figure (conv weights, BatchNorm γ, linear weight),
   /// in application order.
-  public var weightTensors: [ParameterSpecification] { specifications.filter(\.role.isWeightTensor) }
+  public var weightTensors: [ParameterSpecification] { model.weightTensors }
 
-  /// The stem, then per stage its processing blocks and its reduction block.
-  public static func blocks(_ configuration: VGGConfiguration) -> [Block] {
-    var blocks = [Block(name: "input_conv", kind: .stem)]
-    for stage in 0..<configuration.numStages {
-      for index in 0..<configuration.blocksPerStage {
-        blocks.append(Block(name: "block_\(stage)_\(index)", kind: .processing))
-      }
-      blocks.append(Block(name: "reduction_block_\(stage)", kind: .reduction))
-    }
-    return blocks
-  }
-
-  /// The parameter tensors, in application order: for each block its convolutions (conv_0,
-  /// [bn_0], conv_1, [bn_1], [shortcut]), then the linear head.
-  public static func parameterSpecifications(_ c: VGGConfiguration) -> [ParameterSpecification] {
-    let f = c.numFilters
-    var list: [ParameterSpecification] = []
-    func conv(_ name: String, in channels: Int, kernel: Int, bias: Bool) {
-      let fanIn = channels * kernel * kernel
-      let fanOut = f * kernel * kernel
-      list.append(
-        .init(
-          name: "\(name).weight", shape: [f, channels, kernel, kernel],
-          role: .convolutionWeight, fanIn: fanIn, fanOut: fanOut))
-      if bias {
-        list.append(
-          .init(
-            name: "\(name).bias", shape: [f], role: .convolutionBias,
-            fanIn: fanIn, fanOut: fanOut))
-      }
-    }
-    func batchNorm(_ name: String) {
-      list.append(.init(name: "\(name).weight", shape: [f], role: .batchNormScale, fanIn: 0, fanOut: 0))
-      list.append(.init(name: "\(name).bias", shape: [f], role: .batchNormShift, fanIn: 0, fanOut: 0))
-    }
-    for block in blocks(c) {
-      switch block.kind {
-      case .stem:
-        conv("\(block.name).conv_0", in: c.inputChannels, kernel: 3, bias: false)
-        batchNorm("\(block.name).bn_0")
-      case .processing, .reduction:
-        let bias = block.kind == .reduction
-        for index in 0..<2 {
-          conv("\(block.name).conv_\(index)", in: f, kernel: 3, bias: bias)
-          if c.batchNorm { batchNorm("\(block.name).bn_\(index)") }
-        }
-        if c.residual && block.kind == .reduction {
-          conv("\(block.name).shortcut", in: f, kernel: 1, bias: false)
-        }
-      }
-    }
-    list.append(
-      .init(
-        name: "logit_linear_layer.weight", shape: [c.classes, f],
-        role: .linearWeight, fanIn: f, fanOut: c.classes))
-    list.append(
-      .init(
-        name: "logit_linear_layer.bias", shape: [c.classes],
-        role: .linearBias, fanIn: f, fanOut: c.classes))
-    return list
+  /// The parameter tensors of a configuration, in application order.
+  public static func parameterSpecifications(_ configuration: VGGConfiguration) -> [ParameterSpecification] {
+    // A validated configuration always builds.
+    (try? Model(configuration.graph))?.specifications ?? []
   }
 }

@@ -61,7 +61,7 @@ public final class TraceRecorder {
     return TraceLayout(
       layerNames: weights.map(\.label), layerKinds: weights.map(\.role.rawValue),
       layerParameters: weights.map(\.elementCount),
-      activationNames: options.activations ? network.blocks.map(\.name) : nil,
+      activationNames: options.activations ? network.blockNames : nil,
       recordsCurvature: options.curvature)
   }
 
@@ -160,10 +160,11 @@ public final class TraceRecorder {
     step: Int, network: VGG<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
     gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
   ) throws(HDF5Error) {
-    let current = network.parameters
-    network.parameters = before
-    defer { network.parameters = current }
-    let probe = CurvatureProbe(network: network, images: images, labels: labels, exactLoss: false)
+    // The curvature of the loss at the weights the step started from: the probe takes them as
+    // an argument, the network's own weights (already updated) are not touched.
+    let probe = CurvatureProbe(
+      model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
+      exactLoss: false)
     let along = probe.alongGradient(
       g, perLayer: options.layerCurvatureEvery > 0 && measurementIndex % options.layerCurvatureEvery == 0)
     let d = after.adding(before, scaledBy: -1)

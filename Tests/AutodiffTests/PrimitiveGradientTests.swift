@@ -90,6 +90,39 @@ let primitiveCases: [PrimitiveCase] = [
     name: "softmax cross-entropy (mean)", inputs: { [randomTensor([4, 5], seed: 33, in: -3...3)] },
     build: { t, v in t.softmaxCrossEntropy(logits: v[0], labels: [0, 4, 2, 2]).loss }),
   PrimitiveCase(
+    name: "ReLU (leaky ReLU, slope 0)", inputs: { [awayFromZero([2, 3, 4, 4], seed: 38)] },
+    build: { t, v in t.leakyReLU(v[0], slope: 0) }),
+  PrimitiveCase(
+    name: "tanh", inputs: { [randomTensor([2, 3, 4, 4], seed: 39, in: -4...4)] },
+    build: { t, v in t.tanh(v[0]) }),
+  PrimitiveCase(
+    name: "max pool 2×2 (distinct values)", inputs: { [randomTensor([2, 3, 4, 6], seed: 40)] },
+    build: { t, v in t.maxPool(v[0], window: 2) }),
+  PrimitiveCase(
+    name: "max pool 3×3, odd size (floor)", inputs: { [randomTensor([1, 2, 7, 8], seed: 41)] },
+    build: { t, v in t.maxPool(v[0], window: 3) }),
+  PrimitiveCase(
+    name: "concatenate channels (3 inputs)",
+    inputs: {
+      [
+        randomTensor([2, 1, 3, 3], seed: 42), randomTensor([2, 3, 3, 3], seed: 43),
+        randomTensor([2, 2, 3, 3], seed: 44),
+      ]
+    },
+    build: { t, v in t.concatenateChannels([v[0], v[1], v[2]]) }),
+  PrimitiveCase(
+    name: "reshape (flatten)", inputs: { [randomTensor([2, 3, 2, 2], seed: 45)] },
+    build: { t, v in t.reshape(v[0], to: [2, 12]) }),
+  PrimitiveCase(
+    name: "dropout: x ⊙ fixed mask", inputs: { [randomTensor([2, 3, 4], seed: 46)] },
+    build: { t, v in
+      t.multiply(v[0], t.input(Tensor(shape: [2, 3, 4], scalars: (0..<24).map { $0 % 3 == 0 ? 0 : 1.5 })))
+    }),
+  PrimitiveCase(
+    name: "dense connection: concat(x, tanh(conv(x))), fan-out",
+    inputs: { [randomTensor([2, 2, 4, 4], seed: 47), randomTensor([3, 2, 3, 3], seed: 48)] },
+    build: { t, v in t.concatenateChannels([v[0], t.tanh(t.conv2d(v[0], filter: v[1], padding: 1))]) }),
+  PrimitiveCase(
     name: "residual block: act(BN(conv(x)) + x), BN in training mode",
     inputs: {
       [
@@ -108,6 +141,18 @@ struct PrimitiveGradientTests {
   @Test(arguments: primitiveCases)
   func matchesCentralDifferences(_ primitive: PrimitiveCase) {
     checkGradients(primitive.inputs(), primitive.build)
+  }
+
+  /// Max pooling is not differentiable where a window's maximum is tied; like PyTorch, the
+  /// whole gradient goes to the first maximum in row-major order (on Dual and Jet too).
+  @Test func maxPoolWithTiesSendsTheGradientToTheFirstMaximum() {
+    let tape = Tape<Double>()
+    // Window 1 ties at 5 (positions 1 and 2 of the window), window 2 all equal.
+    let x = tape.input(Tensor(shape: [1, 1, 2, 4], scalars: [1, 5, 7, 7, 5, 2, 7, 7]), requiresGradient: true)
+    let y = tape.maxPool(x, window: 2)
+    #expect(tape.value(y).scalars == [5, 7])
+    tape.backward(from: tape.sum(tape.multiply(y, tape.input(Tensor(shape: [1, 1, 1, 2], scalars: [2, 3])))))
+    #expect(tape.gradient(x)!.scalars == [0, 2, 3, 0, 0, 0, 0, 0])
   }
 
 }

@@ -19,13 +19,13 @@ struct EstimatorTests {
 
   /// The dense Hessian, one product per parameter.
   static func denseHessian(_ probe: CurvatureProbe<Float>) -> [[Double]] {
-    let names = probe.network.parameters.names
-    let sizes = names.map { probe.network.parameters[$0]!.count }
+    let names = probe.weights.names
+    let sizes = names.map { probe.weights[$0]!.count }
     let total = sizes.reduce(0, +)
     var columns: [[Double]] = []
     for column in 0..<total {
       var index = 0
-      let basis = probe.network.parameters.filled { _, _ in
+      let basis = probe.weights.filled { _, _ in
         defer { index += 1 }
         return index == column ? 1 : 0
       }
