@@ -122,6 +122,7 @@ def main():
             recovered = subprocess.run([gradtrace, "recover", trace], capture_output=True, text=True)
             if recovered.returncode != 0 or not opens_plainly(trace):
                 failures.append(f"kill {kill}: trace unreadable after recover: {recovered.stderr.strip()}")
+                print(failures[-1])
                 continue
             torn += recovered.stdout.count("last chunk was torn")
             cut += recovered.stdout.count("of the interrupted flush")
@@ -134,6 +135,7 @@ def main():
         finished = subprocess.run(command, capture_output=True, text=True)
         if finished.returncode != 0:
             failures.append(f"kill {kill}: {' '.join(command[1:3])} exited {finished.returncode}: {finished.stderr.strip()}")
+            print(failures[-1])
             continue
         before = len(failures)
         final_rows, status = rows(trace)

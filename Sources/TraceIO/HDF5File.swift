@@ -105,6 +105,8 @@ public final class HDF5File {
     case createForAppending
     /// Read and write an existing file (no SWMR).
     case update
+    /// Append to an existing file in SWMR mode (readers may open it meanwhile).
+    case appendWhileReading
     /// Read while a SWMR writer may be appending.
     case readWhileWriting
   }
@@ -125,6 +127,9 @@ public final class HDF5File {
     case .update:
       try Self.checkReadable(path)
       handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
+    case .appendWhileReading:
+      try Self.checkReadable(path)
+      handle = H5Fopen(path, gt_H5F_ACC_RDWR() | gt_H5F_ACC_SWMR_WRITE(), fapl)
     case .readWhileWriting:
       try Self.checkReadable(path)
       guard H5Fis_hdf5(path) > 0 else {

@@ -34,7 +34,10 @@ public final class TraceWriter {
     self.path = path
     self.layout = layout
     self.flushEvery = flushEvery
-    let file = try HDF5File(path, access: .createForAppending)
+    // The schema is written under a temporary name and the file renamed into place once it is
+    // complete: a run killed while creating its trace never leaves a half-made file at `path`.
+    let partial = path + ".partial"
+    let file = try HDF5File(partial, access: .createForAppending)
     try file.setAttribute("format", TraceSchema.format)
     try file.setAttribute("format_version", TraceSchema.formatVersion)
     try file.setAttribute("tool_version", toolVersion)
@@ -79,9 +82,14 @@ public final class TraceWriter {
     for name in ["test_loss", "test_accuracy"] { try file.setAttribute(name, Double.nan, on: TraceSchema.summary) }
     try file.setAttribute("best_epoch", Int64(-1), on: TraceSchema.summary)
     try file.setAttribute("status", "running", on: TraceSchema.summary)
-    try file.flush()
-    try file.startSingleWriterMultipleReader()
-    self.file = file
+    try file.close()
+    guard rename(partial, path) == 0 else {
+      throw HDF5Error(
+        operation: "cannot move the new trace into place: \(String(cString: strerror(errno)))", file: path,
+        objectPath: "", details: [])
+    }
+    let appending = try HDF5File(path, access: .appendWhileReading)
+    self.file = appending
   }
 
   /// Buffers a step; flushes every `flushEvery` steps.
