@@ -8,8 +8,8 @@ run's weights and trace rows equal an uninterrupted run's (1 thread: bit for bit
 
 --aim flushes trains a deeper network (vgg38 BN+residual: 39 layers, so each per-layer chunk
 spans ten 4 KiB pages), flushes the trace after every step, and times each kill by the trace
-itself: it polls the file's modification time and sends SIGKILL the moment a randomly chosen
-flush starts writing, so the kill lands inside that flush. recover then reports the chunks it
+itself: after a random delay it polls the file's modification time and sends SIGKILL the moment
+the next flush starts writing, so the kill lands inside that flush. recover then reports the chunks it
 found torn and the dataset groups it cut back to their last complete flush.
 
 Prints one line per kill (where it landed, what recovery did) and a summary; exits 1 on any
@@ -63,19 +63,19 @@ def same(a, b):
     return all(np.array_equal(a[k], b[k], equal_nan=True) for k in a) and a.keys() == b.keys()
 
 
-def kill_inside_a_flush(process, trace, flush):
-    """Returns (for the caller's SIGKILL) as soon as the trace's `flush`-th change after its
-    creation begins: the file's modification time moves with a flush's first write."""
-    seen, last = 0, None
+def kill_inside_a_flush(process, trace, delay):
+    """Returns (for the caller's SIGKILL) at the first change of the trace's modification time
+    after `delay` seconds: the file changes only when a flush writes it, so the kill lands
+    inside that flush."""
+    time.sleep(delay)
+    last = None
     while process.poll() is None:
         try:
             stamp = os.stat(trace).st_mtime_ns
         except FileNotFoundError:
             continue
         if last is not None and stamp != last:
-            seen += 1
-            if seen >= flush:
-                return
+            return
         last = stamp
 
 
@@ -84,6 +84,7 @@ def main():
     parser.add_argument("--gradtrace", required=True)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", help="a directory to copy the killed traces that recover failed on into")
     parser.add_argument("--aim", choices=["anywhere", "flushes"], default="anywhere",
                         help="anywhere: the small run above; flushes: a deep run flushed every step")
     args = parser.parse_args()
@@ -99,7 +100,6 @@ def main():
     reference_rows, _ = rows(reference_trace)
     reference_weights = weights(reference_dir)
     print(f"reference run: {duration:.1f} s, {len(reference_rows['steps/step'])} step rows")
-    reference_flushes = len(reference_rows["steps/step"]) + len(reference_rows["epochs/valid_loss"])
 
     failures, landed = [], {"checkpoint write": 0, "before the first checkpoint": 0, "elsewhere": 0}
     torn, cut = 0, 0
@@ -108,7 +108,7 @@ def main():
         process = subprocess.Popen([gradtrace, "train", *run, "--output", directory, "--trace", trace],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if args.aim == "flushes":
-            kill_inside_a_flush(process, trace, rng.randrange(1, reference_flushes))
+            kill_inside_a_flush(process, trace, rng.uniform(0.05, duration * 0.95))
         else:
             time.sleep(rng.uniform(0.05, duration * 0.95))
         process.send_signal(signal.SIGKILL)
@@ -119,10 +119,12 @@ def main():
         landed[where] += 1
         flushed = None
         if os.path.exists(trace):
+            shutil.copy(trace, trace + ".killed")
             recovered = subprocess.run([gradtrace, "recover", trace], capture_output=True, text=True)
             if recovered.returncode != 0 or not opens_plainly(trace):
                 failures.append(f"kill {kill}: trace unreadable after recover: {recovered.stderr.strip()}")
                 print(failures[-1])
+                shutil.copy(trace + ".killed", os.path.join(args.keep, f"kill{kill}.h5")) if args.keep else None
                 continue
             torn += recovered.stdout.count("last chunk was torn")
             cut += recovered.stdout.count("of the interrupted flush")

@@ -118,6 +118,13 @@ extension HDF5File {
     }
   }
 
+  /// Switches to single-writer/multiple-reader mode: from now on readers may open the file
+  /// while it is written, and it stays readable if the writer dies. No new objects or
+  /// attributes can be created after this.
+  public func startSingleWriterMultipleReader() throws(HDF5Error) {
+    if H5Fstart_swmr_write(handle) < 0 { throw error("cannot start SWMR writing", "/") }
+  }
+
   /// Writes everything buffered by HDF5 to the file.
   public func flush() throws(HDF5Error) {
     if H5Fflush(handle, H5F_SCOPE_GLOBAL) < 0 { throw error("cannot flush", "/") }

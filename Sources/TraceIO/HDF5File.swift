@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+  import Glibc
+#endif
 internal import CHDF5
 
 /// An open HDF5 file: the one owner of its handle, closed exactly once (by `close()` or,
@@ -9,7 +12,7 @@ internal import CHDF5
 /// file, the object and HDF5's reason.
 public final class HDF5File {
   /// The path on disk.
-  public let path: String
+  public private(set) var path: String
   var handle: hid_t
 
   /// Creates a new file, replacing any file at `path`.
@@ -68,8 +71,9 @@ public final class HDF5File {
   }
 
   /// Clears the mark a writer leaves in the superblock while it has the file open (what
-  /// `h5clear -s` does), so that a file whose writer was killed opens again everywhere. Only the
-  /// mark changes; every flushed object stays as it is.
+  /// `h5clear -s` does), so that a file whose writer was killed opens again everywhere, and
+  /// extends the recorded end of allocation to the file's end (`h5clear --increment=0`). Every
+  /// flushed object stays as it is.
   public static func clearWriterMark(_ path: String) throws(HDF5Error) {
     HDF5Library.quiet
     try checkReadable(path)
@@ -84,7 +88,13 @@ public final class HDF5File {
     }
     let handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
     if handle < 0 { throw error("cannot open (to clear its writer mark)", file: path, object: "") }
-    H5Fclose(handle)
+    defer { H5Fclose(handle) }
+    // A kill can leave objects written past the end of allocation the superblock records
+    // ("addr overflow" on the next read): move that end to the end of the file, as
+    // `h5clear --increment=0` does.
+    if H5Fincrement_filesize(handle, 0) < 0 {
+      throw error("cannot extend the allocated size to the file's end", file: path, object: "")
+    }
   }
 
   /// Opens an existing file for reading.
@@ -105,8 +115,6 @@ public final class HDF5File {
     case createForAppending
     /// Read and write an existing file (no SWMR).
     case update
-    /// Append to an existing file in SWMR mode (readers may open it meanwhile).
-    case appendWhileReading
     /// Read while a SWMR writer may be appending.
     case readWhileWriting
   }
@@ -127,9 +135,6 @@ public final class HDF5File {
     case .update:
       try Self.checkReadable(path)
       handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
-    case .appendWhileReading:
-      try Self.checkReadable(path)
-      handle = H5Fopen(path, gt_H5F_ACC_RDWR() | gt_H5F_ACC_SWMR_WRITE(), fapl)
     case .readWhileWriting:
       try Self.checkReadable(path)
       guard H5Fis_hdf5(path) > 0 else {
@@ -150,6 +155,17 @@ public final class HDF5File {
   }
 
   deinit { if handle >= 0 { H5Fclose(handle) } }
+
+  /// Gives the open file another name (POSIX rename, replacing whatever had that name; the
+  /// open handle stays valid), so that a file is written completely before it appears there.
+  public func rename(to newPath: String) throws(HDF5Error) {
+    guard Glibc.rename(path, newPath) == 0 else {
+      throw HDF5Error(
+        operation: "cannot be renamed to \(newPath): \(String(cString: strerror(errno)))", file: path, objectPath: "",
+        details: [])
+    }
+    path = newPath
+  }
 
   /// Flushes and closes the file; later calls throw.
   public func close() throws(HDF5Error) {

@@ -82,14 +82,10 @@ public final class TraceWriter {
     for name in ["test_loss", "test_accuracy"] { try file.setAttribute(name, Double.nan, on: TraceSchema.summary) }
     try file.setAttribute("best_epoch", Int64(-1), on: TraceSchema.summary)
     try file.setAttribute("status", "running", on: TraceSchema.summary)
-    try file.close()
-    guard rename(partial, path) == 0 else {
-      throw HDF5Error(
-        operation: "cannot move the new trace into place: \(String(cString: strerror(errno)))", file: path,
-        objectPath: "", details: [])
-    }
-    let appending = try HDF5File(path, access: .appendWhileReading)
-    self.file = appending
+    try file.flush()
+    try file.rename(to: path)
+    try file.startSingleWriterMultipleReader()
+    self.file = file
   }
 
   /// Buffers a step; flushes every `flushEvery` steps.
