@@ -8,7 +8,7 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test lint format demo golden benchmarks compare-torch clean reproduce-small notebook-check \
+.PHONY: all deps build test lint format demo custom-network golden benchmarks compare-torch clean reproduce-small notebook-check \
   notebook-data report-screenshot
 
 all: build
@@ -38,6 +38,14 @@ test: deps lint
 	@python3 -c "import h5py, numpy" 2>/dev/null || pip install -q h5py numpy
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
+	$(MAKE) custom-network
+
+# examples/custom-network: a separate package that depends on gradtrace by path, defines a
+# network in Swift, trains it for one epoch with a trace and exits 1 unless the trace analyses
+# as healthy.
+custom-network: deps
+	swift build $(SWIFT_BUILD_FLAGS) --package-path examples/custom-network
+	examples/custom-network/.build/release/custom-network
 
 demo: build
 	@mkdir -p $(DEMO_DIR)

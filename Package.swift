@@ -17,6 +17,11 @@ let package = Package(
     .executable(name: "gradtrace", targets: ["gradtrace"]),
     .library(name: "Networks", targets: ["Networks"]),
     .library(name: "TraceIO", targets: ["TraceIO"]),
+    // Everything a program needs to define, train, trace and analyse its own network
+    // (examples/custom-network uses it).
+    .library(
+      name: "GradTraceKit",
+      targets: ["Networks", "Training", "TraceIO", "Analysis", "Datasets", "TensorCore", "Autodiff", "Curvature"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")

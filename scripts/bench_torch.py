@@ -3,24 +3,31 @@
 one gradient (forward + backward) and one Hessian-vector product (double backward), batch 100,
 1x32x32 input, 10 classes, 2 threads, medians of repeated runs.
 
-    python3 scripts/bench_torch.py [--repeats 7] [--threads 2]
+The networks are built from `gradtrace init` checkpoints (gradtrace_torch.py), so any family
+runs on both sides.
+
+    python3 scripts/bench_torch.py [--repeats 7] [--threads 2] [--gradtrace .build/release/gradtrace]
 """
 import argparse
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gradtrace_torch import VGG  # noqa: E402
+from gradtrace_torch import load_checkpoint  # noqa: E402
 
 MODELS = {
-    "vgg08": dict(blocksPerStage=0),
-    "vgg38": dict(blocksPerStage=5),
-    "vgg38-bn-res": dict(blocksPerStage=5, batchNorm=True, residual=True),
+    "vgg08": ["--model", "vgg08"],
+    "vgg38": ["--model", "vgg38"],
+    "vgg38-bn-res": ["--model", "vgg38", "--batchnorm", "--residual"],
+    "densenet40-bn": ["--model", "densenet", "--batchnorm"],
+    "resnet20-bn-res": ["--model", "resnet20", "--batchnorm", "--residual"],
 }
 
 
@@ -29,6 +36,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--gradtrace", default=".build/release/gradtrace")
+    parser.add_argument("--models", default=",".join(MODELS))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -36,8 +45,11 @@ def main():
     y = torch.arange(args.batch) % 10
     print(f"PyTorch {torch.__version__}: batch {args.batch}, 1x32x32, {args.threads} threads, median of {args.repeats}")
     print("model          gradient (ms)  HVP (ms)  ratio")
-    for name, options in MODELS.items():
-        model = VGG(inputChannels=1, classes=10, **options).train()
+    for name in args.models.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([args.gradtrace, "init", *MODELS[name], "--dataset", "fashion-mnist", "-o", f"{tmp}/init.h5"],
+                           check=True, stdout=subprocess.DEVNULL)
+            model = load_checkpoint(f"{tmp}/init.h5").train()
         params = list(model.parameters())
         v = [torch.randn_like(p) for p in params]
 

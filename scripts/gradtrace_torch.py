@@ -1,15 +1,19 @@
-"""The paper's VGG family in PyTorch, named exactly as gradtrace names it, and the h5py code
-that loads a gradtrace checkpoint into it.
+"""Any gradtrace network in PyTorch, built from its model description with the same module
+names, and the h5py code that loads a gradtrace checkpoint into it.
 
-    import h5py, torch
-    from gradtrace_torch import VGG, load_checkpoint
-    model = load_checkpoint("init.h5")        # builds the architecture stored in the file
+    import torch
+    from gradtrace_torch import load_checkpoint
+    model = load_checkpoint("init.h5")        # builds the network the file describes
     loss = torch.nn.functional.cross_entropy(model(images), labels)
 
-Architecture (the paper's, as in docs/design.md): stem conv(no bias) -> BN -> act; per stage
-`blocks_per_stage` processing blocks conv_0 -> [bn_0] -> act -> conv_1 -> [bn_1] -> (+x) -> act
-and one reduction block conv_0 -> [bn_0] -> act -> avgpool 2 -> conv_1 -> [bn_1]
--> (+ 1x1 stride-2 shortcut(x)) -> act; global average pool -> linear.
+A description (docs/model-format.md) is a list of layers, each reading earlier outputs; a
+checkpoint's `model` attribute holds it under "graph", a model file is one. Layer names are
+module paths: `layer1.0.conv1` becomes the module `layer1` → `0` → `conv1`, so the state_dict
+keys are gradtrace's parameter names.
+
+Dropout draws its mask exactly as gradtrace does (xoshiro256** seeded through SplitMix64 from
+the pass seed and the layer's position): call `model(images, seed=s)` with the seed gradtrace's
+pass used (Model.gradient's `seed`, 0 by default) and both sides differentiate the same function.
 """
 import json
 
@@ -19,88 +23,174 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+MASK64 = (1 << 64) - 1
 
-class Activation(nn.Module):
-    def __init__(self, kind):
+
+def _splitmix_mix(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def layer_seed(seed, position):
+    """Model.layerSeed: the seed of layer `position`'s draws in a pass seeded with `seed`."""
+    return _splitmix_mix((seed + 0x9E3779B97F4A7C15 * (position + 1)) & MASK64)
+
+
+class SeededGenerator:
+    """gradtrace's SeededGenerator: xoshiro256**, seeded through SplitMix64."""
+
+    def __init__(self, seed):
+        state, s = [], seed
+        for _ in range(4):
+            s = (s + 0x9E3779B97F4A7C15) & MASK64
+            state.append(_splitmix_mix(s))
+        self.s = state
+
+    @staticmethod
+    def _rotl(x, k):
+        return ((x << k) | (x >> (64 - k))) & MASK64
+
+    def next(self):
+        s = self.s
+        result = (self._rotl((s[1] * 5) & MASK64, 7) * 9) & MASK64
+        t = (s[1] << 17) & MASK64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self._rotl(s[3], 45)
+        return result
+
+    def next_unit(self):
+        return (self.next() >> 11) * 2.0 ** -53
+
+
+class Dropout(nn.Module):
+    """Dropout with gradtrace's mask: element i (row-major) is dropped when the i-th uniform of
+    the layer's generator is below p; kept ones are scaled by 1/(1 - p)."""
+
+    def __init__(self, p):
         super().__init__()
-        self.kind = kind
+        self.p = p
+
+    def forward(self, x, seed):
+        if not self.training or self.p == 0:
+            return x
+        generator = SeededGenerator(seed)
+        kept = 1 / (1 - self.p)
+        mask = [0.0 if generator.next_unit() < self.p else kept for _ in range(x.numel())]
+        return x * torch.tensor(mask, dtype=x.dtype).reshape(x.shape)
+
+
+class SubsamplePad(nn.Module):
+    """He et al.'s option-A shortcut: every stride-th pixel, channels zero-padded (half in front)."""
+
+    def __init__(self, stride, out_channels):
+        super().__init__()
+        self.stride, self.out_channels = stride, out_channels
 
     def forward(self, x):
-        if self.kind == "sigmoid":
-            return torch.sigmoid(x)
-        return F.leaky_relu(x, 0.01)
+        pad = self.out_channels - x.shape[1]
+        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, pad // 2, pad - pad // 2))
 
 
-class Stem(nn.Module):
-    def __init__(self, c, filters, act):
+class Function(nn.Module):
+    """A parameter-free layer."""
+
+    def __init__(self, function):
         super().__init__()
-        self.conv_0 = nn.Conv2d(c, filters, 3, padding=1, bias=False)
-        self.bn_0 = nn.BatchNorm2d(filters)
-        self.act = Activation(act)
+        self.function = function
 
-    def forward(self, x):
-        return self.act(self.bn_0(self.conv_0(x)))
+    def forward(self, *inputs):
+        return self.function(*inputs)
 
 
-class Block(nn.Module):
-    """Processing (reduction=False) or reduction block."""
+def _layer(layer, shapes):
+    """The PyTorch module for one layer entry and its output shape (one example, no batch axis)."""
+    kind, x = layer["kind"], shapes[0]
+    if kind == "conv2d":
+        k, s, p = layer["kernel"], layer.get("stride", 1), layer.get("padding", 0)
+        module = nn.Conv2d(x[0], layer["out_channels"], k, stride=s, padding=p, bias=layer.get("bias", True))
+        return module, [layer["out_channels"], (x[1] + 2 * p - k) // s + 1, (x[2] + 2 * p - k) // s + 1]
+    if kind == "batchnorm":
+        return nn.BatchNorm2d(x[0]), x
+    if kind == "linear":
+        return nn.Linear(x[0], layer["out_features"], bias=layer.get("bias", True)), [layer["out_features"]]
+    if kind == "dropout":
+        return Dropout(layer["probability"]), x
+    if kind == "subsample_pad":
+        s = layer["stride"]
+        return SubsamplePad(s, layer["out_channels"]), [layer["out_channels"], -(-x[1] // s), -(-x[2] // s)]
+    if kind in ("avgpool", "maxpool"):
+        w = layer["window"]
+        pool = F.avg_pool2d if kind == "avgpool" else F.max_pool2d
+        return Function(lambda t: pool(t, w)), [x[0], x[1] // w, x[2] // w]
+    simple = {
+        "leaky_relu": (lambda t, slope=layer.get("slope", 0.01): F.leaky_relu(t, slope), x),
+        "relu": (F.relu, x),
+        "sigmoid": (torch.sigmoid, x),
+        "tanh": (torch.tanh, x),
+        "global_avgpool": (lambda t: t.mean(dim=(2, 3)), [x[0]]),
+        "flatten": (lambda t: t.flatten(1), [int(np.prod(x))]),
+        "add": (lambda *ts: sum(ts[1:], ts[0]), x),
+        "concat": (lambda *ts: torch.cat(ts, dim=1), [sum(s[0] for s in shapes)] + x[1:]),
+    }
+    if kind not in simple:
+        raise ValueError(f"layer '{layer['name']}': unknown kind '{kind}'")
+    function, shape = simple[kind]
+    return Function(function), shape
 
-    def __init__(self, filters, act, batchnorm, residual, reduction):
+
+class GraphNet(nn.Module):
+    """A gradtrace model description as a PyTorch module."""
+
+    def __init__(self, graph):
         super().__init__()
-        self.reduction, self.residual, self.batchnorm = reduction, residual, batchnorm
-        self.conv_0 = nn.Conv2d(filters, filters, 3, padding=1, bias=reduction)
-        if batchnorm:
-            self.bn_0 = nn.BatchNorm2d(filters)
-        self.conv_1 = nn.Conv2d(filters, filters, 3, padding=1, bias=reduction)
-        if batchnorm:
-            self.bn_1 = nn.BatchNorm2d(filters)
-        if residual and reduction:
-            self.shortcut = nn.Conv2d(filters, filters, 1, stride=2, bias=False)
-        self.act = Activation(act)
+        self.description = graph
+        self.order = []  # (name, module, input names, block, position)
+        shapes, previous = {"input": list(graph["input"])}, "input"
+        for position, layer in enumerate(graph["layers"]):
+            inputs = layer.get("inputs") or [previous]
+            module, shapes[layer["name"]] = _layer(layer, [shapes[i] for i in inputs])
+            self._register(layer["name"], module)
+            self.order.append((layer["name"], module, inputs, layer.get("block"), position))
+            previous = layer["name"]
 
-    def forward(self, x):
-        h = self.conv_0(x)
-        if self.batchnorm:
-            h = self.bn_0(h)
-        h = self.act(h)
-        if self.reduction:
-            h = F.avg_pool2d(h, 2)
-        h = self.conv_1(h)
-        if self.batchnorm:
-            h = self.bn_1(h)
-        if self.residual:
-            h = h + (self.shortcut(x) if self.reduction else x)
-        return self.act(h)
+    def _register(self, path, module):
+        *parents, leaf = path.split(".")
+        owner = self
+        for part in parents:
+            if part not in owner._modules:
+                owner.add_module(part, nn.Module())
+            owner = owner._modules[part]
+        if leaf in owner._modules:
+            raise ValueError(f"layer '{path}': the name is already a module")
+        owner.add_module(leaf, module)
 
-
-class VGG(nn.Module):
-    def __init__(self, numFilters=32, numStages=3, blocksPerStage=0, inputChannels=3,
-                 classes=100, batchNorm=False, residual=False, activation="leaky", **_):
-        super().__init__()
-        self.input_conv = Stem(inputChannels, numFilters, activation)
-        self.blocks = []
-        for i in range(numStages):
-            for j in range(blocksPerStage):
-                name = f"block_{i}_{j}"
-                setattr(self, name, Block(numFilters, activation, batchNorm, residual, False))
-                self.blocks.append(name)
-            name = f"reduction_block_{i}"
-            setattr(self, name, Block(numFilters, activation, batchNorm, residual, True))
-            self.blocks.append(name)
-        self.logit_linear_layer = nn.Linear(numFilters, classes)
-
-    def forward(self, x):
-        x = self.input_conv(x)
-        for name in self.blocks:
-            x = getattr(self, name)(x)
-        return self.logit_linear_layer(x.mean(dim=(2, 3)))
+    def forward(self, x, seed=0, blocks=None):
+        """The logits; `blocks` (a dict), if given, receives each block's output by name."""
+        outputs = {"input": x}
+        for name, module, inputs, block, position in self.order:
+            reads = [outputs[i] for i in inputs]
+            if isinstance(module, Dropout):
+                outputs[name] = module(reads[0], layer_seed(seed, position))
+            else:
+                outputs[name] = module(*reads)
+            if block is not None and blocks is not None:
+                blocks[block] = outputs[name]
+        return outputs[name]
 
 
 def load_checkpoint(path, dtype=torch.float32):
-    """Builds the model a gradtrace checkpoint describes and loads its weights and buffers."""
+    """Builds the network a gradtrace checkpoint describes and loads its weights and buffers."""
     with h5py.File(path, "r") as f:
         description = json.loads(f.attrs["model"])
-        model = VGG(**description["configuration"]).to(dtype)
+        if "graph" not in description:
+            raise ValueError(f"{path}: its model attribute has no 'graph' (written before networks were "
+                             "descriptions): load it with `gradtrace init`'s or `train`'s output of today")
+        model = GraphNet(description["graph"]).to(dtype)
         state = model.state_dict()
         loaded = set()
         for group in ("parameters", "buffers"):

@@ -6,16 +6,24 @@ first --subset of the rest with random crops (4 pixels of zero padding, no flips
 (PyTorch's, coupled weight decay), cosine annealing per epoch (T_max = epochs, eta_min 2e-5),
 batch 100, PyTorch-default initialisation, BatchNorm momentum 0.1.
 
-    python3 scripts/torch_train.py --variant vgg38-bn-res --epochs 2 --subset 10000 --threads 2
+The network and its initial weights are gradtrace's: `gradtrace init FLAGS --seed SEED` writes
+them and gradtrace_torch.py builds the same graph from the checkpoint, so both sides start from
+identical weights (any family, or --model-file).
 
-Prints one JSON line: variant, validation accuracy after the last epoch, seconds.
+    python3 scripts/torch_train.py --flags "--model densenet --batchnorm" --epochs 2 --subset 10000
+
+Prints one JSON line: flags, validation accuracy after the last epoch, test accuracy of the epoch
+with the best validation accuracy (gradtrace's best.h5 protocol), seconds of training.
 """
 import argparse
 import gzip
 import json
 import math
 import os
+import shlex
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -23,15 +31,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gradtrace_torch import VGG  # noqa: E402
+from gradtrace_torch import load_checkpoint  # noqa: E402
 
-VARIANTS = {
-    "vgg08": dict(blocksPerStage=0),
-    "vgg38": dict(blocksPerStage=5),
-    "vgg38-bn": dict(blocksPerStage=5, batchNorm=True),
-    "vgg38-res": dict(blocksPerStage=5, residual=True),
-    "vgg38-bn-res": dict(blocksPerStage=5, batchNorm=True, residual=True),
-}
 MEAN, STD = 0.28604, 0.35302
 
 
@@ -45,7 +46,8 @@ def read_idx(path):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--variant", choices=VARIANTS, required=True)
+    parser.add_argument("--flags", required=True, help="gradtrace's model options, e.g. \"--model vgg38 --batchnorm\"")
+    parser.add_argument("--gradtrace", default=".build/release/gradtrace")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--subset", type=int, default=10000)
     parser.add_argument("--validation", type=int, default=5000)
@@ -68,9 +70,24 @@ def main():
     valid_idx, train_idx = order[:args.validation], order[args.validation:][:args.subset]
     x_train, y_train = torch.from_numpy(normalised[train_idx]), torch.from_numpy(labels[train_idx])
     x_valid, y_valid = torch.from_numpy(normalised[valid_idx]), torch.from_numpy(labels[valid_idx])
+    test_images = read_idx(f"{args.data_dir}/t10k-images-idx3-ubyte.gz")
+    test_padded = np.zeros((len(test_images), 1, 32, 32), dtype=np.float32)
+    test_padded[:, 0, 2:30, 2:30] = test_images / 255.0
+    x_test = torch.from_numpy((test_padded - MEAN) / STD)
+    y_test = torch.from_numpy(read_idx(f"{args.data_dir}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
     background = -MEAN / STD
 
-    model = VGG(inputChannels=1, classes=10, **VARIANTS[args.variant])
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([args.gradtrace, "init", *shlex.split(args.flags), "--dataset", "fashion-mnist",
+                        "--seed", str(args.seed), "-o", f"{tmp}/init.h5"], check=True, stdout=subprocess.DEVNULL)
+        model = load_checkpoint(f"{tmp}/init.h5")
+
+    def accuracy(x, y):
+        with torch.no_grad():
+            return sum((model(x[i:i + 500]).argmax(1) == y[i:i + 500]).sum().item()
+                       for i in range(0, len(x), 500)) / len(x)
+
+    best = (-1.0, 0.0)  # (validation accuracy, test accuracy of that epoch)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     start = time.perf_counter()
     for epoch in range(args.epochs):
@@ -88,11 +105,13 @@ def main():
             loss.backward()
             optimizer.step()
         model.eval()
-        with torch.no_grad():
-            correct = sum((model(x_valid[i:i + 500]).argmax(1) == y_valid[i:i + 500]).sum().item()
-                          for i in range(0, len(x_valid), 500))
+        valid = accuracy(x_valid, y_valid)
+        pause = time.perf_counter()
+        if valid > best[0]:
+            best = (valid, accuracy(x_test, y_test))
+        start += time.perf_counter() - pause  # the test pass is not training time
     seconds = time.perf_counter() - start
-    print(json.dumps({"variant": args.variant, "valid_accuracy": correct / len(x_valid), "seconds": seconds}))
+    print(json.dumps({"flags": args.flags, "valid_accuracy": valid, "test_accuracy": best[1], "seconds": seconds}))
 
 
 if __name__ == "__main__":

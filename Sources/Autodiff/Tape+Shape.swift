@@ -67,3 +67,50 @@ extension Tape {
     }
   }
 }
+
+extension Tape {
+  /// He et al.'s (2016) parameter-free "option A" shortcut: every `stride`-th pixel of each
+  /// channel, with `before` zero channels in front and `after` behind (PyTorch:
+  /// `F.pad(x[:, :, ::s, ::s], (0, 0, 0, 0, before, after))`): [N, C, H, W] →
+  /// [N, before + C + after, ⌈H/s⌉, ⌈W/s⌉]. Linear; pullback: dX[n, c, s·i, s·j] =
+  /// dY[n, before + c, i, j], zero at the pixels it skipped.
+  public func subsampleAndPadChannels(_ input: Variable, stride: Int, before: Int, after: Int) -> Variable {
+    let shape: [Int] = self.shape(input)
+    precondition(shape.count == 4 && stride >= 1 && before >= 0 && after >= 0, "subsampleAndPadChannels: \(shape)")
+    let geometry = SubsampleGeometry(
+      images: shape[0], channels: shape[1], height: shape[2], width: shape[3], stride: stride, before: before,
+      after: after)
+    let x: Tensor<Scalar> = value(input)
+    var y = Tensor<Scalar>(zeros: geometry.outputShape)
+    geometry.forEachPair { inputIndex, outputIndex in y.scalars[outputIndex] = x.scalars[inputIndex] }
+    return record(y, inputs: [input]) { dY, tape in
+      var dX = Tensor<Scalar>(zeros: shape)
+      geometry.forEachPair { inputIndex, outputIndex in dX.scalars[inputIndex] = dY.scalars[outputIndex] }
+      tape.accumulate(dX, into: input)
+    }
+  }
+}
+
+/// Which input element each output element of `subsampleAndPadChannels` copies.
+private struct SubsampleGeometry {
+  var images, channels, height, width, stride, before, after: Int
+  var outputHeight: Int { (height + stride - 1) / stride }
+  var outputWidth: Int { (width + stride - 1) / stride }
+  var outputShape: [Int] { [images, before + channels + after, outputHeight, outputWidth] }
+
+  /// Calls `body(input index, output index)` for every copied element.
+  func forEachPair(_ body: (Int, Int) -> Void) {
+    let outputChannels = before + channels + after
+    for n in 0..<images {
+      for c in 0..<channels {
+        let inputPlane = (n * channels + c) * height * width
+        let outputPlane = (n * outputChannels + before + c) * outputHeight * outputWidth
+        for i in 0..<outputHeight {
+          for j in 0..<outputWidth {
+            body(inputPlane + (i * stride) * width + j * stride, outputPlane + i * outputWidth + j)
+          }
+        }
+      }
+    }
+  }
+}

@@ -46,7 +46,7 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   }
 
   /// A probe at `network`'s current weights.
-  public convenience init(network: VGG<Scalar>, images: Tensor<Scalar>, labels: [Int], exactLoss: Bool = true) {
+  public convenience init(network: Network<Scalar>, images: Tensor<Scalar>, labels: [Int], exactLoss: Bool = true) {
     self.init(
       model: network.model, weights: network.parameters, buffers: network.buffers, images: images, labels: labels,
       exactLoss: exactLoss)

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A self-contained JSON description of a network: its configuration and its parameter
+/// A self-contained JSON description of a network: its configuration, its description as a
+/// graph (what `scripts/gradtrace_torch.py` builds the PyTorch module from) and its parameter
 /// tensors in application order. Stored as the `model` attribute of checkpoints and traces.
 public struct ModelDescription: Codable, Equatable, Sendable {
   public struct Parameter: Codable, Equatable, Sendable {
@@ -12,26 +13,35 @@ public struct ModelDescription: Codable, Equatable, Sendable {
   }
 
   public var name: String
-  public var configuration: VGGConfiguration
+  public var configuration: NetworkConfiguration
+  /// The layers (absent from files written before networks were descriptions: the
+  /// configuration rebuilds it).
+  public var graph: ModelGraph?
   public var parameterCount: Int
   public var parameters: [Parameter]
 
   enum CodingKeys: String, CodingKey {
-    case name, configuration
+    case name, configuration, graph
     case parameterCount = "parameter_count"
     case parameters
   }
 
-  public init(configuration: VGGConfiguration) {
-    let specifications = VGG<Float>.parameterSpecifications(configuration)
+  /// The description of a compiled model built from `configuration`.
+  public init(configuration: NetworkConfiguration, model: Model) {
     name = configuration.shortName
     self.configuration = configuration
-    parameterCount = specifications.reduce(0) { $0 + $1.elementCount }
-    parameters = specifications.map {
+    graph = model.graph
+    parameterCount = model.parameterCount
+    parameters = model.specifications.map {
       Parameter(
         name: $0.name, shape: $0.shape, kind: $0.role.rawValue,
         label: $0.role.isWeightTensor ? $0.label : nil)
     }
+  }
+
+  /// The description of a network.
+  public init<Scalar>(network: Network<Scalar>) {
+    self.init(configuration: network.configuration, model: network.model)
   }
 
   /// Compact, key-sorted JSON.

@@ -26,7 +26,9 @@ public struct Checkpoint {
   public static let format = "gradtrace-checkpoint"
   public static let formatVersion: Int64 = 2
 
-  public var configuration: VGGConfiguration
+  public var configuration: NetworkConfiguration
+  /// The compiled description of `configuration`.
+  public let model: Model
   public var parameters: NamedTensors<Float>
   public var buffers: NamedTensors<Float>
   public var optimizerState = NamedTensors<Float>()
@@ -47,10 +49,11 @@ public struct Checkpoint {
   public private(set) var isVerified = true
 
   /// A checkpoint of a model's current weights and buffers.
-  public init(model: VGG<Float>) {
-    configuration = model.configuration
-    parameters = model.parameters
-    buffers = model.buffers
+  public init(model network: Network<Float>) {
+    configuration = network.configuration
+    model = network.model
+    parameters = network.parameters
+    buffers = network.buffers
   }
 
   /// Writes the checkpoint, replacing any file at `path`: written beside it (`path.partial`) and
@@ -139,7 +142,7 @@ public struct Checkpoint {
     [
       ("format", Self.format), ("rng_state", jsonText(generatorState.map(String.init))),
       ("config", runConfiguration), ("history", history), ("progress", progress),
-      ("model", ModelDescription(configuration: configuration).json),
+      ("model", ModelDescription(configuration: configuration, model: model).json),
     ]
   }
 
@@ -178,7 +181,7 @@ public struct Checkpoint {
       else {
         throw CheckpointError(file: path, message: "attribute 'model' on / is not a gradtrace model description")
       }
-      let network = try VGG<Float>(description.configuration)
+      let network = try Network<Float>(description.configuration)
       var checkpoint = Checkpoint(model: network)
       checkpoint.parameters = try readTensors(file, group: "parameters", like: network.parameters)
       checkpoint.buffers = try readTensors(file, group: "buffers", like: network.buffers)
@@ -230,16 +233,16 @@ public struct Checkpoint {
 
   /// Copies the weights and buffers into `model`, which must have the same architecture.
   /// - Throws: `CheckpointError` when the architectures differ.
-  public func load(into model: VGG<Float>, file: String) throws(CheckpointError) {
-    guard model.configuration == configuration else {
+  public func load(into network: Network<Float>, file: String) throws(CheckpointError) {
+    guard network.configuration == configuration else {
       throw CheckpointError(
         file: file,
         message:
-          "holds a \(configuration.shortName) (\(configuration)), not the requested \(model.configuration.shortName) (\(model.configuration))"
+          "holds a \(configuration.shortName) (\(configuration.json)), not the requested \(network.configuration.shortName) (\(network.configuration.json))"
       )
     }
-    model.parameters = parameters
-    model.buffers = buffers
+    network.parameters = parameters
+    network.buffers = buffers
   }
 
   private static func readTensors(

@@ -47,15 +47,15 @@ public struct EngineBenchmark: Sendable {
     }
   }
 
-  public var configuration: VGGConfiguration
+  public var configuration: NetworkConfiguration
   public var batchSize = 100
   public var repeats = 7
 
-  public init(configuration: VGGConfiguration) { self.configuration = configuration }
+  public init(configuration: NetworkConfiguration) { self.configuration = configuration }
 
   /// FLOPs of one forward pass over the batch: 2 per multiply-add of every convolution
   /// (weights × output pixels) and of the linear layer.
-  public static func forwardFLOPs(_ network: VGG<Float>, batchSize: Int) -> Double {
+  public static func forwardFLOPs(_ network: Network<Float>, batchSize: Int) -> Double {
     let outputs = Dictionary(network.layers().map { ($0.name, $0.outputShape) }, uniquingKeysWith: { a, _ in a })
     var flops = 0.0
     for specification in network.specifications where specification.name.hasSuffix(".weight") {
@@ -71,12 +71,12 @@ public struct EngineBenchmark: Sendable {
 
   /// Runs `pass` 1 + `repeats` times. - Throws: `ConfigurationError` for a model that cannot be built.
   public func run(_ pass: Pass) throws(ConfigurationError) -> Result {
-    let network = try VGG<Float>(configuration, seed: 0)
+    let network = try Network<Float>(configuration, seed: 0)
     let c = configuration
     var generator = SeededGenerator(seed: 1)
-    let count = batchSize * c.inputChannels * c.inputHeight * c.inputWidth
+    let count = batchSize * c.inputShape.reduce(1, *)
     let images = Tensor<Float>(
-      shape: [batchSize, c.inputChannels, c.inputHeight, c.inputWidth],
+      shape: [batchSize] + c.inputShape,
       scalars: (0..<count).map { _ in Float(generator.nextNormal()) })
     let labels = (0..<batchSize).map { $0 % c.classes }
     var direction = NamedTensors<Float>()

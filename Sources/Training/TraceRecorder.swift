@@ -36,12 +36,12 @@ public final class TraceRecorder {
   private let weightNames: [String]
   private let saturates: Bool
 
-  public init(path: String, network: VGG<Float>, configuration: String, options: RecordingOptions) throws {
+  public init(path: String, network: Network<Float>, configuration: String, options: RecordingOptions) throws {
     self.options = options
     weightNames = network.weightTensors.map(\.name)
-    saturates = network.configuration.activation == .sigmoid
+    saturates = network.model.saturates
     writer = try TraceWriter(
-      path: path, configuration: configuration, model: ModelDescription(configuration: network.configuration).json,
+      path: path, configuration: configuration, model: ModelDescription(network: network).json,
       toolVersion: GradTraceVersion.current, layout: Self.layout(network, options), flushEvery: options.flushEvery)
   }
 
@@ -50,13 +50,13 @@ public final class TraceRecorder {
   public init(continuing path: String, trainer: Trainer, options: RecordingOptions) throws {
     self.options = options
     weightNames = trainer.network.weightTensors.map(\.name)
-    saturates = trainer.network.configuration.activation == .sigmoid
+    saturates = trainer.network.model.saturates
     writer = try TraceWriter.continuing(
       path, layout: Self.layout(trainer.network, options), beforeStep: trainer.completedSteps,
       epochs: trainer.history.count, flushEvery: options.flushEvery)
   }
 
-  static func layout(_ network: VGG<Float>, _ options: RecordingOptions) -> TraceLayout {
+  static func layout(_ network: Network<Float>, _ options: RecordingOptions) -> TraceLayout {
     let weights = network.weightTensors
     return TraceLayout(
       layerNames: weights.map(\.label), layerKinds: weights.map(\.role.rawValue),
@@ -157,7 +157,7 @@ public final class TraceRecorder {
   /// actual change f(w + d) − f(w) and α; the per-layer split of gᵀHg (an H·v), the trace and
   /// the eigenvalue on their sparser schedules.
   public func recordCurvature(
-    step: Int, network: VGG<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
+    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
     gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
   ) throws(HDF5Error) {
     // The curvature of the loss at the weights the step started from: the probe takes them as

@@ -87,7 +87,7 @@ public protocol TrainingObserver: AnyObject {
 public final class Trainer {
   public private(set) var configuration: TrainingConfiguration
   public let data: TrainingData
-  public let network: VGG<Float>
+  public let network: Network<Float>
   public let outputDirectory: String
   public private(set) var history: [EpochRecord] = []
   public weak var observer: TrainingObserver?
@@ -120,7 +120,7 @@ public final class Trainer {
     self.configuration = configuration
     self.data = data
     self.outputDirectory = outputDirectory
-    network = try VGG<Float>(
+    network = try Network<Float>(
       configuration.model, initialization: configuration.initialization, seed: configuration.seed)
     optimizer = TrainingOptimizer(configuration)
     generator = SeededGenerator(seed: configuration.seed &+ 0x5EED)
@@ -141,7 +141,8 @@ public final class Trainer {
     self.data = data
     outputDirectory = directory
     resumedFromVerifiedCheckpoint = checkpoint.isVerified
-    network = try VGG<Float>(checkpoint.configuration, parameters: checkpoint.parameters, buffers: checkpoint.buffers)
+    network = try Network<Float>(
+      checkpoint.configuration, parameters: checkpoint.parameters, buffers: checkpoint.buffers)
     optimizer = TrainingOptimizer(configuration)
     optimizer.restore(state: checkpoint.optimizerState, stepCount: checkpoint.optimizerSteps)
     guard checkpoint.generatorState.count == 4 else {
@@ -248,7 +249,7 @@ public final class Trainer {
     }
     let bestEpoch = history.indices.max { history[$0].validAccuracy < history[$1].validAccuracy } ?? 0
     let best = try Checkpoint.read(from: "\(outputDirectory)/\(Self.bestCheckpoint)")
-    let evaluator = try VGG<Float>(best.configuration, parameters: best.parameters, buffers: best.buffers)
+    let evaluator = try Network<Float>(best.configuration, parameters: best.parameters, buffers: best.buffers)
     let (testLoss, testAccuracy) = evaluate(data.test, with: evaluator)
     let summary = TrainingSummary(
       model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: testLoss,
@@ -343,7 +344,8 @@ public final class Trainer {
   }
 
   /// Mean loss and accuracy over a dataset in evaluation mode (running statistics).
-  public func evaluate(_ dataset: LabeledImages, with model: VGG<Float>? = nil) -> (loss: Double, accuracy: Double) {
+  public func evaluate(_ dataset: LabeledImages, with model: Network<Float>? = nil) -> (loss: Double, accuracy: Double)
+  {
     let model = model ?? network
     var (lossSum, correct) = (0.0, 0.0)
     var unused = SeededGenerator(seed: 0)  // no augmentation: nothing is drawn

@@ -17,7 +17,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// The run's trace (an absolute path) and what it records, so that `--resume` continues both.
   public var trace: String?
   public var recording: RecordingOptions?
-  public var model: VGGConfiguration
+  public var model: NetworkConfiguration
   public var initialization = Initialization.pytorchDefault
   public var dataset = DatasetName.fashionMNIST
   public var dataDirectory: String?
@@ -48,7 +48,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// Synthetic dataset size and classes.
   public var syntheticCount = 2000
 
-  public init(model: VGGConfiguration, dataset: DatasetName) {
+  public init(model: NetworkConfiguration, dataset: DatasetName) {
     self.model = model
     self.dataset = dataset
     switch dataset {

@@ -32,17 +32,17 @@ public struct TrainingData: Sendable {
       let m = c.model
       let testCount = max(100, c.syntheticCount / 5)
       let all = SyntheticImages.make(
-        count: c.syntheticCount + testCount, classes: m.classes, channels: m.inputChannels, height: m.inputHeight,
-        width: m.inputWidth, seed: 1234)
+        count: c.syntheticCount + testCount, classes: m.classes, channels: m.inputShape[0], height: m.inputShape[1],
+        width: m.inputShape[2], seed: 1234)
       full = all.subset(Array(0..<c.syntheticCount))
       test = all.subset(Array(c.syntheticCount..<(c.syntheticCount + testCount)))
     }
     let m = c.model
-    guard [full.channels, full.height, full.width] == [m.inputChannels, m.inputHeight, m.inputWidth] else {
+    guard [full.channels, full.height, full.width] == m.inputShape else {
       throw DatasetError(
         file: full.name,
         message:
-          "images are \(full.channels)x\(full.height)x\(full.width) but the model takes \(m.inputChannels)x\(m.inputHeight)x\(m.inputWidth) (use --input \(full.channels)x\(full.height)x\(full.width))"
+          "images are \(full.channels)x\(full.height)x\(full.width) but the model takes \(m.inputShapeDescription) (use --input \(full.channels)x\(full.height)x\(full.width))"
       )
     }
     guard full.classes == m.classes else {

@@ -111,8 +111,8 @@ if options.analysis {
 }
 
 /// The model `name`, freshly initialised, and one batch of normal noise with labels.
-func setUp(_ name: String) throws -> (VGG<Float>, Tensor<Float>, [Int]) {
-  let network = try VGG<Float>(configuration(name, channels: options.channels), seed: 0)
+func setUp(_ name: String) throws -> (Network<Float>, Tensor<Float>, [Int]) {
+  let network = try Network<Float>(configuration(name, channels: options.channels), seed: 0)
   var generator = SeededGenerator(seed: 1)
   let images = Tensor<Float>(
     shape: [options.batch, options.channels, 32, 32],
@@ -173,7 +173,7 @@ print(
 print("model          step (ms)  forward (ms)  images/s")
 // The same measurement as `gradtrace bench --pass step` and `--pass forward`.
 for name in options.models {
-  var benchmark = EngineBenchmark(configuration: configuration(name, channels: options.channels))
+  var benchmark = EngineBenchmark(configuration: .vgg(configuration(name, channels: options.channels)))
   benchmark.batchSize = options.batch
   benchmark.repeats = options.repeats
   let step = try benchmark.run(.step)

@@ -29,21 +29,21 @@ struct Describe: ParsableCommand {
 
   func validate() throws { _ = try model() }
 
-  func model() throws -> VGGConfiguration {
+  func model() throws -> NetworkConfiguration {
     if let dataset { return try modelOptions.configuration(for: dataset.shape(), source: dataset.rawValue) }
     return try modelOptions.configuration(for: nil, source: "", fallback: .paper)
   }
 
   func run() throws {
     let configuration = try model()
-    let network = try VGG<Float>(configuration)
+    let network = try Network<Float>(configuration)
     let layers = network.layers()
     let weightLabels = network.weightTensors.map(\.label)
     if json {
       print(try LayerTable(network: network, layers: layers, weightLabels: weightLabels).json())
     } else {
       print(LayerTable(network: network, layers: layers, weightLabels: weightLabels).text)
-      if dataset == nil && modelOptions.input == nil && modelOptions.classes == nil {
+      if dataset == nil && modelOptions.input == nil && modelOptions.classes == nil && modelOptions.modelFile == nil {
         print("shape: CIFAR-100's (the paper's); --dataset fashion-mnist|cifar10|cifar100 for another")
       }
       switch ReproductionPlan.paperLabel(of: configuration) {
@@ -67,7 +67,7 @@ struct LayerTable: Encodable {
     }
   }
   var model: String
-  var configuration: VGGConfiguration
+  var configuration: NetworkConfiguration
   var layers: [Row]
   var parameterCount: Int
   var weightTensors: [String]
@@ -78,7 +78,7 @@ struct LayerTable: Encodable {
     case weightTensors = "weight_tensors"
   }
 
-  init(network: VGG<Float>, layers: [LayerRecord], weightLabels: [String]) {
+  init(network: Network<Float>, layers: [LayerRecord], weightLabels: [String]) {
     model = network.configuration.shortName
     configuration = network.configuration
     self.layers = layers.map {
@@ -94,6 +94,12 @@ struct LayerTable: Encodable {
     return String(decoding: try encoder.encode(self), as: UTF8.self)
   }
 
+  /// ", activation leaky" for the VGG family, whose activation is an option.
+  private var activationNote: String {
+    guard case .vgg(let vgg) = configuration else { return "" }
+    return ", activation \(vgg.activation.rawValue)"
+  }
+
   var text: String {
     let shapes = layers.map { "N×" + $0.outputShape.map(String.init).joined(separator: "×") }
     let nameWidth = max(5, layers.map(\.name.count).max() ?? 0)
@@ -102,7 +108,7 @@ struct LayerTable: Encodable {
     func pad(_ s: String, _ width: Int) -> String { s + String(repeating: " ", count: max(0, width - s.count)) }
     func padLeft(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
     var lines = [
-      "\(model): \(configuration.inputChannels)×\(configuration.inputHeight)×\(configuration.inputWidth) input, \(configuration.classes) classes, activation \(configuration.activation.rawValue)",
+      "\(model): \(configuration.inputShape.map(String.init).joined(separator: "×")) input, \(configuration.classes) classes\(activationNote)",
       "",
     ]
     lines.append(

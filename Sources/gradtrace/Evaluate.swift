@@ -62,7 +62,7 @@ struct Evaluate: ParsableCommand {
     ComputeThreads.set(threads)
     let saved = try Checkpoint.read(from: checkpoint)
     if !saved.isVerified { noticeUnverified(checkpoint) }
-    let network = try VGG<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
+    let network = try Network<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
     let c = saved.configuration
     let images: Tensor<Float>
     let labels: [Int]
@@ -70,11 +70,11 @@ struct Evaluate: ParsableCommand {
       (images, labels) = try BatchFile.read(batch)
     } else {
       (images, labels) = try FashionMNIST.load(
-        directory: dataDir, split: split, limit: examples, pad: c.inputHeight == 32)
+        directory: dataDir, split: split, limit: examples, pad: c.inputShape[1] == 32)
     }
-    guard Array(images.shape.dropFirst()) == [c.inputChannels, c.inputHeight, c.inputWidth] else {
+    guard Array(images.shape.dropFirst()) == c.inputShape else {
       throw CommandError(
-        "images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(c.inputChannels)x\(c.inputHeight)x\(c.inputWidth) input"
+        "images are \(images.shape.dropFirst().map(String.init).joined(separator: "x")), but \(checkpoint) holds a \(c.shortName) for \(c.inputShapeDescription) input"
       )
     }
     if let bad = labels.first(where: { $0 < 0 || $0 >= c.classes }) {

@@ -14,17 +14,19 @@ struct Init: ParsableCommand {
 
       The input shape and class count follow --dataset (fashion-mnist, as `train`
       and `probe` default to: 1x32x32, 10 classes), unless --input and --classes
-      are given for the synthetic dataset.
+      are given for the synthetic dataset. A --model-file fixes its own shape: it is
+      checked against --dataset only when one is given.
 
       Examples:
         gradtrace init --model vgg38 --batchnorm --residual --seed 0 -o init.h5
         gradtrace init --model vgg08 --dataset cifar100 -o vgg08-cifar100.h5
+        gradtrace init --model-file examples/models/small-cnn.json -o small.h5
       """)
 
   @OptionGroup var modelOptions: ModelOptions
 
-  @Option(help: "The data the model is for: fashion-mnist, cifar10, cifar100, synthetic.")
-  var dataset: TrainingConfiguration.DatasetName = .fashionMNIST
+  @Option(help: "The data the model is for: fashion-mnist (the default), cifar10, cifar100, synthetic.")
+  var dataset: TrainingConfiguration.DatasetName?
 
   @Flag(help: "Fashion-MNIST at 28×28 instead of padded to 32×32.")
   var noPad = false
@@ -39,16 +41,20 @@ struct Init: ParsableCommand {
   var output: String
 
   func validate() throws {
-    if noPad && dataset != .fashionMNIST { throw ValidationError("--no-pad applies to fashion-mnist only") }
+    if noPad && (dataset ?? .fashionMNIST) != .fashionMNIST {
+      throw ValidationError("--no-pad applies to fashion-mnist only")
+    }
     _ = try model()
   }
 
-  func model() throws -> VGGConfiguration {
-    try modelOptions.configuration(for: dataset.shape(pad: !noPad), source: dataset.rawValue)
+  func model() throws -> NetworkConfiguration {
+    if dataset == nil && modelOptions.modelFile != nil { return try modelOptions.configuration(for: nil, source: "") }
+    let dataset = dataset ?? .fashionMNIST
+    return try modelOptions.configuration(for: dataset.shape(pad: !noPad), source: dataset.rawValue)
   }
 
   func run() throws {
-    let network = try VGG<Float>(try model(), initialization: initialization, seed: seed)
+    let network = try Network<Float>(try model(), initialization: initialization, seed: seed)
     var checkpoint = Checkpoint(model: network)
     checkpoint.runConfiguration = Self.runConfiguration(seed: seed, initialization: initialization)
     try checkpoint.write(to: output)

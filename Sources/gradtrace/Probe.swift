@@ -100,18 +100,18 @@ struct Probe: ParsableCommand {
     ComputeThreads.set(threads)
     let saved = try Checkpoint.read(from: checkpoint)
     if !saved.isVerified { noticeUnverified(checkpoint) }
-    let network = try VGG<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
+    let network = try Network<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
     let c = saved.configuration
     let (images, labels, source): (Tensor<Float>, [Int], String)
     if let batch {
       (images, labels) = try BatchFile.read(batch)
       source = batch
     } else {
-      let padded = c.inputHeight == 32
+      let padded = c.inputShape[1] == 32
       (images, labels) = try FashionMNIST.load(directory: dataDir, split: .train, limit: examples, pad: padded)
       source = "\(dataDir) (first \(labels.count) training images)"
     }
-    let expected = [c.inputChannels, c.inputHeight, c.inputWidth]
+    let expected = c.inputShape
     guard Array(images.shape.dropFirst()) == expected else {
       let shape = images.shape.dropFirst().map(String.init).joined(separator: "x")
       let fix =
@@ -138,7 +138,7 @@ struct Probe: ParsableCommand {
       report = CurvatureReport.measure(
         CurvatureProbe(network: network, images: images, labels: labels), options: options)
     case .double:
-      let wide = try VGG<Double>(
+      let wide = try Network<Double>(
         c, parameters: saved.parameters.converted(to: Double.self), buffers: saved.buffers.converted(to: Double.self))
       report = CurvatureReport.measure(
         CurvatureProbe(network: wide, images: images.converted(), labels: labels), options: options)

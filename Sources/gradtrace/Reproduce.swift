@@ -76,8 +76,9 @@ struct Reproduce: ParsableCommand {
       trainingSeconds += result.summary.trainingSeconds
       say(
         String(
-          format: "    %@, test acc %.2f%% (paper %.2f%%), %.0fs", result.outcome.rawValue,
-          result.summary.testAccuracy * 100, run.paperTestAccuracy * 100, result.summary.trainingSeconds))
+          format: "    %@, test acc %.2f%% (%@), %.0fs", result.outcome.rawValue, result.summary.testAccuracy * 100,
+          run.paperTestAccuracy.map { String(format: "paper %.2f%%", $0 * 100) } ?? "beyond the paper",
+          result.summary.trainingSeconds))
     }
     let analyses = try runs.map { try FigureData(path: runner.tracePath($0)) }
     try writeTable(runs, analyses, directory: directory, trainingSeconds: trainingSeconds)
@@ -115,8 +116,8 @@ struct Reproduce: ParsableCommand {
       let a = data.analysis
       return [
         .text(run.label), .integer(c.batchSize), .number(c.learningRate), .number(c.weightDecay),
-        TableCell(a.testAccuracy), TableCell(a.finalTrainAccuracy), .number(run.paperTestAccuracy),
-        .number(run.paperTrainAccuracy), .text(a.verdict), .number(a.firstToLastRatio), .text(run.name),
+        TableCell(a.testAccuracy), TableCell(a.finalTrainAccuracy), TableCell(run.paperTestAccuracy),
+        TableCell(run.paperTrainAccuracy), .text(a.verdict), .number(a.firstToLastRatio), .text(run.name),
       ]
     }
     let table = Table(columns: columns, rows: rows)

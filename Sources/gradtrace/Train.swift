@@ -147,7 +147,7 @@ struct Train: ParsableCommand {
   }
 
   /// The model for the chosen data (a usage error when --input or --classes contradicts it).
-  func model() throws -> VGGConfiguration {
+  func model() throws -> NetworkConfiguration {
     try modelOptions.configuration(for: dataset.shape(pad: !noPad), source: dataset.rawValue)
   }
 
@@ -225,7 +225,7 @@ struct Train: ParsableCommand {
         let given = try modelOptions.configuration(
           for: saved.dataset.shape(pad: saved.pad), source: saved.dataset.rawValue,
           fallback: DataShape(
-            channels: saved.model.inputChannels, height: saved.model.inputHeight, width: saved.model.inputWidth,
+            channels: saved.model.inputShape[0], height: saved.model.inputShape[1], width: saved.model.inputShape[2],
             classes: saved.model.classes))
         if saved.model != given {
           throw CommandError(

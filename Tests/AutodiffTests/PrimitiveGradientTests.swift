@@ -119,6 +119,10 @@ let primitiveCases: [PrimitiveCase] = [
       t.multiply(v[0], t.input(Tensor(shape: [2, 3, 4], scalars: (0..<24).map { $0 % 3 == 0 ? 0 : 1.5 })))
     }),
   PrimitiveCase(
+    name: "subsample stride 2 + pad channels (1 before, 2 after), odd size",
+    inputs: { [randomTensor([2, 3, 5, 4], seed: 49)] },
+    build: { t, v in t.tanh(t.subsampleAndPadChannels(v[0], stride: 2, before: 1, after: 2)) }),
+  PrimitiveCase(
     name: "dense connection: concat(x, tanh(conv(x))), fan-out",
     inputs: { [randomTensor([2, 2, 4, 4], seed: 47), randomTensor([3, 2, 3, 3], seed: 48)] },
     build: { t, v in t.concatenateChannels([v[0], t.tanh(t.conv2d(v[0], filter: v[1], padding: 1))]) }),

@@ -11,7 +11,7 @@ struct EstimatorTests {
     let configuration = VGGConfiguration(
       numFilters: 2, numStages: 1, blocksPerStage: 0, inputChannels: 1, inputHeight: 4, inputWidth: 4,
       classes: 3, batchNorm: batchNorm, residual: false, activation: .sigmoid)
-    let network = try VGG<Float>(configuration, initialization: .he, seed: 4)
+    let network = try Network<Float>(configuration, initialization: .he, seed: 4)
     var generator = SeededGenerator(seed: 8)
     let images = Tensor<Float>(shape: [6, 1, 4, 4], scalars: (0..<96).map { _ in Float(generator.nextNormal()) })
     return CurvatureProbe(network: network, images: images, labels: [0, 1, 2, 0, 1, 2])
@@ -104,7 +104,7 @@ struct EstimatorTests {
       let configuration = VGGConfiguration(
         numFilters: 3, numStages: 1, blocksPerStage: 1, inputChannels: 1, inputHeight: 4, inputWidth: 4,
         classes: 3, batchNorm: true, residual: true, activation: .leaky)
-      let network = try VGG<Float>(configuration, seed: seed)
+      let network = try Network<Float>(configuration, seed: seed)
       var generator = SeededGenerator(seed: seed)
       let images = Tensor<Float>(shape: [4, 1, 4, 4], scalars: (0..<64).map { _ in Float(generator.nextNormal()) })
       let probe = CurvatureProbe(network: network, images: images, labels: [0, 1, 2, 1])

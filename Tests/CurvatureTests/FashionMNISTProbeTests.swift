@@ -12,7 +12,7 @@ import Testing
 struct FashionMNISTProbeTests {
   static func probe() throws -> CurvatureProbe<Float> {
     let (images, labels) = try FashionMNIST.load(split: .train, limit: 32)
-    let network = try VGG<Float>(.preset(.vgg08, inputChannels: 1, classes: 10), seed: 0)
+    let network = try Network<Float>(.preset(.vgg08, inputChannels: 1, classes: 10), seed: 0)
     return CurvatureProbe(network: network, images: images, labels: labels)
   }
 

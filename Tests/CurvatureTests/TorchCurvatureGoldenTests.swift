@@ -43,7 +43,7 @@ struct TorchCurvatureGoldenTests {
     _ configuration: VGGConfiguration, _ buffers: NamedTensors<Scalar>, _ weights: NamedTensors<Scalar>,
     _ images: Tensor<Scalar>, _ labels: [Int]
   ) -> [[Double]] where Scalar.Accumulator: TensorScalar {
-    let network = try! VGG<Scalar>(configuration, parameters: weights, buffers: buffers)
+    let network = try! Network<Scalar>(.vgg(configuration), parameters: weights, buffers: buffers)
     let probe = CurvatureProbe(network: network, images: images, labels: labels, exactLoss: false)
     let g = probe.gradient().gradient
     let along = probe.alongGradient(g)
@@ -63,7 +63,7 @@ struct TorchCurvatureGoldenTests {
     let (pixels, shape) = try batch.read(Float.self, from: "/images")
     let labels = try batch.read(Int64.self, from: "/labels").values.map { Int($0) }
     let golden = try Self.golden("curvature-\(variant)")
-    let network = try VGG<Float>(configuration, seed: UInt64(try golden.attribute("seed", as: Int64.self)))
+    let network = try Network<Float>(configuration, seed: UInt64(try golden.attribute("seed", as: Int64.self)))
     let images = Tensor(shape: shape, scalars: pixels)
     let torchHv = try network.parameters.names.flatMap { try golden.read(Double.self, from: "/hv/\($0)").values }
     let torch = [

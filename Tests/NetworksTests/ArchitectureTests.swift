@@ -20,13 +20,13 @@ struct ArchitectureTests {
     CountCase(preset: .vgg08, batchNorm: true, residual: true, parameters: 63_172),
   ])
   func parameterCountMatchesThePaper(_ c: CountCase) throws {
-    let network = try VGG<Float>(.preset(c.preset, batchNorm: c.batchNorm, residual: c.residual))
+    let network = try Network<Float>(.preset(c.preset, batchNorm: c.batchNorm, residual: c.residual))
     #expect(network.parameterCount == c.parameters)
-    #expect(ModelDescription(configuration: network.configuration).parameterCount == c.parameters)
+    #expect(ModelDescription(network: network).parameterCount == c.parameters)
   }
 
   @Test func vgg08WeightTensorLabels() throws {
-    let network = try VGG<Float>(.preset(.vgg08))
+    let network = try Network<Float>(.preset(.vgg08))
     #expect(
       network.weightTensors.map(\.label) == [
         "input_conv_conv_0", "input_conv_bn_0",
@@ -38,7 +38,7 @@ struct ArchitectureTests {
   }
 
   @Test func vgg38WeightTensorLabels() throws {
-    let labels = try VGG<Float>(.preset(.vgg38)).weightTensors.map(\.label)
+    let labels = try Network<Float>(.preset(.vgg38)).weightTensors.map(\.label)
     var expected = ["input_conv_conv_0", "input_conv_bn_0"]
     for stage in 0..<3 {
       for block in 0..<5 { expected += ["block_\(stage)_\(block)_conv_0", "block_\(stage)_\(block)_conv_1"] }
@@ -50,7 +50,7 @@ struct ArchitectureTests {
   }
 
   @Test func parameterNamesFollowTheDesign() throws {
-    let names = try VGG<Float>(.preset(.vgg38, batchNorm: true, residual: true)).parameters.names
+    let names = try Network<Float>(.preset(.vgg38, batchNorm: true, residual: true)).parameters.names
     #expect(names.first == "input_conv.conv_0.weight")
     #expect(names.contains("block_1_4.bn_1.bias"))
     #expect(names.contains("reduction_block_2.conv_1.bias"))
@@ -75,7 +75,7 @@ struct ArchitectureTests {
   }
 
   @Test func layerTableCoversEveryParameter() throws {
-    let network = try VGG<Float>(.preset(.vgg38, batchNorm: true, residual: true, inputChannels: 1, classes: 10))
+    let network = try Network<Float>(.preset(.vgg38, batchNorm: true, residual: true, inputChannels: 1, classes: 10))
     let layers = network.layers()
     #expect(layers.last?.name == "logit_linear_layer")
     #expect(layers.last?.outputShape == [1, 10])

@@ -12,7 +12,7 @@ struct CheckpointTests {
   }
 
   @Test func roundTripKeepsWeightsBuffersAndState() throws {
-    let network = try VGG<Float>(
+    let network = try Network<Float>(
       .preset(.vgg08, batchNorm: true, residual: true, inputChannels: 1, classes: 10), seed: 5)
     network.buffers["input_conv.bn_0.running_mean"] = Tensor(repeating: 0.25, shape: [32])
     var adam = Adam<Float>()
@@ -40,7 +40,7 @@ struct CheckpointTests {
       #expect(read.optimizerState[name]?.scalars == tensor.scalars, "\(name)")
     }
 
-    let fresh = try VGG<Float>(network.configuration, seed: 99)
+    let fresh = try Network<Float>(network.configuration, seed: 99)
     try read.load(into: fresh, file: path)
     #expect(
       fresh.parameters["logit_linear_layer.weight"]!.scalars == network.parameters["logit_linear_layer.weight"]!.scalars
@@ -49,8 +49,8 @@ struct CheckpointTests {
 
   @Test func anotherArchitectureIsRefusedByName() throws {
     let path = temporaryPath("vgg08.h5")
-    try Checkpoint(model: try VGG<Float>(.preset(.vgg08))).write(to: path)
-    let other = try VGG<Float>(.preset(.vgg38))
+    try Checkpoint(model: try Network<Float>(.preset(.vgg08))).write(to: path)
+    let other = try Network<Float>(.preset(.vgg38))
     #expect {
       try Checkpoint.read(from: path).load(into: other, file: path)
     } throws: { error in
@@ -76,7 +76,7 @@ struct CheckpointTests {
 
   @Test func wrongShapeNamesThePath() throws {
     let path = temporaryPath("bad.h5")
-    var checkpoint = Checkpoint(model: try VGG<Float>(.preset(.vgg08)))
+    var checkpoint = Checkpoint(model: try Network<Float>(.preset(.vgg08)))
     var parameters = NamedTensors<Float>()
     for (name, tensor) in checkpoint.parameters.entries {
       parameters.append(name == "logit_linear_layer.bias" ? Tensor(zeros: [7]) : tensor, named: name)

@@ -24,7 +24,7 @@ struct HessianVectorProductTests {
 
   /// The gradient at w + scale·v on the batch; the network keeps its weights w.
   static func gradient(
-    _ network: VGG<Double>, at scale: Double, along v: NamedTensors<Double>, images: Tensor<Double>, labels: [Int]
+    _ network: Network<Double>, at scale: Double, along v: NamedTensors<Double>, images: Tensor<Double>, labels: [Int]
   ) -> NamedTensors<Double> {
     let original = network.parameters
     network.parameters.updateEach { name, w in w = original[name]!.zipped(with: v[name]!) { $0 + scale * $1 } }

@@ -27,13 +27,13 @@ struct ModelGradientTests {
   ]
 
   /// 4 filters, 2 stages of 1 processing block + reduction, 2×8×8 input, 5 classes.
-  static func smallNetwork(_ variant: Variant) throws -> VGG<Double> {
+  static func smallNetwork(_ variant: Variant) throws -> Network<Double> {
     let configuration = VGGConfiguration(
       numFilters: 4, numStages: 2, blocksPerStage: 1, inputChannels: 2, inputHeight: 8,
       inputWidth: 8, classes: 5, batchNorm: variant.batchNorm, residual: variant.residual,
       activation: variant.activation)
     // He initialisation keeps the signal (and so every gradient) well above rounding here.
-    return try VGG<Double>(configuration, initialization: .he, seed: 3)
+    return try Network<Double>(configuration, initialization: .he, seed: 3)
   }
 
   @Test(arguments: variants)
@@ -105,11 +105,12 @@ struct ModelGradientTests {
   @Test func floatMatchesDouble() throws {
     let variant = Variant(batchNorm: true, residual: true, activation: .leaky)
     let configuration = try Self.smallNetwork(variant).configuration
-    let float = try VGG<Float>(configuration, initialization: .he, seed: 3)
+    let float = try Network<Float>(configuration, initialization: .he, seed: 3)
     let images: Tensor<Float> = randomTensor([3, 2, 8, 8], seed: 11).converted()
     let names = float.parameters.names
     func gradient<Scalar: TensorScalar>(_ w: NamedTensors<Scalar>, _ x: Tensor<Scalar>, _ y: [Int]) -> [[Double]] {
-      let network = try! VGG<Scalar>(configuration, parameters: w, buffers: float.buffers.converted(to: Scalar.self))
+      let network = try! Network<Scalar>(
+        configuration, parameters: w, buffers: float.buffers.converted(to: Scalar.self))
       let g = network.gradients(images: x, labels: y, updateRunningStatistics: false).gradients
       return names.map { g[$0]!.scalars.map(\.doubleValue) }
     }

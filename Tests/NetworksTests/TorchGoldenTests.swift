@@ -24,16 +24,17 @@ import _NumericalTestSupport
 struct TorchGoldenTests {
   struct Variant: Sendable, CustomTestStringConvertible {
     let file: String
-    let configuration: VGGConfiguration
+    let vgg: VGGConfiguration
+    var configuration: NetworkConfiguration { .vgg(vgg) }
     var testDescription: String { file }
   }
 
   static let variants = [
-    Variant(file: "vgg08", configuration: .preset(.vgg08)),
-    Variant(file: "vgg38", configuration: .preset(.vgg38)),
-    Variant(file: "vgg38-bn", configuration: .preset(.vgg38, batchNorm: true)),
-    Variant(file: "vgg38-bn-res", configuration: .preset(.vgg38, batchNorm: true, residual: true)),
-    Variant(file: "vgg38-bn-sigmoid", configuration: .preset(.vgg38, batchNorm: true, activation: .sigmoid)),
+    Variant(file: "vgg08", vgg: .preset(.vgg08)),
+    Variant(file: "vgg38", vgg: .preset(.vgg38)),
+    Variant(file: "vgg38-bn", vgg: .preset(.vgg38, batchNorm: true)),
+    Variant(file: "vgg38-bn-res", vgg: .preset(.vgg38, batchNorm: true, residual: true)),
+    Variant(file: "vgg38-bn-sigmoid", vgg: .preset(.vgg38, batchNorm: true, activation: .sigmoid)),
   ]
 
   static func goldenPath(_ name: String) throws -> String {
@@ -42,13 +43,13 @@ struct TorchGoldenTests {
   }
 
   /// The variant's network in Float with the golden run's weights, and the golden batch.
-  static func setUp(_ variant: Variant) throws -> (network: VGG<Float>, images: Tensor<Float>, labels: [Int]) {
+  static func setUp(_ variant: Variant) throws -> (network: Network<Float>, images: Tensor<Float>, labels: [Int]) {
     let batch = try HDF5File(reading: try goldenPath("batch"))
     let (pixels, imageShape) = try batch.read(Float.self, from: "/images")
     let labels = try batch.read(Int64.self, from: "/labels").values.map { Int($0) }
     let golden = try HDF5File(reading: try goldenPath(variant.file))
     // Initialised exactly as `gradtrace init` does.
-    let network = try VGG<Float>(variant.configuration, seed: UInt64(try golden.attribute("seed", as: Int64.self)))
+    let network = try Network<Float>(variant.configuration, seed: UInt64(try golden.attribute("seed", as: Int64.self)))
     // The weights must be those PyTorch loaded: a changed initialiser needs `make golden`.
     for name in network.parameters.names {
       let norm = try golden.read(Double.self, from: "/weight_norms/\(name)").values[0]
@@ -63,7 +64,7 @@ struct TorchGoldenTests {
   @Test(arguments: variants)
   func doubleEngineMatchesPyTorch(_ variant: Variant) throws {
     let (initial, images, labels) = try Self.setUp(variant)
-    let network = try VGG<Double>(
+    let network = try Network<Double>(
       variant.configuration, parameters: initial.parameters.converted(to: Double.self),
       buffers: initial.buffers.converted(to: Double.self))
     let result = network.gradients(images: images.converted(), labels: labels, mode: .training)
@@ -99,7 +100,7 @@ struct TorchGoldenTests {
   func floatEngineMatchesDoubleWithinItsRounding(_ variant: Variant) throws {
     let (network, images, labels) = try Self.setUp(variant)
     let names = network.parameters.names
-    let exact = try VGG<Double>(
+    let exact = try Network<Double>(
       variant.configuration, parameters: network.parameters.converted(to: Double.self),
       buffers: network.buffers.converted(to: Double.self)
     ).gradients(images: images.converted(), labels: labels, mode: .training).gradients
@@ -124,13 +125,13 @@ struct TorchGoldenTests {
     _ variant: Variant, _ buffers: NamedTensors<Scalar>, _ weights: NamedTensors<Scalar>, _ images: Tensor<Scalar>,
     _ labels: [Int], _ names: [String]
   ) -> [[Double]] {
-    let network = try! VGG<Scalar>(variant.configuration, parameters: weights, buffers: buffers)
+    let network = try! Network<Scalar>(variant.configuration, parameters: weights, buffers: buffers)
     let g = network.gradients(images: images, labels: labels, mode: .training, updateRunningStatistics: false)
     return names.map { g.gradients[$0]!.scalars.map(\.doubleValue) }
   }
 
   /// A convolution bias feeding a training-mode BatchNorm.
-  static func isZeroInExactArithmetic(_ name: String, _ configuration: VGGConfiguration) -> Bool {
+  static func isZeroInExactArithmetic(_ name: String, _ configuration: NetworkConfiguration) -> Bool {
     configuration.batchNorm && name.hasPrefix("reduction_block_") && name.hasSuffix(".bias") && name.contains(".conv_")
   }
 }

@@ -9,7 +9,7 @@ import Testing
 struct VanishingGradientTests {
   /// mean |∂f/∂W| of the stem convolution over that of the linear layer, on one random batch.
   static func stemToHeadRatio(_ configuration: VGGConfiguration) throws -> Double {
-    let network = try VGG<Float>(configuration, seed: 0)
+    let network = try Network<Float>(configuration, seed: 0)
     var generator = SeededGenerator(seed: 99)
     let images = Tensor<Float>(
       shape: [16, 3, 32, 32], scalars: (0..<(16 * 3 * 32 * 32)).map { _ in Float(generator.nextNormal()) })

@@ -8,25 +8,33 @@ import Training
 struct ReproductionPlanTests {
   @Test func tableOneRowsAndScales() {
     let paper = ReproductionPlan.runs(scale: .paper, dataDirectory: "/data")
-    #expect(paper.count == 16)
-    #expect(Set(paper.map(\.name)).count == 16, "one directory and trace per row")
+    #expect(paper.count == 18, "Table 1's 16 rows and 2 beyond the paper")
+    #expect(Set(paper.map(\.name)).count == 18, "one directory and trace per row")
+    let beyond = paper.filter { $0.paperTestAccuracy == nil }
+    #expect(beyond.map(\.configuration.model.shortName) == ["densenet40-bn", "densenet40"])
+    #expect(beyond.allSatisfy { $0.label.contains("beyond the paper") && $0.paperTrainAccuracy == nil })
     #expect(paper.allSatisfy { $0.configuration.dataset == .cifar100 && $0.configuration.epochs == 100 })
-    #expect(paper.allSatisfy { $0.configuration.model.classes == 100 && $0.configuration.model.inputChannels == 3 })
+    #expect(paper.allSatisfy { $0.configuration.model.classes == 100 && $0.configuration.model.inputShape[0] == 3 })
     let best = paper.first { $0.paperTestAccuracy == 0.6181 }!
     #expect(best.label == "VGG38 BN + Resnet" && best.configuration.batchSize == 256)
     #expect(best.configuration.weightDecay == 1e-4 && best.configuration.model.residual && best.recordsCurvature)
     let sigmoid = paper.first { $0.label == "VGG38 Sigmoid BN" }!
-    #expect(sigmoid.configuration.model.activation == .sigmoid && sigmoid.configuration.batchSize == 512)
+    #expect(sigmoid.configuration.model.shortName == "vgg38-bn-sigmoid" && sigmoid.configuration.batchSize == 512)
 
     let small = ReproductionPlan.runs(scale: .small)
-    #expect(small.count == 16 && small.allSatisfy { $0.configuration.dataset == .fashionMNIST })
-    #expect(small.allSatisfy { $0.configuration.model.inputChannels == 1 && $0.configuration.model.classes == 10 })
+    #expect(small.count == 18 && small.allSatisfy { $0.configuration.dataset == .fashionMNIST })
+    #expect(small.allSatisfy { $0.configuration.model.inputShape[0] == 1 && $0.configuration.model.classes == 10 })
     #expect(small.map(\.configuration.batchSize) == paper.map(\.configuration.batchSize))
 
     let smoke = ReproductionPlan.runs(scale: .smoke)
-    #expect(smoke.map(\.label) == ["VGG08 baseline", "VGG38 baseline", "VGG38 BN", "VGG38 BN + Resnet"])
-    #expect(smoke.allSatisfy { $0.recordsCurvature && $0.configuration.batchSize == 100 })
-    #expect(smoke.allSatisfy { (try? $0.configuration.model.validate()) != nil })
+    #expect(
+      smoke.map(\.label) == [
+        "VGG08 baseline", "VGG38 baseline", "VGG38 BN", "VGG38 BN + Resnet", "DenseNet-BC 40 BN (beyond the paper)",
+        "DenseNet-BC 40 (beyond the paper)",
+      ])
+    #expect(smoke.allSatisfy { $0.recordsCurvature == ($0.paperTestAccuracy != nil) })
+    #expect(smoke.allSatisfy { $0.configuration.batchSize == 100 })
+    #expect(smoke.allSatisfy { (try? $0.configuration.model.model()) != nil })
   }
 
   /// A finished run is reused; one whose summary is missing (interrupted after its last

@@ -130,8 +130,7 @@ struct TraceTests {
   /// A real run's trace: h5py accepts its schema, and what it holds matches the trainer's own
   /// record (epoch rows, final weight norms, the step count).
   @Test func trainingTraceMatchesTheRun() throws {
-    var c = syntheticConfiguration(epochs: 2)
-    c.model.batchNorm = true
+    let c = syntheticConfiguration(epochs: 2, batchNorm: true)
     let path = temporaryDirectory("run") + ".h5"
     let trainer = try Trainer(
       configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("run"))
@@ -178,7 +177,7 @@ struct TraceTests {
   /// trace records the NaNs and says why the run failed. A sigmoid network stays finite.
   @Test func divergenceIsRecordedNotSwallowed() throws {
     var c = TrainingConfiguration(
-      model: .preset(.vgg38, inputChannels: 1, inputHeight: 16, inputWidth: 16, classes: 4), dataset: .synthetic)
+      model: .vgg(.preset(.vgg38, inputChannels: 1, inputHeight: 16, inputWidth: 16, classes: 4)), dataset: .synthetic)
     c.epochs = 1
     c.batchSize = 20
     c.learningRate = 10
@@ -208,7 +207,8 @@ struct TraceTests {
     #expect(continued.status == "finished" && continuedSteps == 10)
 
     var sigmoid = c
-    sigmoid.model.activation = .sigmoid
+    sigmoid.model = .vgg(
+      .preset(.vgg38, activation: .sigmoid, inputChannels: 1, inputHeight: 16, inputWidth: 16, classes: 4))
     let sigmoidTrainer = try Trainer(configuration: sigmoid, data: data, outputDirectory: temporaryDirectory("sigmoid"))
     let finite = try sigmoidTrainer.run()
     #expect(finite.epochs[0].trainLoss.isFinite)

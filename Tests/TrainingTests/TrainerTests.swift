@@ -10,9 +10,14 @@ func temporaryDirectory(_ name: String) -> String {
 }
 
 /// A small synthetic run: vgg08 at 16×16 so the suite stays fast.
-func syntheticConfiguration(epochs: Int) -> TrainingConfiguration {
+func syntheticConfiguration(
+  epochs: Int, batchNorm: Bool = false, residual: Bool = false, activation: Activation = .leaky
+) -> TrainingConfiguration {
   var c = TrainingConfiguration(
-    model: .preset(.vgg08, inputChannels: 1, inputHeight: 16, inputWidth: 16, classes: 4), dataset: .synthetic)
+    model: .vgg(
+      .preset(
+        .vgg08, batchNorm: batchNorm, residual: residual, activation: activation, inputChannels: 1, inputHeight: 16,
+        inputWidth: 16, classes: 4)), dataset: .synthetic)
   c.epochs = epochs
   c.batchSize = 20
   c.syntheticCount = 300
@@ -42,9 +47,7 @@ struct TrainerTests {
   /// same data order, augmentation draws, optimizer state and BatchNorm buffers.
   @Test func resumeIsBitIdentical() throws {
     try ComputeThreads.$override.withValue(1) {
-      var c = syntheticConfiguration(epochs: 3)
-      c.model.batchNorm = true
-      c.model.residual = true
+      let c = syntheticConfiguration(epochs: 3, batchNorm: true, residual: true)
       let data = try TrainingData.load(c)
       let straight = try Trainer(configuration: c, data: data, outputDirectory: temporaryDirectory("straight"))
       _ = try straight.run()

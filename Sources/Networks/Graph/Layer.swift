@@ -139,6 +139,7 @@ public enum LayerKinds {
   public static let all: [any Layer.Type] = [
     Conv2d.self, BatchNorm.self, LeakyReLU.self, ReLU.self, Sigmoid.self, Tanh.self, AveragePool.self,
     MaxPool.self, GlobalAveragePool.self, Add.self, Concat.self, Linear.self, Flatten.self, Dropout.self,
+    SubsamplePad.self,
   ]
 
   public static let byName: [String: any Layer.Type] = Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0) })

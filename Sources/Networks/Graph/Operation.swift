@@ -28,6 +28,8 @@ public enum Operation: Sendable, Equatable {
   case flatten
   /// Zero each element with this probability in training mode, scale the rest.
   case dropout(probability: Double)
+  /// Every `stride`-th pixel, channels zero-padded to `outChannels` (half in front).
+  case subsamplePad(stride: Int, outChannels: Int)
 
   /// Applies the operation to its inputs on the context's tape.
   func apply<Scalar: TensorScalar>(_ inputs: [Variable], in context: LayerContext<Scalar>) -> Variable {
@@ -51,6 +53,9 @@ public enum Operation: Sendable, Equatable {
       let shape = tape.shape(inputs[0])
       return tape.reshape(inputs[0], to: [shape[0], shape.dropFirst().reduce(1, *)])
     case .dropout(let probability): return Self.dropout(inputs[0], probability: probability, in: context)
+    case .subsamplePad(let stride, let outChannels):
+      let padding = outChannels - tape.shape(inputs[0])[1]
+      return tape.subsampleAndPadChannels(inputs[0], stride: stride, before: padding / 2, after: padding - padding / 2)
     }
   }
 

@@ -1,6 +1,6 @@
-// VGG08 / VGG38 and their BatchNorm and residual variants, as in T.-V. Pricope, "An analysis on
-// very deep convolutional neural networks: problems and solutions" (Studia Universitatis
-// Babeș-Bolyai Informatica, 2021), and the coursework framework it ran in.
+// A network of any family as the engine trains it: a compiled model description with its
+// weights. The families (VGG, DenseNet-BC, CIFAR ResNets) and model files differ only in the
+// description they compile (`NetworkConfiguration`).
 
 import Autodiff
 import TensorCore
@@ -23,11 +23,11 @@ public struct LayerRecord: Equatable, Sendable {
   public var parameters: Int
 }
 
-/// A VGG-family network: its configuration, its model description, parameters and BatchNorm
-/// buffers. The architecture is data (`VGGConfiguration.graph`); the parameter list and the
+/// A network: its configuration, its compiled model description, parameters and BatchNorm
+/// buffers. The architecture is data (`NetworkConfiguration.graph`); the parameter list and the
 /// forward pass both come from that description (`Model`).
-public final class VGG<Scalar: TensorScalar> {
-  public let configuration: VGGConfiguration
+public final class Network<Scalar: TensorScalar> {
+  public let configuration: NetworkConfiguration
   /// The compiled description: layers, shapes, parameter and buffer specifications.
   public let model: Model
   /// Trainable parameters by name, PyTorch shapes (conv OIHW, linear [out, in]).
@@ -42,41 +42,49 @@ public final class VGG<Scalar: TensorScalar> {
   /// Builds the network and initialises its parameters.
   /// - Throws: `ConfigurationError` when the configuration cannot be built.
   public init(
-    _ configuration: VGGConfiguration, initialization: Initialization = .pytorchDefault,
-    seed: UInt64 = 0
+    _ configuration: NetworkConfiguration, initialization: Initialization = .pytorchDefault, seed: UInt64 = 0
   ) throws(ConfigurationError) {
     self.configuration = configuration
-    model = try Self.model(configuration)
+    model = try configuration.model()
     parameters = model.initialParameters(initialization, seed: seed)
     buffers = model.initialBuffers()
   }
 
-  /// A network with given parameters and buffers (names and shapes must match the
-  /// configuration's): a copy of another network, possibly in another scalar type.
+  /// A network with given parameters and buffers: a copy of another network, possibly in
+  /// another scalar type.
+  /// - Throws: `ConfigurationError` when the configuration cannot be built, or a tensor's name
+  ///   or shape is not the configuration's.
   public init(
-    _ configuration: VGGConfiguration, parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>
+    _ configuration: NetworkConfiguration, parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>
   ) throws(ConfigurationError) {
     self.configuration = configuration
-    model = try Self.model(configuration)
-    precondition(
-      parameters.names == model.specifications.map(\.name),
-      "VGG: parameters \(parameters.names.prefix(3))… do not match \(configuration.shortName)")
-    for specification in model.specifications {
-      precondition(
-        parameters[specification.name]!.shape == specification.shape,
-        "VGG: \(specification.name) has shape \(parameters[specification.name]!.shape), expected \(specification.shape)"
-      )
-    }
+    model = try configuration.model()
+    try Self.check(parameters, against: model.specifications.map { ($0.name, $0.shape) }, kind: "parameters")
+    try Self.check(buffers, against: model.bufferSpecifications.map { ($0.name, $0.shape) }, kind: "buffers")
     self.parameters = parameters
     self.buffers = buffers
   }
 
-  private static func model(_ configuration: VGGConfiguration) throws(ConfigurationError) -> Model {
-    try configuration.validate()
-    do {
-      return try Model(configuration.graph)
-    } catch {
-      throw ConfigurationError(message: error.message)
+  /// A VGG-family network (the paper's).
+  public convenience init(
+    _ configuration: VGGConfiguration, initialization: Initialization = .pytorchDefault, seed: UInt64 = 0
+  ) throws(ConfigurationError) {
+    try self.init(.vgg(configuration), initialization: initialization, seed: seed)
+  }
+
+  private static func check(
+    _ tensors: NamedTensors<Scalar>, against expected: [(name: String, shape: [Int])], kind: String
+  ) throws(ConfigurationError) {
+    guard tensors.names == expected.map(\.name) else {
+      let missing = expected.map(\.name).filter { tensors[$0] == nil }
+      let extra = tensors.names.filter { name in !expected.contains { $0.name == name } }
+      throw ConfigurationError(
+        message:
+          "\(kind) do not match the model: missing \(missing.prefix(3)), unexpected \(extra.prefix(3))"
+          + (missing.isEmpty && extra.isEmpty ? " (same names, another order)" : ""))
+    }
+    for (name, shape) in expected where tensors[name]!.shape != shape {
+      throw ConfigurationError(message: "\(kind): \(name) has shape \(tensors[name]!.shape), the model's is \(shape)")
     }
   }
 
@@ -92,10 +100,4 @@ public final class VGG<Scalar: TensorScalar> {
   /// The weight tensors of the gradient-flow figure (conv weights, BatchNorm γ, linear weight),
   /// in application order.
   public var weightTensors: [ParameterSpecification] { model.weightTensors }
-
-  /// The parameter tensors of a configuration, in application order.
-  public static func parameterSpecifications(_ configuration: VGGConfiguration) -> [ParameterSpecification] {
-    // A validated configuration always builds.
-    (try? Model(configuration.graph))?.specifications ?? []
-  }
 }

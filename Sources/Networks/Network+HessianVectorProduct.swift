@@ -1,7 +1,7 @@
 import Autodiff
 import TensorCore
 
-extension VGG {
+extension Network {
   /// The loss, its gradient g and the exact Hessian-vector product H·v on one batch at the
   /// network's weights (`Model.hessianVectorProduct`); running statistics are not updated.
   ///

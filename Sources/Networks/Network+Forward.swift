@@ -1,7 +1,7 @@
 import Autodiff
 import TensorCore
 
-extension VGG {
+extension Network {
   /// Runs the network on `images` [N, C, H, W], recording every operation on `tape`.
   ///
   /// - Parameters:
@@ -71,7 +71,7 @@ extension VGG {
   }
 }
 
-extension VGG {
+extension Network {
   /// Every layer with its output shape for one image (batch axis 1) and its parameter count:
   /// the table `gradtrace describe` prints.
   public func layers() -> [LayerRecord] { model.layers() }
