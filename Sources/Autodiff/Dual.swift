@@ -11,7 +11,7 @@ import TensorCore
 ///
 /// Comparisons look at the value only: piecewise-linear pieces (leaky ReLU, the max taken in
 /// log-sum-exp) have the derivative of the branch taken, as in every autodiff framework.
-public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: TensorScalar {
+public struct Dual<Base: TensorScalar>: TruncatedSeries where Base.Accumulator: TensorScalar {
   public typealias Accumulator = Dual<Base.Accumulator>
 
   public var value: Base
@@ -22,12 +22,10 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
     self.tangent = tangent
   }
 
-  @inlinable public init(_ value: Double) { self.init(Base(value), tangent: 0) }
-  @inlinable public init(_ value: Int) { self.init(Base(value), tangent: 0) }
-  @inlinable public init(floatLiteral value: Double) { self.init(Base(value), tangent: 0) }
-  @inlinable public init(integerLiteral value: Int) { self.init(Base(value), tangent: 0) }
+  public static var order: Int { 1 }
+  @inlinable public func coefficient(_ i: Int) -> Base { i == 0 ? value : tangent }
+  @inlinable public init(constant value: Base) { self.init(value, tangent: 0) }
 
-  public var doubleValue: Double { value.doubleValue }
   public var description: String { "\(value) + \(tangent)ε" }
   @inlinable public var accumulator: Dual<Base.Accumulator> {
     Dual<Base.Accumulator>(value.accumulator, tangent: tangent.accumulator)
@@ -35,12 +33,6 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
   @inlinable public init(accumulator: Dual<Base.Accumulator>) {
     self.init(Base(accumulator: accumulator.value), tangent: Base(accumulator: accumulator.tangent))
   }
-
-  @inlinable public static var zero: Dual { Dual(0, tangent: 0) }
-
-  // Equality and order compare values only (see the type's comment).
-  @inlinable public static func == (lhs: Dual, rhs: Dual) -> Bool { lhs.value == rhs.value }
-  @inlinable public static func < (lhs: Dual, rhs: Dual) -> Bool { lhs.value < rhs.value }
 
   @inlinable public static func + (lhs: Dual, rhs: Dual) -> Dual {
     Dual(lhs.value + rhs.value, tangent: lhs.tangent + rhs.tangent)
@@ -57,10 +49,6 @@ public struct Dual<Base: TensorScalar>: TensorScalar where Base.Accumulator: Ten
     let quotient = lhs.value / rhs.value
     return Dual(quotient, tangent: (lhs.tangent - quotient * rhs.tangent) / rhs.value)
   }
-  @inlinable public static func += (lhs: inout Dual, rhs: Dual) { lhs = lhs + rhs }
-  @inlinable public static func -= (lhs: inout Dual, rhs: Dual) { lhs = lhs - rhs }
-  @inlinable public static func *= (lhs: inout Dual, rhs: Dual) { lhs = lhs * rhs }
-  @inlinable public static func /= (lhs: inout Dual, rhs: Dual) { lhs = lhs / rhs }
   @inlinable public static prefix func - (operand: Dual) -> Dual { Dual(-operand.value, tangent: -operand.tangent) }
 
   /// d exp(a) = exp(a) ȧ

@@ -19,7 +19,7 @@ import TensorCore
 /// (a·b)₂ = a₀b₂ + a₁b₁ + a₂b₀, which `gemm` turns into single real products (see there).
 /// Comparisons look at the value only, as `Dual`'s do: piecewise-linear pieces take the
 /// branch of the value, the convention of every autodiff framework.
-public struct Jet<Base: TensorScalar>: TensorScalar where Base.Accumulator: TensorScalar {
+public struct Jet<Base: TensorScalar>: TruncatedSeries where Base.Accumulator: TensorScalar {
   public typealias Accumulator = Jet<Base.Accumulator>
 
   public var value: Base
@@ -34,12 +34,10 @@ public struct Jet<Base: TensorScalar>: TensorScalar where Base.Accumulator: Tens
     self.second = second
   }
 
-  @inlinable public init(_ value: Double) { self.init(Base(value), first: 0, second: 0) }
-  @inlinable public init(_ value: Int) { self.init(Base(value), first: 0, second: 0) }
-  @inlinable public init(floatLiteral value: Double) { self.init(Base(value), first: 0, second: 0) }
-  @inlinable public init(integerLiteral value: Int) { self.init(Base(value), first: 0, second: 0) }
+  public static var order: Int { 2 }
+  @inlinable public func coefficient(_ i: Int) -> Base { i == 0 ? value : i == 1 ? first : second }
+  @inlinable public init(constant value: Base) { self.init(value, first: 0, second: 0) }
 
-  public var doubleValue: Double { value.doubleValue }
   public var description: String { "\(value) + \(first)t + \(second)t²" }
   @inlinable public var accumulator: Jet<Base.Accumulator> {
     Jet<Base.Accumulator>(value.accumulator, first: first.accumulator, second: second.accumulator)
@@ -49,12 +47,6 @@ public struct Jet<Base: TensorScalar>: TensorScalar where Base.Accumulator: Tens
       Base(accumulator: accumulator.value), first: Base(accumulator: accumulator.first),
       second: Base(accumulator: accumulator.second))
   }
-
-  @inlinable public static var zero: Jet { Jet(0, first: 0, second: 0) }
-
-  // Equality and order compare values only (see the type's comment).
-  @inlinable public static func == (lhs: Jet, rhs: Jet) -> Bool { lhs.value == rhs.value }
-  @inlinable public static func < (lhs: Jet, rhs: Jet) -> Bool { lhs.value < rhs.value }
 
   @inlinable public static func + (lhs: Jet, rhs: Jet) -> Jet {
     Jet(lhs.value + rhs.value, first: lhs.first + rhs.first, second: lhs.second + rhs.second)
@@ -76,10 +68,6 @@ public struct Jet<Base: TensorScalar>: TensorScalar where Base.Accumulator: Tens
     let q2 = (lhs.second - q0 * rhs.second - q1 * rhs.first) / rhs.value
     return Jet(q0, first: q1, second: q2)
   }
-  @inlinable public static func += (lhs: inout Jet, rhs: Jet) { lhs = lhs + rhs }
-  @inlinable public static func -= (lhs: inout Jet, rhs: Jet) { lhs = lhs - rhs }
-  @inlinable public static func *= (lhs: inout Jet, rhs: Jet) { lhs = lhs * rhs }
-  @inlinable public static func /= (lhs: inout Jet, rhs: Jet) { lhs = lhs / rhs }
   @inlinable public static prefix func - (operand: Jet) -> Jet {
     Jet(-operand.value, first: -operand.first, second: -operand.second)
   }

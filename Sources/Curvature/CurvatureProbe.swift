@@ -18,6 +18,9 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   public let buffers: NamedTensors<Scalar>
   public let images: Tensor<Scalar>
   public let labels: [Int]
+  /// The seed of every pass (dropout masks): the training step's, so the probe differentiates
+  /// the function that step took.
+  public let seed: UInt64
   public let layers: LayerGroups
   /// Hessian-vector products computed so far.
   public private(set) var productCount = 0
@@ -31,11 +34,13 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   ///   a prediction at ε = 0.01·ε* is a change of ~1e-3 in a loss of ~2, which float32
   ///   rounding (~1e-7 relative per operation) would blur to a few tenths of a percent. A
   ///   training recorder, which needs speed more, passes false.
+  /// - Parameter seed: the passes' seed (dropout masks).
   public init(
     model: Model, weights: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>, images: Tensor<Scalar>,
-    labels: [Int], exactLoss: Bool = true
+    labels: [Int], exactLoss: Bool = true, seed: UInt64 = 0
   ) {
     self.model = model
+    self.seed = seed
     self.weights = weights
     self.buffers = buffers
     self.images = images
@@ -56,9 +61,11 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   public func loss() -> (loss: Double, accuracy: Double) {
     if let exact {
       return model.loss(
-        parameters: exact.weights, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training)
+        parameters: exact.weights, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training,
+        seed: seed)
     }
-    let result = model.loss(parameters: weights, buffers: buffers, images: images, labels: labels, mode: .training)
+    let result = model.loss(
+      parameters: weights, buffers: buffers, images: images, labels: labels, mode: .training, seed: seed)
     return (result.loss.doubleValue, result.accuracy)
   }
 
@@ -67,17 +74,19 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
     if let exact {
       let displaced = exact.weights.adding(step.converted(to: Double.self), scaledBy: 1)
       return model.loss(
-        parameters: displaced, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training
+        parameters: displaced, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training, seed: seed
       ).loss
     }
     let displaced = weights.adding(step, scaledBy: 1)
-    return model.loss(parameters: displaced, buffers: buffers, images: images, labels: labels, mode: .training).loss
+    return model.loss(
+      parameters: displaced, buffers: buffers, images: images, labels: labels, mode: .training, seed: seed
+    ).loss
       .doubleValue
   }
 
   /// The data-loss gradient g.
   public func gradient() -> (loss: Double, accuracy: Double, gradient: NamedTensors<Scalar>) {
-    let result = model.gradient(parameters: weights, buffers: buffers, images: images, labels: labels)
+    let result = model.gradient(parameters: weights, buffers: buffers, images: images, labels: labels, seed: seed)
     return (result.loss.doubleValue, result.accuracy, result.gradient)
   }
 
@@ -85,7 +94,7 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   public func hessianVectorProduct(_ v: NamedTensors<Scalar>) -> NamedTensors<Scalar> {
     productCount += 1
     return model.hessianVectorProduct(
-      parameters: weights, buffers: buffers, images: images, labels: labels, direction: v
+      parameters: weights, buffers: buffers, images: images, labels: labels, direction: v, seed: seed
     ).product
   }
 
@@ -93,7 +102,8 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
   /// H·v, and cheaper than `hessianVectorProduct` (see `VGG.curvature(images:labels:along:)`).
   public func curvature(along v: NamedTensors<Scalar>) -> (slope: Double, curvature: Double) {
     jetPassCount += 1
-    let result = model.curvature(parameters: weights, buffers: buffers, images: images, labels: labels, along: v)
+    let result = model.curvature(
+      parameters: weights, buffers: buffers, images: images, labels: labels, along: v, seed: seed)
     return (result.slope.doubleValue, result.curvature.doubleValue)
   }
 

@@ -14,17 +14,19 @@ extension Network {
   ///   - keepsIntermediates: keep every activation on the tape (recorders read block outputs).
   ///     A forward-only pass (no gradient asked for) may pass false: each activation is then
   ///     released once the next layer has consumed it, and only the logits stay readable.
+  ///   - seed: the pass's seed (dropout masks); a step's passes share it.
   ///   - log: receives each layer as it is applied (for `describe`).
   public func forward(
     _ images: Tensor<Scalar>, on tape: Tape<Scalar>, mode: NetworkMode,
     updateRunningStatistics: Bool = true, parametersRequireGradient: Bool = true,
-    inputRequiresGradient: Bool = false, keepsIntermediates: Bool = true, log: ((LayerRecord) -> Void)? = nil
+    inputRequiresGradient: Bool = false, keepsIntermediates: Bool = true, seed: UInt64 = 0,
+    log: ((LayerRecord) -> Void)? = nil
   ) -> (forward: ModelForward<Scalar>, images: Variable) {
     let forward = model.forward(
       images, parameters: parameters, buffers: buffers, on: tape,
       options: ForwardOptions(
-        mode: mode, parametersRequireGradient: parametersRequireGradient, inputRequiresGradient: inputRequiresGradient,
-        keepsIntermediates: keepsIntermediates), log: log)
+        mode: mode, seed: seed, parametersRequireGradient: parametersRequireGradient,
+        inputRequiresGradient: inputRequiresGradient, keepsIntermediates: keepsIntermediates), log: log)
     if updateRunningStatistics {
       for statistics in forward.batchStatistics { statistics.fold(into: &buffers, momentum: Self.batchNormMomentum) }
     }
@@ -34,11 +36,11 @@ extension Network {
   /// The mean cross-entropy of the network on a batch, recorded on `tape`.
   public func loss(
     images: Tensor<Scalar>, labels: [Int], on tape: Tape<Scalar>, mode: NetworkMode,
-    updateRunningStatistics: Bool = true, inputRequiresGradient: Bool = false
+    updateRunningStatistics: Bool = true, inputRequiresGradient: Bool = false, seed: UInt64 = 0
   ) -> (loss: Variable, accuracy: Double, forward: ModelForward<Scalar>, images: Variable) {
     let (forward, input) = self.forward(
       images, on: tape, mode: mode, updateRunningStatistics: updateRunningStatistics,
-      inputRequiresGradient: inputRequiresGradient)
+      inputRequiresGradient: inputRequiresGradient, seed: seed)
     let (loss, accuracy) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
     return (loss, accuracy, forward, input)
   }

@@ -155,16 +155,17 @@ public final class TraceRecorder {
   /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg, gᵀd and dᵀHd
   /// for the update d = after − before (the curvatures by Taylor mode), the predictions, the
   /// actual change f(w + d) − f(w) and α; the per-layer split of gᵀHg (an H·v), the trace and
-  /// the eigenvalue on their sparser schedules.
+  /// the eigenvalue on their sparser schedules. `seed` is the step's pass seed (its dropout
+  /// masks), so every measurement differentiates the function the step took.
   public func recordCurvature(
-    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], loss: Float,
+    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64, loss: Float,
     gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
   ) throws(HDF5Error) {
     // The curvature of the loss at the weights the step started from: the probe takes them as
     // an argument, the network's own weights (already updated) are not touched.
     let probe = CurvatureProbe(
       model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
-      exactLoss: false)
+      exactLoss: false, seed: seed)
     let along = probe.alongGradient(
       g, perLayer: options.layerCurvatureEvery > 0 && measurementIndex % options.layerCurvatureEvery == 0)
     let d = after.adding(before, scaledBy: -1)

@@ -287,7 +287,9 @@ public final class Trainer {
 
       // Forward and backward on one tape, so a recorder can read the block outputs in place.
       let tape = Tape<Float>()
-      let forward = network.loss(images: batch.images, labels: batch.labels, on: tape, mode: .training)
+      let passSeed = Self.passSeed(run: configuration.seed, step: stepCount)
+      let forward = network.loss(
+        images: batch.images, labels: batch.labels, on: tape, mode: .training, seed: passSeed)
       tape.backward(from: forward.loss)
       var gradients = NamedTensors<Float>()
       for name in network.parameters.names {
@@ -309,7 +311,7 @@ public final class Trainer {
       }
       if let recorder, let before = kept, measuring, loss.isFinite {
         try recorder.recordCurvature(
-          step: stepCount, network: network, images: batch.images, labels: batch.labels, loss: loss,
+          step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed, loss: loss,
           gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
         curvatureMeasurements += 1
       }
@@ -341,6 +343,14 @@ public final class Trainer {
       }
     }
     return (lossSum / Double(seen), correct / Double(seen))
+  }
+
+  /// The seed of step `step`'s passes (its dropout masks): drawn once per step from the run's
+  /// seed, shared by the gradient, every curvature measurement and the actual change.
+  public static func passSeed(run seed: UInt64, step: Int) -> UInt64 {
+    // SplitMix64-seeded xoshiro: neighbouring steps get unrelated seeds.
+    var generator = SeededGenerator(seed: (seed ^ 0xD0_0D) &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15)
+    return generator.next()
   }
 
   /// Mean loss and accuracy over a dataset in evaluation mode (running statistics).

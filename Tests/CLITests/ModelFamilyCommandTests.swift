@@ -67,12 +67,22 @@ struct ModelFamilyCommandTests {
     let trace = "\(directory)/trace.h5"
     let train = try GradTraceRun([
       "train", "--model-file", file, "--subset", "300", "--epochs", "1", "--test-examples", "200", "--output",
-      directory, "--trace", trace, "--record", "gradients,curvature", "--curvature-every", "2", "--quiet",
+      directory, "--trace", trace, "--record", "gradients,curvature", "--curvature-every", "1", "--quiet",
     ])
     #expect(train.status == 0, "\(train.standardError)")
     let reader = try TraceReader(path: trace)
     #expect(reader.status == "finished" && reader.model.contains("\"family\":\"graph\""))
     #expect(try reader.stepCount() == 3)
+    // Dropout's mask is the step's: the curvature passes and the actual change see the function
+    // the gradient was taken of, so the second-order prediction tracks the actual change.
+    let analysis = try GradTraceRun(["analyze", trace, "--json"])
+    let taylor = try #require(
+      (try JSONSerialization.jsonObject(with: Data(analysis.standardOutput.utf8)) as? [String: Any])?["taylor"]
+        as? [String: Any])
+    let correlation = try #require(taylor["correlation"] as? Double)
+    let error = try #require(taylor["median_relative_error"] as? Double)
+    #expect(
+      correlation > 0.99 && error < 0.25, "Taylor on a dropout network: correlation \(correlation), error \(error)")
     let evaluate = try GradTraceRun([
       "evaluate", "--checkpoint", "\(directory)/best.h5", "--dataset", "fashion-mnist", "--examples", "200",
     ])
