@@ -31,7 +31,9 @@ let package = Package(
     .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(name: "CMalloc"),
     .systemLibrary(name: "CConsole"),
-    .target(name: "TensorCore", dependencies: ["CBLAS", "CMalloc"], swiftSettings: optimised),
+    // oneDNN's convolutions (libdnnl-dev) behind a small C bridge; oneDNN runs on OpenMP (gomp).
+    .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+    .target(name: "TensorCore", dependencies: ["CBLAS", "CMalloc", "CDNNL"], swiftSettings: optimised),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: optimised),
     .target(name: "Datasets", dependencies: ["TensorCore", "TraceIO", "CZlib"], swiftSettings: optimised),

@@ -17,6 +17,12 @@ public enum Convolution {
   ) -> Tensor<Scalar> {
     precondition(input.shape == g.inputShape, "Convolution: input \(input.shape) ≠ \(g.inputShape)")
     precondition(filter.shape == g.filterShape, "Convolution: filter \(filter.shape) ≠ \(g.filterShape)")
+    if Scalar.self == Float.self && OneDNNConvolution.isEnabled {
+      let y = OneDNNConvolution.forward(
+        unsafeBitCast(input, to: Tensor<Float>.self), filter: unsafeBitCast(filter, to: Tensor<Float>.self),
+        bias: bias.map { unsafeBitCast($0, to: Tensor<Float>.self) }, geometry: g)
+      return unsafeBitCast(y, to: Tensor<Scalar>.self)
+    }
     // Every output element is written by a GEMM with beta = 0: no zero fill needed.
     var output = input.scalars.withUnsafeBufferPointer { x in
       filter.scalars.withUnsafeBufferPointer { w in
@@ -61,6 +67,15 @@ public enum Convolution {
     geometry g: ConvolutionGeometry, needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
     precondition(dY.shape == g.outputShape, "Convolution.backward: gradient \(dY.shape) ≠ \(g.outputShape)")
+    if Scalar.self == Float.self && OneDNNConvolution.isEnabled {
+      let (dX, dW, dB) = OneDNNConvolution.backward(
+        outputGradient: unsafeBitCast(dY, to: Tensor<Float>.self), input: unsafeBitCast(input, to: Tensor<Float>.self),
+        filter: unsafeBitCast(filter, to: Tensor<Float>.self), geometry: g, needInput: needInput, hasBias: hasBias)
+      return (
+        dX.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }, unsafeBitCast(dW, to: Tensor<Scalar>.self),
+        dB.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }
+      )
+    }
     let workers = max(1, min(ComputeThreads.count, g.batch))
     let filterCount = g.outputChannels * g.patchSize
     // One filter-gradient accumulator per worker, reduced after the parallel section.

@@ -1,0 +1,105 @@
+import CDNNL
+import Foundation
+import Synchronization
+
+/// Float32 convolutions on oneDNN (Debian's libdnnl-dev): forward, backward data and backward
+/// weights in oneDNN's blocked layout, reordered from and to PyTorch's (NCHW activations, OIHW
+/// filters) around each call (`Sources/CDNNL`). On these shapes oneDNN's direct convolutions run
+/// at 2-4× the im2col + OpenBLAS products of `Convolution` (BENCHMARKS.md).
+///
+/// Used by `Convolution` for `Float` only: Double (the test oracle, `--precision double`) and
+/// the dual and jet carriers of H·v and Taylor mode keep im2col + GEMM. Set
+/// `GRADTRACE_CONVOLUTION=im2col` to use im2col for Float too (A/B measurements, tests).
+public enum OneDNNConvolution {
+  /// Whether Float convolutions go to oneDNN (false when `GRADTRACE_CONVOLUTION=im2col`).
+  public static let isEnabled = ProcessInfo.processInfo.environment["GRADTRACE_CONVOLUTION"] != "im2col"
+
+  struct Key: Hashable {
+    var batch, inputChannels, height, width, outputChannels, kernelSize, stride, padding: Int
+    var hasBias: Bool
+  }
+
+  /// Primitives per geometry, created on first use and kept for the process (a network has a
+  /// handful of geometries; a DenseNet a few dozen).
+  private static let primitives = Mutex<[Key: OpaquePointer]>([:])
+
+  /// The primitives for `g`, or nil (with a one-time message) when oneDNN refuses the shape.
+  static func primitive(_ g: ConvolutionGeometry, hasBias: Bool) -> OpaquePointer? {
+    let key = Key(
+      batch: g.batch, inputChannels: g.inputChannels, height: g.height, width: g.width,
+      outputChannels: g.outputChannels, kernelSize: g.kernelSize, stride: g.stride, padding: g.padding,
+      hasBias: hasBias)
+    return primitives.withLock { cache -> OpaquePointer? in
+      if let cached = cache[key] { return cached }
+      var message = [CChar](repeating: 0, count: 512)
+      guard
+        let created = gt_convolution_create(
+          Int32(g.batch), Int32(g.inputChannels), Int32(g.height), Int32(g.width), Int32(g.outputChannels),
+          Int32(g.kernelSize), Int32(g.stride), Int32(g.padding), hasBias ? 1 : 0, &message, message.count)
+      else {
+        preconditionFailure(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+      }
+      cache[key] = created
+      return created
+    }
+  }
+
+  private static func check(_ status: Int32, _ what: String) {
+    precondition(status == 0, "oneDNN: the \(what) convolution failed (status \(status))")
+  }
+
+  /// y = conv(x, w) (+ b).
+  public static func forward(
+    _ x: Tensor<Float>, filter w: Tensor<Float>, bias: Tensor<Float>?, geometry g: ConvolutionGeometry
+  )
+    -> Tensor<Float>
+  {
+    let convolution = primitive(g, hasBias: bias != nil)
+    return Tensor(shape: g.outputShape) { y in
+      x.scalars.withUnsafeBufferPointer { x in
+        w.scalars.withUnsafeBufferPointer { w in
+          let run = { (b: UnsafePointer<Float>?) in
+            check(
+              gt_convolution_forward(
+                convolution, x.baseAddress, w.baseAddress, b, y.baseAddress, Int32(ComputeThreads.count)), "forward")
+          }
+          if let bias { bias.scalars.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
+        }
+      }
+    }
+  }
+
+  /// The gradients with respect to the input (when `needInput`), the filter and the bias.
+  public static func backward(
+    outputGradient dY: Tensor<Float>, input x: Tensor<Float>, filter w: Tensor<Float>, geometry g: ConvolutionGeometry,
+    needInput: Bool, hasBias: Bool
+  ) -> (input: Tensor<Float>?, filter: Tensor<Float>, bias: Tensor<Float>?) {
+    let convolution = primitive(g, hasBias: hasBias)
+    let threads = Int32(ComputeThreads.count)
+    var dB: Tensor<Float>? = hasBias ? Tensor(zeros: [g.outputChannels]) : nil
+    let dW = Tensor<Float>(shape: g.filterShape) { dW in
+      x.scalars.withUnsafeBufferPointer { x in
+        dY.scalars.withUnsafeBufferPointer { dY in
+          let run = { (db: UnsafeMutablePointer<Float>?) in
+            check(
+              gt_convolution_backward_weights(convolution, x.baseAddress, dY.baseAddress, dW.baseAddress, db, threads),
+              "backward-weights")
+          }
+          if dB != nil { dB!.scalars.withUnsafeMutableBufferPointer { run($0.baseAddress) } } else { run(nil) }
+        }
+      }
+    }
+    let dX: Tensor<Float>? =
+      needInput
+      ? Tensor(shape: g.inputShape) { dX in
+        dY.scalars.withUnsafeBufferPointer { dY in
+          w.scalars.withUnsafeBufferPointer { w in
+            check(
+              gt_convolution_backward_data(convolution, dY.baseAddress, w.baseAddress, dX.baseAddress, threads),
+              "backward-data")
+          }
+        }
+      } : nil
+    return (dX, dW, dB)
+  }
+}
