@@ -38,6 +38,7 @@ def main():
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--gradtrace", default=".build/release/gradtrace")
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--passes", default="gradient,hvp", help="gradient, hvp or both")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -64,6 +65,9 @@ def main():
 
         times = {}
         for label, function in (("gradient", gradient), ("hvp", hvp)):
+            if label not in args.passes.split(","):
+                times[label] = float("nan")
+                continue
             samples = []
             for i in range(args.repeats + 1):
                 start = time.perf_counter()
