@@ -20,10 +20,11 @@ public enum OneDNNConvolution {
   }
 
   /// Primitives per geometry, created on first use and kept for the process (a network has a
-  /// handful of geometries; a DenseNet a few dozen).
-  private static let primitives = Mutex<[Key: OpaquePointer]>([:])
+  /// handful of geometries; a DenseNet a few dozen); nil for a geometry oneDNN refused.
+  private static let primitives = Mutex<[Key: OpaquePointer?]>([:])
 
-  /// The primitives for `g`, or nil (with a one-time message) when oneDNN refuses the shape.
+  /// The primitives for `g`, or nil when oneDNN refuses the shape: the caller then uses im2col,
+  /// and the first refusal is reported once on standard error.
   static func primitive(_ g: ConvolutionGeometry, hasBias: Bool) -> OpaquePointer? {
     let key = Key(
       batch: g.batch, inputChannels: g.inputChannels, height: g.height, width: g.width,
@@ -32,12 +33,12 @@ public enum OneDNNConvolution {
     return primitives.withLock { cache -> OpaquePointer? in
       if let cached = cache[key] { return cached }
       var message = [CChar](repeating: 0, count: 512)
-      guard
-        let created = gt_convolution_create(
-          Int32(g.batch), Int32(g.inputChannels), Int32(g.height), Int32(g.width), Int32(g.outputChannels),
-          Int32(g.kernelSize), Int32(g.stride), Int32(g.padding), hasBias ? 1 : 0, &message, message.count)
-      else {
-        preconditionFailure(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+      let created = gt_convolution_create(
+        Int32(g.batch), Int32(g.inputChannels), Int32(g.height), Int32(g.width), Int32(g.outputChannels),
+        Int32(g.kernelSize), Int32(g.stride), Int32(g.padding), hasBias ? 1 : 0, &message, message.count)
+      if created == nil && !cache.values.contains(where: { $0 == nil }) {
+        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        FileHandle.standardError.write(Data("notice: \(text); using im2col for that convolution\n".utf8))
       }
       cache[key] = created
       return created
@@ -48,13 +49,13 @@ public enum OneDNNConvolution {
     precondition(status == 0, "oneDNN: the \(what) convolution failed (status \(status))")
   }
 
-  /// y = conv(x, w) (+ b).
+  /// y = conv(x, w) (+ b); nil when oneDNN refused the geometry.
   public static func forward(
     _ x: Tensor<Float>, filter w: Tensor<Float>, bias: Tensor<Float>?, geometry g: ConvolutionGeometry
   )
-    -> Tensor<Float>
+    -> Tensor<Float>?
   {
-    let convolution = primitive(g, hasBias: bias != nil)
+    guard let convolution = primitive(g, hasBias: bias != nil) else { return nil }
     return Tensor(shape: g.outputShape) { y in
       x.scalars.withUnsafeBufferPointer { x in
         w.scalars.withUnsafeBufferPointer { w in
@@ -69,12 +70,13 @@ public enum OneDNNConvolution {
     }
   }
 
-  /// The gradients with respect to the input (when `needInput`), the filter and the bias.
+  /// The gradients with respect to the input (when `needInput`), the filter and the bias; nil
+  /// when oneDNN refused the geometry.
   public static func backward(
     outputGradient dY: Tensor<Float>, input x: Tensor<Float>, filter w: Tensor<Float>, geometry g: ConvolutionGeometry,
     needInput: Bool, hasBias: Bool
-  ) -> (input: Tensor<Float>?, filter: Tensor<Float>, bias: Tensor<Float>?) {
-    let convolution = primitive(g, hasBias: hasBias)
+  ) -> (input: Tensor<Float>?, filter: Tensor<Float>, bias: Tensor<Float>?)? {
+    guard let convolution = primitive(g, hasBias: hasBias) else { return nil }
     let threads = Int32(ComputeThreads.count)
     var dB: Tensor<Float>? = hasBias ? Tensor(zeros: [g.outputChannels]) : nil
     let dW = Tensor<Float>(shape: g.filterShape) { dW in

@@ -17,10 +17,11 @@ public enum Convolution {
   ) -> Tensor<Scalar> {
     precondition(input.shape == g.inputShape, "Convolution: input \(input.shape) ≠ \(g.inputShape)")
     precondition(filter.shape == g.filterShape, "Convolution: filter \(filter.shape) ≠ \(g.filterShape)")
-    if Scalar.self == Float.self && OneDNNConvolution.isEnabled {
+    if Scalar.self == Float.self && OneDNNConvolution.isEnabled,
       let y = OneDNNConvolution.forward(
         unsafeBitCast(input, to: Tensor<Float>.self), filter: unsafeBitCast(filter, to: Tensor<Float>.self),
         bias: bias.map { unsafeBitCast($0, to: Tensor<Float>.self) }, geometry: g)
+    {
       return unsafeBitCast(y, to: Tensor<Scalar>.self)
     }
     // Every output element is written by a GEMM with beta = 0: no zero fill needed.
@@ -67,10 +68,11 @@ public enum Convolution {
     geometry g: ConvolutionGeometry, needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
     precondition(dY.shape == g.outputShape, "Convolution.backward: gradient \(dY.shape) ≠ \(g.outputShape)")
-    if Scalar.self == Float.self && OneDNNConvolution.isEnabled {
+    if Scalar.self == Float.self && OneDNNConvolution.isEnabled,
       let (dX, dW, dB) = OneDNNConvolution.backward(
         outputGradient: unsafeBitCast(dY, to: Tensor<Float>.self), input: unsafeBitCast(input, to: Tensor<Float>.self),
         filter: unsafeBitCast(filter, to: Tensor<Float>.self), geometry: g, needInput: needInput, hasBias: hasBias)
+    {
       return (
         dX.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }, unsafeBitCast(dW, to: Tensor<Scalar>.self),
         dB.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }
