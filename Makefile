@@ -8,7 +8,7 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test lint format demo custom-network golden benchmarks compare-torch clean reproduce-small notebook-check \
+.PHONY: all deps build test lint format demo custom-network golden benchmarks compare-torch fma-peak clean reproduce-small notebook-check \
   notebook-data report-screenshot
 
 all: build
@@ -103,6 +103,12 @@ benchmarks: deps
 	swift build $(SWIFT_BUILD_FLAGS) --product gradtrace-benchmarks
 	.build/release/gradtrace-benchmarks --repeats 7
 	.build/release/gradtrace-benchmarks --hvp --repeats 7 --models vgg08,vgg38,vgg38-bn-res
+
+# The machine's float32 FMA peak on 1 and 2 threads (the yardstick for the convolutions' GFLOP/s
+# that `gradtrace bench --profile` prints).
+fma-peak:
+	mkdir -p .build && cc -O2 -mavx512f -mfma -pthread benchmarks/fma_peak.c -o .build/fma_peak
+	.build/fma_peak 1 2
 
 # Issue 4's training comparison against PyTorch (needs: pip install torch==2.13.0 numpy);
 # about half an hour on 2 cores. Writes benchmarks/fashion-mnist-2-epochs.md.

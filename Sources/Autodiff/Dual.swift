@@ -25,6 +25,7 @@ public struct Dual<Base: TensorScalar>: TruncatedSeries where Base.Accumulator: 
   public static var order: Int { 1 }
   @inlinable public func coefficient(_ i: Int) -> Base { i == 0 ? value : tangent }
   @inlinable public init(constant value: Base) { self.init(value, tangent: 0) }
+  @inlinable public init(coefficients coefficient: (Int) -> Base) { self.init(coefficient(0), tangent: coefficient(1)) }
 
   public var description: String { "\(value) + \(tangent)ε" }
   @inlinable public var accumulator: Dual<Base.Accumulator> {

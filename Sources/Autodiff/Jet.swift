@@ -37,6 +37,9 @@ public struct Jet<Base: TensorScalar>: TruncatedSeries where Base.Accumulator: T
   public static var order: Int { 2 }
   @inlinable public func coefficient(_ i: Int) -> Base { i == 0 ? value : i == 1 ? first : second }
   @inlinable public init(constant value: Base) { self.init(value, first: 0, second: 0) }
+  @inlinable public init(coefficients coefficient: (Int) -> Base) {
+    self.init(coefficient(0), first: coefficient(1), second: coefficient(2))
+  }
 
   public var description: String { "\(value) + \(first)t + \(second)t²" }
   @inlinable public var accumulator: Jet<Base.Accumulator> {

@@ -45,29 +45,7 @@ extension Tape {
     switch statistics {
     case .batch:
       isTraining = true
-      x.scalars.withUnsafeBufferPointer { xs in
-        for ch in 0..<c {
-          // Two passes (mean, then squared deviations), accumulated in the wider type: a
-          // channel holds N·H·W values, and deep BN networks amplify any rounding here.
-          typealias Wide = Scalar.Accumulator
-          var total: Wide = 0
-          for image in 0..<n {
-            let base = (image * c + ch) * pixels
-            for i in 0..<pixels { total += xs[base + i].accumulator }
-          }
-          let mu = total / Wide(m)
-          var squares: Wide = 0
-          for image in 0..<n {
-            let base = (image * c + ch) * pixels
-            for i in 0..<pixels {
-              let d = xs[base + i].accumulator - mu
-              squares += d * d
-            }
-          }
-          mean[ch] = Scalar(accumulator: mu)
-          variance[ch] = Scalar(accumulator: squares / Wide(m))
-        }
-      }
+      (mean, variance) = Self.batchMoments(x, channels: c)
     case .running(let runningMean, let runningVariance):
       isTraining = false
       mean = runningMean.scalars
@@ -75,79 +53,73 @@ extension Tape {
     }
     let eps = Scalar(epsilon)
     let inverseStd = variance.map { 1 / Scalar.sqrt($0 + eps) }
+    let (gs, bs) = (g.scalars, b.scalars)
 
-    // x̂ is kept for the pullback; y = γ x̂ + β is the output. One pass writes both, or only
-    // y when nothing will be differentiated (a forward-only pass).
-    let keepsNormalized = requiresGradient(input) || requiresGradient(gamma) || requiresGradient(beta)
-    var normalized = Tensor<Scalar>(zeros: [0])
+    // y = γ (x − μ) r + β, one slice (an image's channel) at a time, slices split over threads.
+    // x̂ is not stored: the pullback recomputes it from x, which the tape keeps anyway.
     let y = x.scalars.withUnsafeBufferPointer { xs in
       Tensor<Scalar>(shape: x.shape) { ys in
-        let write = { (xh: UnsafeMutableBufferPointer<Scalar>?) in
-          for image in 0..<n {
-            for ch in 0..<c {
-              let base = (image * c + ch) * pixels
-              let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], g.scalars[ch], b.scalars[ch])
-              if let xh {
-                for i in 0..<pixels {
-                  let v = (xs[base + i] - mu) * r
-                  xh[base + i] = v
-                  ys[base + i] = gc * v + bc
-                }
-              } else {
-                for i in 0..<pixels { ys[base + i] = gc * ((xs[base + i] - mu) * r) + bc }
-              }
-            }
+        parallelChunks(n * c) { slices, _ in
+          for slice in slices {
+            let ch = slice % c
+            let base = slice * pixels
+            let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], gs[ch], bs[ch])
+            for i in base..<base + pixels { ys[i] = gc * ((xs[i] - mu) * r) + bc }
           }
-        }
-        if keepsNormalized {
-          normalized = Tensor<Scalar>(shape: x.shape) { write($0) }
-        } else {
-          write(nil)
         }
       }
     }
 
     let output = record(y, inputs: [input, gamma, beta]) { dY, tape in
-      // dβ and dγ are sums over N·H·W terms that largely cancel: accumulate them wide.
-      var wideGamma = [Scalar.Accumulator](repeating: 0, count: c)
-      var wideBeta = [Scalar.Accumulator](repeating: 0, count: c)
+      // dβ = Σ dy and dγ = Σ dy x̂ are sums over N·H·W terms that largely cancel: each slice's
+      // partial sums are accumulated wide (four independent chains) and added in image order,
+      // so the result does not depend on the thread count.
+      typealias Wide = Scalar.Accumulator
+      var sliceSums = [(dy: Wide, dyXhat: Wide)](repeating: (0, 0), count: n * c)
       dY.scalars.withUnsafeBufferPointer { dys in
-        normalized.scalars.withUnsafeBufferPointer { xh in
-          for image in 0..<n {
-            for ch in 0..<c {
-              let base = (image * c + ch) * pixels
-              var sumDy: Scalar.Accumulator = 0
-              var sumDyXhat: Scalar.Accumulator = 0
-              for i in 0..<pixels {
-                let dy = dys[base + i].accumulator
-                sumDy += dy
-                sumDyXhat += dy * xh[base + i].accumulator
+        x.scalars.withUnsafeBufferPointer { xs in
+          sliceSums.withUnsafeMutableBufferPointer { sums in
+            parallelChunks(n * c) { slices, _ in
+              for slice in slices {
+                let ch = slice % c
+                let (mu, r) = (mean[ch], inverseStd[ch])
+                let base = slice * pixels
+                sums[slice] = (
+                  Self.wideSum(pixels) { dys[base + $0] },
+                  Self.wideSum(pixels) { dys[base + $0] * ((xs[base + $0] - mu) * r) }
+                )
               }
-              wideBeta[ch] += sumDy
-              wideGamma[ch] += sumDyXhat
             }
           }
         }
+      }
+      var wideBeta = [Wide](repeating: 0, count: c)
+      var wideGamma = [Wide](repeating: 0, count: c)
+      for slice in 0..<n * c {
+        wideBeta[slice % c] += sliceSums[slice].dy
+        wideGamma[slice % c] += sliceSums[slice].dyXhat
       }
       let dGamma = wideGamma.map { Scalar(accumulator: $0) }
       let dBeta = wideBeta.map { Scalar(accumulator: $0) }
       if tape.requiresGradient(input) {
         let inverseM = 1 / Scalar(m)
         let dX = dY.scalars.withUnsafeBufferPointer { dys in
-          normalized.scalars.withUnsafeBufferPointer { xh in
+          x.scalars.withUnsafeBufferPointer { xs in
             Tensor<Scalar>(shape: x.shape) { dxs in
-              for image in 0..<n {
-                for ch in 0..<c {
-                  let base = (image * c + ch) * pixels
-                  let scale = g.scalars[ch] * inverseStd[ch]
+              parallelChunks(n * c) { slices, _ in
+                for slice in slices {
+                  let ch = slice % c
+                  let base = slice * pixels
+                  let scale = gs[ch] * inverseStd[ch]
                   if isTraining {
+                    let (mu, r) = (mean[ch], inverseStd[ch])
                     let meanDy = dBeta[ch] * inverseM
                     let meanDyXhat = dGamma[ch] * inverseM
-                    for i in 0..<pixels {
-                      dxs[base + i] = scale * (dys[base + i] - meanDy - xh[base + i] * meanDyXhat)
+                    for i in base..<base + pixels {
+                      dxs[i] = scale * (dys[i] - meanDy - ((xs[i] - mu) * r) * meanDyXhat)
                     }
                   } else {
-                    for i in 0..<pixels { dxs[base + i] = scale * dys[base + i] }
+                    for i in base..<base + pixels { dxs[i] = scale * dys[i] }
                   }
                 }
               }
@@ -161,5 +133,80 @@ extension Tape {
     }
     guard isTraining else { return (output, nil, nil) }
     return (output, Tensor(shape: [c], scalars: mean), Tensor(shape: [c], scalars: variance))
+  }
+}
+
+extension Tape {
+  /// The per-channel mean and biased variance of an NCHW batch, accumulated wide.
+  ///
+  /// Each slice (one image's channel, H·W values, in cache) gets its mean μ_s and squared
+  /// deviation sum M2_s by two passes over it; the P-value slices of a channel then combine
+  /// exactly: μ = (1/N) Σ μ_s and M2 = Σ M2_s + P Σ (μ_s − μ)², so σ² = M2 / (N·P). This is the
+  /// two-pass algorithm's accuracy with one pass over memory, and the slices are split over
+  /// threads while the combination runs in image order (the result does not depend on the
+  /// thread count).
+  static func batchMoments(_ x: Tensor<Scalar>, channels c: Int) -> (mean: [Scalar], variance: [Scalar]) {
+    typealias Wide = Scalar.Accumulator
+    let (n, pixels) = (x.shape[0], x.count / (x.shape[0] * c))
+    var slices = [(mean: Wide, squares: Wide)](repeating: (0, 0), count: n * c)
+    x.scalars.withUnsafeBufferPointer { xs in
+      slices.withUnsafeMutableBufferPointer { moments in
+        parallelChunks(n * c) { range, _ in
+          for slice in range {
+            let base = slice * pixels
+            let mu = wideSum(pixels) { xs[base + $0] } / Wide(pixels)
+            let squares = wideSum(pixels) { i -> Scalar.Accumulator in
+              let d = xs[base + i].accumulator - mu
+              return d * d
+            }
+            moments[slice] = (mu, squares)
+          }
+        }
+      }
+    }
+    var mean = [Scalar](repeating: 0, count: c)
+    var variance = [Scalar](repeating: 0, count: c)
+    for ch in 0..<c {
+      var total: Wide = 0
+      for image in 0..<n { total += slices[image * c + ch].mean }
+      let mu = total / Wide(n)
+      var squares: Wide = 0
+      var spread: Wide = 0
+      for image in 0..<n {
+        let slice = slices[image * c + ch]
+        squares += slice.squares
+        let d = slice.mean - mu
+        spread += d * d
+      }
+      mean[ch] = Scalar(accumulator: mu)
+      variance[ch] = Scalar(accumulator: (squares + Wide(pixels) * spread) / Wide(n * pixels))
+    }
+    return (mean, variance)
+  }
+
+  /// Σ term(i) for i in 0..<count, accumulated wide in four independent chains (a single chain
+  /// is bound by the add latency, four keep the adder busy).
+  @inline(__always)
+  static func wideSum(_ count: Int, _ term: (Int) -> Scalar) -> Scalar.Accumulator {
+    wideSum(count) { term($0).accumulator }
+  }
+
+  @inline(__always)
+  static func wideSum(_ count: Int, _ term: (Int) -> Scalar.Accumulator) -> Scalar.Accumulator {
+    typealias Wide = Scalar.Accumulator
+    var (s0, s1, s2, s3): (Wide, Wide, Wide, Wide) = (0, 0, 0, 0)
+    var i = 0
+    while i + 4 <= count {
+      s0 += term(i)
+      s1 += term(i + 1)
+      s2 += term(i + 2)
+      s3 += term(i + 3)
+      i += 4
+    }
+    while i < count {
+      s0 += term(i)
+      i += 1
+    }
+    return (s0 + s1) + (s2 + s3)
   }
 }

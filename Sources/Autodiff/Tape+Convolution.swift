@@ -17,15 +17,75 @@ extension Tape {
     let geometry = ConvolutionGeometry(
       batch: x.shape[0], inputChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
       outputChannels: w.shape[0], kernelSize: w.shape[2], stride: stride, padding: padding)
-    let y = Convolution.forward(x, filter: w, bias: bias.map(value), geometry: geometry)
+    let y = KernelProfile.measure(geometry.profileKind("forward")) {
+      Self.convolutionForward(x, filter: w, bias: bias.map(value), geometry: geometry)
+    }
     let inputs = [input, filter] + (bias.map { [$0] } ?? [])
     return record(y, inputs: inputs) { dY, tape in
-      let grads = Convolution.backward(
-        outputGradient: dY, input: x, filter: w, geometry: geometry,
-        needInput: tape.requiresGradient(input), hasBias: bias != nil)
+      let needInput = tape.requiresGradient(input)
+      let grads = KernelProfile.measure(geometry.profileKind("backward")) {
+        Self.convolutionBackward(
+          outputGradient: dY, input: x, filter: w, geometry: geometry, needInput: needInput, hasBias: bias != nil)
+      }
       if let dX = grads.input { tape.accumulate(dX, into: input) }
       tape.accumulate(grads.filter, into: filter)
       if let bias, let dB = grads.bias { tape.accumulate(dB, into: bias) }
     }
   }
+
+  /// The forward convolution on the fastest path for the scalar: oneDNN for Float (inside
+  /// `Convolution`), oneDNN plane by plane for the dual numbers and jets of Float
+  /// (`SeriesConvolution`), im2col + GEMM for the rest (Double, the oracle).
+  static func convolutionForward(
+    _ x: Tensor<Scalar>, filter w: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry
+  ) -> Tensor<Scalar> {
+    if OneDNNConvolution.isEnabled {
+      if Scalar.self == Dual<Float>.self,
+        let y = SeriesConvolution.forward(
+          cast(x, to: Dual<Float>.self), filter: cast(w, to: Dual<Float>.self),
+          bias: bias.map { cast($0, to: Dual<Float>.self) }, geometry: g)
+      {
+        return cast(y, to: Scalar.self)
+      }
+      if Scalar.self == Jet<Float>.self,
+        let y = SeriesConvolution.forward(
+          cast(x, to: Jet<Float>.self), filter: cast(w, to: Jet<Float>.self),
+          bias: bias.map { cast($0, to: Jet<Float>.self) }, geometry: g)
+      {
+        return cast(y, to: Scalar.self)
+      }
+    }
+    return Convolution.forward(x, filter: w, bias: bias, geometry: g)
+  }
+
+  /// The convolution's gradients, on the same paths as `convolutionForward`.
+  static func convolutionBackward(
+    outputGradient dY: Tensor<Scalar>, input x: Tensor<Scalar>, filter w: Tensor<Scalar>,
+    geometry g: ConvolutionGeometry,
+    needInput: Bool, hasBias: Bool
+  ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
+    func onSeries<S: TruncatedSeries>(_: S.Type) -> (
+      input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?
+    )?
+    where S.Base == Float {
+      guard
+        let (dX, dW, dB) = SeriesConvolution.backward(
+          outputGradient: cast(dY, to: S.self), input: cast(x, to: S.self), filter: cast(w, to: S.self), geometry: g,
+          needInput: needInput, hasBias: hasBias)
+      else { return nil }
+      return (dX.map { cast($0, to: Scalar.self) }, cast(dW, to: Scalar.self), dB.map { cast($0, to: Scalar.self) })
+    }
+    if OneDNNConvolution.isEnabled {
+      if Scalar.self == Dual<Float>.self, let grads = onSeries(Dual<Float>.self) { return grads }
+      if Scalar.self == Jet<Float>.self, let grads = onSeries(Jet<Float>.self) { return grads }
+    }
+    return Convolution.backward(
+      outputGradient: dY, input: x, filter: w, geometry: g, needInput: needInput, hasBias: hasBias)
+  }
+}
+
+/// The same tensor seen as a tensor of `Other`, which the caller has checked is its scalar type.
+@inline(__always)
+private func cast<Scalar: TensorScalar, Other: TensorScalar>(_ t: Tensor<Scalar>, to _: Other.Type) -> Tensor<Other> {
+  unsafeBitCast(t, to: Tensor<Other>.self)
 }

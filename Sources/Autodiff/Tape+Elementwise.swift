@@ -9,14 +9,18 @@ extension Tape {
     // Plain loops rather than `mapped` with a capturing closure: this runs on every activation.
     let y = x.scalars.withUnsafeBufferPointer { xs in
       Tensor<Scalar>(shape: x.shape) { ys in
-        for i in 0..<ys.count { ys[i] = xs[i] > 0 ? xs[i] : a * xs[i] }
+        parallelElements(ys.count) { range in
+          for i in range { ys[i] = xs[i] > 0 ? xs[i] : a * xs[i] }
+        }
       }
     }
     return record(y, inputs: [input]) { dY, tape in
       let dX = x.scalars.withUnsafeBufferPointer { xs in
         dY.scalars.withUnsafeBufferPointer { gs in
           Tensor<Scalar>(shape: x.shape) { dxs in
-            for i in 0..<dxs.count { dxs[i] = xs[i] > 0 ? gs[i] : a * gs[i] }
+            parallelElements(dxs.count) { range in
+              for i in range { dxs[i] = xs[i] > 0 ? gs[i] : a * gs[i] }
+            }
           }
         }
       }

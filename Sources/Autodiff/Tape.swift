@@ -24,7 +24,9 @@ public final class Tape<Scalar: TensorScalar> {
   private var gradients: [Tensor<Scalar>?] = []
   private var needsGradient: [Bool] = []
   private var isLeaf: [Bool] = []
-  private var pullbacks: [(output: Int, run: Pullback)] = []
+  private var pullbacks: [(output: Int, label: String, run: Pullback)] = []
+  /// What the pullbacks recorded now belong to in a profile (`labelled(_:_:)`).
+  private var currentLabel: String?
 
   public init() {}
 
@@ -59,7 +61,7 @@ public final class Tape<Scalar: TensorScalar> {
     for record in pullbacks.reversed() where record.output <= root.id {
       guard let outputGradient = gradients[record.output] else { continue }
       if !isLeaf[record.output] { gradients[record.output] = nil }
-      record.run(outputGradient, self)
+      KernelProfile.measure("\(record.label) backward") { record.run(outputGradient, self) }
     }
   }
 
@@ -72,15 +74,28 @@ public final class Tape<Scalar: TensorScalar> {
     values[variable.id] = Tensor(zeros: [0])
   }
 
+  /// Runs `body`, charging the backward time of the pullbacks it records to `label` in a
+  /// `KernelProfile` (a layer's kind, say "BatchNorm"); outside it a pullback is charged to the
+  /// primitive that recorded it.
+  public func labelled<T>(_ label: String, _ body: () -> T) -> T {
+    let outer = currentLabel
+    currentLabel = label
+    defer { currentLabel = outer }
+    return body()
+  }
+
   /// Records the output of a primitive. `pullback` receives the output gradient and must call
   /// `accumulate(_:into:)` for each input that `requiresGradient`.
   func record(
-    _ value: Tensor<Scalar>, inputs: [Variable],
+    _ value: Tensor<Scalar>, inputs: [Variable], primitive: String = #function,
     pullback: @escaping (_ outputGradient: Tensor<Scalar>, _ tape: Tape) -> Void
   ) -> Variable {
     let needs = inputs.contains { needsGradient[$0.id] }
     let output = append(value, needsGradient: needs, isLeaf: false)
-    if needs { pullbacks.append((output.id, pullback)) }
+    if needs {
+      let label = currentLabel ?? String(primitive.prefix { $0 != "(" })
+      pullbacks.append((output.id, label, pullback))
+    }
     return output
   }
 

@@ -15,6 +15,8 @@ public protocol TruncatedSeries: TensorScalar {
   func coefficient(_ i: Int) -> Base
   /// The constant series `value` (every other coefficient 0).
   init(constant value: Base)
+  /// The series whose coefficient of tⁱ is `coefficient(i)`, i in 0...order.
+  init(coefficients coefficient: (Int) -> Base)
 }
 
 extension TruncatedSeries {

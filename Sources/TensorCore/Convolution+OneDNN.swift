@@ -7,8 +7,9 @@ import Synchronization
 /// filters) around each call (`Sources/CDNNL`). On these shapes oneDNN's direct convolutions run
 /// at 2-4× the im2col + OpenBLAS products of `Convolution` (BENCHMARKS.md).
 ///
-/// Used by `Convolution` for `Float` only: Double (the test oracle, `--precision double`) and
-/// the dual and jet carriers of H·v and Taylor mode keep im2col + GEMM. Set
+/// Used by `Convolution` for `Float`, and coefficient by coefficient for the dual numbers and
+/// jets of Float that H·v and Taylor mode run on (`SeriesConvolution` in Autodiff); Double (the
+/// test oracle, `--precision double`) keeps im2col + GEMM. Set
 /// `GRADTRACE_CONVOLUTION=im2col` to use im2col for Float too (A/B measurements, tests).
 public enum OneDNNConvolution {
   /// Whether Float convolutions go to oneDNN (false when `GRADTRACE_CONVOLUTION=im2col`).
@@ -56,7 +57,16 @@ public enum OneDNNConvolution {
     -> Tensor<Float>?
   {
     guard let convolution = primitive(g, hasBias: bias != nil) else { return nil }
-    return Tensor(shape: g.outputShape) { y in
+    return KernelProfile.measure(g.profileKind("forward"), flops: g.forwardFLOPs) {
+      forward(convolution, x, w, bias, g)
+    }
+  }
+
+  private static func forward(
+    _ convolution: OpaquePointer, _ x: Tensor<Float>, _ w: Tensor<Float>, _ bias: Tensor<Float>?,
+    _ g: ConvolutionGeometry
+  ) -> Tensor<Float> {
+    Tensor(shape: g.outputShape) { y in
       x.scalars.withUnsafeBufferPointer { x in
         w.scalars.withUnsafeBufferPointer { w in
           let run = { (b: UnsafePointer<Float>?) in
@@ -76,32 +86,67 @@ public enum OneDNNConvolution {
     outputGradient dY: Tensor<Float>, input x: Tensor<Float>, filter w: Tensor<Float>, geometry g: ConvolutionGeometry,
     needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<Float>?, filter: Tensor<Float>, bias: Tensor<Float>?)? {
+    guard let (dW, dB) = backwardWeights(outputGradient: dY, input: x, geometry: g, hasBias: hasBias) else {
+      return nil
+    }
+    guard needInput else { return (nil, dW, dB) }
+    guard let dX = backwardData(outputGradient: dY, filter: w, geometry: g, hasBias: hasBias) else { return nil }
+    return (dX, dW, dB)
+  }
+
+  /// dW = Σ dY ⋆ X and, when `hasBias`, dB = Σ dY; nil when oneDNN refused the geometry.
+  public static func backwardWeights(
+    outputGradient dY: Tensor<Float>, input x: Tensor<Float>, geometry g: ConvolutionGeometry, hasBias: Bool
+  ) -> (filter: Tensor<Float>, bias: Tensor<Float>?)? {
     guard let convolution = primitive(g, hasBias: hasBias) else { return nil }
-    let threads = Int32(ComputeThreads.count)
+    return KernelProfile.measure(g.profileKind("backward"), flops: g.forwardFLOPs) {
+      backwardWeights(convolution, dY, x, g, hasBias)
+    }
+  }
+
+  private static func backwardWeights(
+    _ convolution: OpaquePointer, _ dY: Tensor<Float>, _ x: Tensor<Float>, _ g: ConvolutionGeometry, _ hasBias: Bool
+  ) -> (filter: Tensor<Float>, bias: Tensor<Float>?) {
     var dB: Tensor<Float>? = hasBias ? Tensor(zeros: [g.outputChannels]) : nil
     let dW = Tensor<Float>(shape: g.filterShape) { dW in
       x.scalars.withUnsafeBufferPointer { x in
         dY.scalars.withUnsafeBufferPointer { dY in
           let run = { (db: UnsafeMutablePointer<Float>?) in
             check(
-              gt_convolution_backward_weights(convolution, x.baseAddress, dY.baseAddress, dW.baseAddress, db, threads),
+              gt_convolution_backward_weights(
+                convolution, x.baseAddress, dY.baseAddress, dW.baseAddress, db, Int32(ComputeThreads.count)),
               "backward-weights")
           }
           if dB != nil { dB!.scalars.withUnsafeMutableBufferPointer { run($0.baseAddress) } } else { run(nil) }
         }
       }
     }
-    let dX: Tensor<Float>? =
-      needInput
-      ? Tensor(shape: g.inputShape) { dX in
-        dY.scalars.withUnsafeBufferPointer { dY in
-          w.scalars.withUnsafeBufferPointer { w in
-            check(
-              gt_convolution_backward_data(convolution, dY.baseAddress, w.baseAddress, dX.baseAddress, threads),
-              "backward-data")
-          }
+    return (dW, dB)
+  }
+
+  /// dX = conv_transpose(dY, W); nil when oneDNN refused the geometry. (`hasBias` only picks
+  /// the cached primitives of a convolution with a bias; the data gradient does not involve it.)
+  public static func backwardData(
+    outputGradient dY: Tensor<Float>, filter w: Tensor<Float>, geometry g: ConvolutionGeometry, hasBias: Bool
+  ) -> Tensor<Float>? {
+    guard let convolution = primitive(g, hasBias: hasBias) else { return nil }
+    return KernelProfile.measure(g.profileKind("backward"), flops: g.forwardFLOPs) {
+      backwardData(convolution, dY, w, g)
+    }
+  }
+
+  private static func backwardData(
+    _ convolution: OpaquePointer, _ dY: Tensor<Float>, _ w: Tensor<Float>, _ g: ConvolutionGeometry
+  ) -> Tensor<Float> {
+    Tensor(shape: g.inputShape) { dX in
+      dY.scalars.withUnsafeBufferPointer { dY in
+        w.scalars.withUnsafeBufferPointer { w in
+          check(
+            gt_convolution_backward_data(
+              convolution, dY.baseAddress, w.baseAddress, dX.baseAddress, Int32(ComputeThreads.count)),
+            "backward-data")
         }
-      } : nil
-    return (dX, dW, dB)
+      }
+    }
   }
 }

@@ -24,6 +24,16 @@ public enum Convolution {
     {
       return unsafeBitCast(y, to: Tensor<Scalar>.self)
     }
+    return KernelProfile.measure(g.profileKind("forward"), flops: realFLOPs(Scalar.self, g.forwardFLOPs)) {
+      im2colForward(input, filter: filter, bias: bias, geometry: g)
+    }
+  }
+
+  /// The forward convolution by im2col and GEMM.
+  @inlinable
+  static func im2colForward<Scalar: TensorScalar>(
+    _ input: Tensor<Scalar>, filter: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry
+  ) -> Tensor<Scalar> {
     // Every output element is written by a GEMM with beta = 0: no zero fill needed.
     var output = input.scalars.withUnsafeBufferPointer { x in
       filter.scalars.withUnsafeBufferPointer { w in
@@ -78,6 +88,19 @@ public enum Convolution {
         dB.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }
       )
     }
+    let flops = realFLOPs(Scalar.self, (needInput ? 2 : 1) * g.forwardFLOPs)
+    return KernelProfile.measure(g.profileKind("backward"), flops: flops) {
+      im2colBackward(
+        outputGradient: dY, input: input, filter: filter, geometry: g, needInput: needInput, hasBias: hasBias)
+    }
+  }
+
+  /// The convolution's gradients by im2col and GEMM.
+  @inlinable
+  static func im2colBackward<Scalar: TensorScalar>(
+    outputGradient dY: Tensor<Scalar>, input: Tensor<Scalar>, filter: Tensor<Scalar>,
+    geometry g: ConvolutionGeometry, needInput: Bool, hasBias: Bool
+  ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
     let workers = max(1, min(ComputeThreads.count, g.batch))
     let filterCount = g.outputChannels * g.patchSize
     // One filter-gradient accumulator per worker, reduced after the parallel section.
@@ -149,6 +172,13 @@ public enum Convolution {
     if needInput { dX = Tensor(shape: g.inputShape, scalars: dXScalars) }
     let dB = hasBias ? sumOverBatchAndPixels(dY) : nil
     return (dX, dW, dB)
+  }
+
+  /// `flops` for a product on real numbers (Float, Double), 0 on series, whose real arithmetic
+  /// a profile counts where it happens.
+  @inlinable
+  static func realFLOPs<Scalar: TensorScalar>(_: Scalar.Type, _ flops: Double) -> Double {
+    Scalar.self == Float.self || Scalar.self == Double.self ? flops : 0
   }
 
   /// How many images share one matrix product: enough that a product has at least

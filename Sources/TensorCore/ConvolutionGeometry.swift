@@ -37,6 +37,17 @@ public struct ConvolutionGeometry: Equatable, Sendable {
   public var inputImageSize: Int { inputChannels * height * width }
   public var outputImageSize: Int { outputChannels * outputPixels }
 
+  /// Floating-point operations of the forward convolution: 2 per multiply-add, O·C·k² per
+  /// output pixel. The data and filter gradients each take as many.
+  public var forwardFLOPs: Double { 2 * Double(outputChannels * patchSize) * Double(outputPixels * batch) }
+
+  /// The convolution's kind in a `KernelProfile`: kernel/stride, input map and `pass`, as
+  /// `convolution 3×3/1 32×32 forward`. The layer and its real-valued kernels charge the same
+  /// kind; only the kernels declare FLOPs, so its GFLOP/s count the real arithmetic done.
+  public func profileKind(_ pass: String) -> String {
+    "convolution \(kernelSize)×\(kernelSize)/\(stride) \(height)×\(width) \(pass)"
+  }
+
   public var inputShape: [Int] { [batch, inputChannels, height, width] }
   public var filterShape: [Int] { [outputChannels, inputChannels, kernelSize, kernelSize] }
   public var outputShape: [Int] { [batch, outputChannels, outputHeight, outputWidth] }

@@ -1,6 +1,6 @@
 import CBLAS
 import CMalloc
-import Dispatch
+import CDNNL
 
 /// How many threads the kernels may use.
 ///
@@ -42,21 +42,34 @@ public func parallelChunks(
     body(0..<total, 0)
     return
   }
-  // The chunks are disjoint, so the workers never touch the same elements: the closure is
-  // safe to share even though its captures (buffer pointers) are not `Sendable`.
-  withoutActuallyEscaping(body) { body in
-    let shared = UncheckedSendable(body)
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-      let start = total * worker / workers
-      let end = total * (worker + 1) / workers
-      shared.value(start..<end, worker)
-    }
+  runWorkers(workers) { worker in
+    body(total * worker / workers..<total * (worker + 1) / workers, worker)
   }
 }
 
-/// Carries a value across a concurrency boundary whose safety the caller guarantees.
-@usableFromInline
-struct UncheckedSendable<Value>: @unchecked Sendable {
-  @usableFromInline let value: Value
-  @usableFromInline init(_ value: Value) { self.value = value }
+/// Runs `body(range)` on contiguous ranges covering `0..<count`, one per worker, each at least
+/// `grain` elements long: element-wise work on a large tensor runs on every thread, a small one
+/// stays on the calling thread (a parallel region costs a few microseconds).
+@inlinable
+public func parallelElements(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+  parallelChunks(count, maximumWorkers: min(ComputeThreads.count, max(1, count / grain))) { range, _ in
+    body(range)
+  }
+}
+
+/// Runs `body(worker)` for every worker in `0..<workers` concurrently, on the OpenMP team that
+/// oneDNN's convolutions use (`gt_parallel`): one pool of threads for all of gradtrace's work.
+public func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
+  // The workers touch disjoint data (the callers' contract), so sharing the non-escaping
+  // closure with them through a pointer is safe; it does not outlive this call.
+  withoutActuallyEscaping(body) { body in
+    var job = body
+    withUnsafeMutablePointer(to: &job) { pointer in
+      gt_parallel(
+        Int32(workers),
+        { context, worker in
+          context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(worker))
+        }, pointer)
+    }
+  }
 }

@@ -14,16 +14,18 @@ public enum Pooling {
     let scale = 1 / Scalar(k * k)
     x.scalars.withUnsafeBufferPointer { xs in
       y.scalars.withUnsafeMutableBufferPointer { ys in
-        for plane in 0..<(n * c) {
-          let src = plane * h * w
-          let dst = plane * oh * ow
-          for i in 0..<oh {
-            for j in 0..<ow {
-              var sum: Scalar = 0
-              for a in 0..<k {
-                for b in 0..<k { sum += xs[src + (i * k + a) * w + j * k + b] }
+        parallelElements(n * c, grain: planeGrain(h * w)) { planes in
+          for plane in planes {
+            let src = plane * h * w
+            let dst = plane * oh * ow
+            for i in 0..<oh {
+              for j in 0..<ow {
+                var sum: Scalar = 0
+                for a in 0..<k {
+                  for b in 0..<k { sum += xs[src + (i * k + a) * w + j * k + b] }
+                }
+                ys[dst + i * ow + j] = sum * scale
               }
-              ys[dst + i * ow + j] = sum * scale
             }
           }
         }
@@ -43,14 +45,16 @@ public enum Pooling {
     let scale = 1 / Scalar(k * k)
     dy.scalars.withUnsafeBufferPointer { g in
       dx.scalars.withUnsafeMutableBufferPointer { d in
-        for plane in 0..<(n * c) {
-          let src = plane * oh * ow
-          let dst = plane * h * w
-          for i in 0..<oh {
-            for j in 0..<ow {
-              let value = g[src + i * ow + j] * scale
-              for a in 0..<k {
-                for b in 0..<k { d[dst + (i * k + a) * w + j * k + b] = value }
+        parallelElements(n * c, grain: planeGrain(h * w)) { planes in
+          for plane in planes {
+            let src = plane * oh * ow
+            let dst = plane * h * w
+            for i in 0..<oh {
+              for j in 0..<ow {
+                let value = g[src + i * ow + j] * scale
+                for a in 0..<k {
+                  for b in 0..<k { d[dst + (i * k + a) * w + j * k + b] = value }
+                }
               }
             }
           }
@@ -59,6 +63,10 @@ public enum Pooling {
     }
     return dx
   }
+
+  /// How many planes of `pixels` elements make a chunk worth a thread.
+  @inlinable
+  static func planeGrain(_ pixels: Int) -> Int { max(1, (1 << 15) / max(1, pixels)) }
 
   /// [N, C, H, W] → [N, C]: the mean over each channel's pixels.
   @inlinable

@@ -1,10 +1,13 @@
 extension Tensor {
-  /// A tensor of the same shape with `transform` applied to every element.
+  /// A tensor of the same shape with `transform` applied to every element (on every thread for a
+  /// large tensor: `transform` must not touch shared state).
   @inlinable
   public func mapped(_ transform: (Scalar) -> Scalar) -> Tensor {
     scalars.withUnsafeBufferPointer { x in
       Tensor(shape: shape) { r in
-        for i in 0..<r.count { r[i] = transform(x[i]) }
+        parallelElements(r.count) { range in
+          for i in range { r[i] = transform(x[i]) }
+        }
       }
     }
   }
@@ -16,7 +19,9 @@ extension Tensor {
     return scalars.withUnsafeBufferPointer { a in
       other.scalars.withUnsafeBufferPointer { b in
         Tensor(shape: shape) { r in
-          for i in 0..<r.count { r[i] = combine(a[i], b[i]) }
+          parallelElements(r.count) { range in
+            for i in range { r[i] = combine(a[i], b[i]) }
+          }
         }
       }
     }

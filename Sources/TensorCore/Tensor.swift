@@ -61,7 +61,9 @@ extension Tensor {
     precondition(lhs.shape == rhs.shape, "Tensor +=: shapes \(lhs.shape) and \(rhs.shape) differ")
     lhs.scalars.withUnsafeMutableBufferPointer { l in
       rhs.scalars.withUnsafeBufferPointer { r in
-        for i in 0..<l.count { l[i] += r[i] }
+        parallelElements(l.count) { range in
+          for i in range { l[i] += r[i] }
+        }
       }
     }
   }

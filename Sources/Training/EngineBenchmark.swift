@@ -36,9 +36,11 @@ public struct EngineBenchmark: Sendable {
     /// 1×, gradient and step 3× the forward pass's FLOPs (forward, data and weight gradients).
     /// nil for hvp and jets, whose arithmetic is on Dual and Jet numbers.
     public var gflops: Double?
+    /// Where the timed passes spent their time, by kind (`profile` set), largest first.
+    public var profile: [ProfileRow]?
 
     enum CodingKeys: String, CodingKey {
-      case model, pass, threads, repeats, gflops
+      case model, pass, threads, repeats, gflops, profile
       case batchSize = "batch_size"
       case imagesPerSecond = "images_per_second"
       case medianMilliseconds = "median_ms"
@@ -47,9 +49,33 @@ public struct EngineBenchmark: Sendable {
     }
   }
 
+  /// One kind of work in a profile, per pass (averaged over the timed passes).
+  public struct ProfileRow: Codable, Sendable, Equatable {
+    /// The kind: `convolution 3×3/1 32×32 forward`, `BatchNorm backward`, `optimizer`, `other`
+    /// (what no measurement covered: the loss, gradient bookkeeping, allocation).
+    public var kind: String
+    public var milliseconds: Double
+    /// The fraction of the pass's time.
+    public var share: Double
+    /// Measurements per pass.
+    public var calls: Double
+    /// For convolutions: their FLOPs ÷ their time.
+    public var gflops: Double?
+
+    /// The group the kind belongs to: convolution, BatchNorm, activation, optimizer or other.
+    public var group: String {
+      for group in ["convolution", "BatchNorm", "activation", "optimizer"] where kind.hasPrefix(group) {
+        return group
+      }
+      return "other"
+    }
+  }
+
   public var configuration: NetworkConfiguration
   public var batchSize = 100
   public var repeats = 7
+  /// Also measure where the time goes (`KernelProfile`); costs well under 1% of a pass.
+  public var profile = false
 
   public init(configuration: NetworkConfiguration) { self.configuration = configuration }
 
@@ -89,7 +115,9 @@ public struct EngineBenchmark: Sendable {
     case .step:
       body = {
         let result = network.gradients(images: images, labels: labels)
-        adam.step(&network.parameters, gradients: result.gradients, learningRate: 1e-3)
+        KernelProfile.measure("optimizer") {
+          adam.step(&network.parameters, gradients: result.gradients, learningRate: 1e-3)
+        }
       }
     case .gradient: body = { _ = network.gradients(images: images, labels: labels, updateRunningStatistics: false) }
     case .hvp: body = { _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction) }
@@ -97,9 +125,10 @@ public struct EngineBenchmark: Sendable {
     case .forward: body = { _ = network.evaluate(images: images, labels: labels, mode: .training) }
     }
     var times: [Double] = []
+    let kernels = KernelProfile()
     for index in 0...repeats {
       let start = DispatchTime.now().uptimeNanoseconds
-      body()
+      KernelProfile.$active.withValue(profile && index > 0 ? kernels : nil) { body() }
       let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
       if index > 0 { times.append(milliseconds) }
     }
@@ -115,6 +144,23 @@ public struct EngineBenchmark: Sendable {
       model: c.shortName, pass: pass.rawValue, batchSize: batchSize, threads: ComputeThreads.count, repeats: repeats,
       imagesPerSecond: Double(batchSize) / median * 1000, medianMilliseconds: median,
       minimumMilliseconds: sorted.first!, maximumMilliseconds: sorted.last!,
-      gflops: multiple.map { $0 * Self.forwardFLOPs(network, batchSize: batchSize) / (median * 1e6) })
+      gflops: multiple.map { $0 * Self.forwardFLOPs(network, batchSize: batchSize) / (median * 1e6) },
+      profile: profile ? Self.rows(kernels.entries, passes: repeats, totalMilliseconds: times.reduce(0, +)) : nil)
+  }
+
+  /// The profile's entries per pass, largest first, with `other` for the time none covered.
+  static func rows(_ entries: [String: KernelProfile.Entry], passes: Int, totalMilliseconds: Double) -> [ProfileRow] {
+    let perPass = totalMilliseconds / Double(passes)
+    var rows = entries.map { kind, entry in
+      ProfileRow(
+        kind: kind, milliseconds: entry.seconds * 1000 / Double(passes),
+        share: entry.seconds * 1000 / totalMilliseconds, calls: Double(entry.calls) / Double(passes),
+        gflops: entry.flops > 0 ? entry.flops / entry.seconds / 1e9 : nil)
+    }
+    let covered = rows.reduce(0) { $0 + $1.milliseconds }
+    rows.append(
+      ProfileRow(
+        kind: "other", milliseconds: max(0, perPass - covered), share: max(0, perPass - covered) / perPass, calls: 1))
+    return rows.sorted { $0.milliseconds > $1.milliseconds }
   }
 }

@@ -21,6 +21,7 @@ struct Bench: ParsableCommand {
       Examples:
         gradtrace bench --model vgg38 --batchnorm --residual --threads 2
         gradtrace bench --model vgg08 --pass hvp --repeats 5 --json
+        gradtrace bench --model densenet --batchnorm --profile
       """)
 
   @OptionGroup var modelOptions: ModelOptions
@@ -29,7 +30,11 @@ struct Bench: ParsableCommand {
   @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 100
   @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
   @Option(parsing: .unconditional, help: "Timed passes after the warm-up.") var repeats = 7
-  @Flag(help: "Print JSON (images_per_second, median_ms, min_ms, max_ms, gflops, …).") var json = false
+  @Flag(
+    help:
+      "Also show where the time goes: each kind of work (every convolution geometry with its GFLOP/s, BatchNorm, activation, optimizer, …) and their groups."
+  ) var profile = false
+  @Flag(help: "Print JSON (images_per_second, median_ms, min_ms, max_ms, gflops, profile, …).") var json = false
 
   func validate() throws {
     guard batchSize >= 2 else {
@@ -45,6 +50,7 @@ struct Bench: ParsableCommand {
     var benchmark = EngineBenchmark(configuration: try modelOptions.configuration(for: nil, source: ""))
     benchmark.batchSize = batchSize
     benchmark.repeats = repeats
+    benchmark.profile = profile
     let result = try benchmark.run(pass)
     if json {
       let encoder = JSONEncoder()
@@ -61,5 +67,22 @@ struct Bench: ParsableCommand {
         format: "median %.1f ms (min %.1f, max %.1f), %.1f images/s", result.medianMilliseconds,
         result.minimumMilliseconds, result.maximumMilliseconds, result.imagesPerSecond)
         + (result.gflops.map { String(format: ", %.1f GFLOP/s", $0) } ?? ""))
+    if let rows = result.profile { printProfile(rows) }
+  }
+
+  /// The profile as a table (kinds, largest first) and a line per group.
+  private func printProfile(_ rows: [EngineBenchmark.ProfileRow]) {
+    print("\nwhere a pass's time goes (own time of each kind, per pass):")
+    print("  " + "kind".padding(toLength: 44, withPad: " ", startingAt: 0) + "      ms   share  calls  GFLOP/s")
+    for row in rows {
+      print(
+        "  " + row.kind.padding(toLength: 44, withPad: " ", startingAt: 0)
+          + String(format: " %7.1f  %5.1f%%  %5.0f", row.milliseconds, 100 * row.share, row.calls)
+          + (row.gflops.map { String(format: "  %7.1f", $0) } ?? ""))
+    }
+    var groups: [String: Double] = [:]
+    for row in rows { groups[row.group, default: 0] += row.share }
+    let order = ["convolution", "BatchNorm", "activation", "optimizer", "other"]
+    print("by group: " + order.map { String(format: "%@ %.1f%%", $0, 100 * (groups[$0] ?? 0)) }.joined(separator: ", "))
   }
 }

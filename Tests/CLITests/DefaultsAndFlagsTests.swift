@@ -170,6 +170,29 @@ struct DefaultsAndFlagsTests {
     #expect(hvp.status == 0 && hvp.standardOutput.contains("hvp"), "\(hvp.standardError)")
   }
 
+  /// `bench --profile`: the kinds' own times add up to the pass, convolutions carry GFLOP/s,
+  /// and the text names every group.
+  @Test func benchProfile() throws {
+    let arguments = ["bench", "--model", "vgg08", "--batchnorm", "--batch-size", "8", "--repeats", "2", "--profile"]
+    let run = try GradTraceRun(arguments + ["--json"])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    let rows = try #require(json["profile"] as? [[String: Any]], "\(run.standardOutput)")
+    let kinds = rows.compactMap { $0["kind"] as? String }
+    for kind in [
+      "convolution 3×3/1 32×32 forward", "convolution 3×3/1 32×32 backward", "BatchNorm forward",
+      "BatchNorm backward", "activation forward", "optimizer", "other",
+    ] {
+      #expect(kinds.contains(kind), "\(kind) in \(kinds)")
+    }
+    let shares = rows.compactMap { $0["share"] as? Double }
+    #expect(shares.count == rows.count && abs(shares.reduce(0, +) - 1) < 1e-6, "shares \(shares)")
+    let convolution = try #require(rows.first { $0["kind"] as? String == "convolution 3×3/1 32×32 forward" })
+    #expect((convolution["gflops"] as? Double ?? 0) > 0 && (convolution["calls"] as? Double) == 2)
+    let text = try GradTraceRun(arguments)
+    #expect(text.status == 0 && text.standardOutput.contains("by group: convolution"), "\(text.standardOutput)")
+  }
+
   /// A missing file is named once; a directory or a place where no file can be made gets one
   /// plain sentence, not HDF5's argument dump.
   @Test func fileSystemErrorsAreOnePlainSentence() throws {

@@ -33,6 +33,29 @@ public enum Operation: Sendable, Equatable {
 
   /// Applies the operation to its inputs on the context's tape.
   func apply<Scalar: TensorScalar>(_ inputs: [Variable], in context: LayerContext<Scalar>) -> Variable {
+    context.tape.labelled(profileKind) {
+      KernelProfile.measure("\(profileKind) forward") { run(inputs, in: context) }
+    }
+  }
+
+  /// The kind of work the operation is in a `KernelProfile` (a convolution layer's own time is
+  /// its glue; its kernel is charged to the convolution's geometry).
+  var profileKind: String {
+    switch self {
+    case .convolution: "convolution layer"
+    case .batchNorm: "BatchNorm"
+    case .leakyReLU, .sigmoid, .tanh: "activation"
+    case .averagePool, .maxPool, .globalAveragePool: "pooling"
+    case .add: "add"
+    case .concatenate: "concatenate"
+    case .linear: "linear"
+    case .flatten: "reshape"
+    case .dropout: "dropout"
+    case .subsamplePad: "subsample_pad"
+    }
+  }
+
+  private func run<Scalar: TensorScalar>(_ inputs: [Variable], in context: LayerContext<Scalar>) -> Variable {
     let tape = context.tape
     switch self {
     case .convolution(let stride, let padding):

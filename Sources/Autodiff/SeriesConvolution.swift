@@ -1,0 +1,113 @@
+import TensorCore
+
+/// Convolutions of dual numbers and jets of Float (H·v and Taylor mode) on oneDNN, one real
+/// convolution per pair of coefficient planes.
+///
+/// A convolution is bilinear, so on truncated series X = Σ Xⱼ tʲ and W = Σ Wᵢ tⁱ it is the
+/// Cauchy product of the planes, truncated after t^K:
+///
+///     Y_k  = Σ_{i+j=k} conv(Wᵢ, Xⱼ) + b_k
+///     dX_k = Σ_{i+j=k} conv_transpose(dYⱼ, Wᵢ)        (backward data)
+///     dW_k = Σ_{i+j=k} Σ_images dYⱼ ⋆ Xᵢ              (backward weights),   dB_k = Σ dY_k
+///
+/// For a Dual (K = 1) that is Ẏ = conv(Ẇ, X) + conv(W, Ẋ), the tangent of forward-over-reverse;
+/// for a Jet (K = 2) five products of the forward pass. A plane that is zero everywhere (the
+/// images' tangent, a direction that leaves a layer alone) is skipped, as `Dual.gemm` skips it.
+/// Every term is a Float convolution at oneDNN's speed instead of an im2col product on series.
+enum SeriesConvolution {
+  /// The output, or nil when oneDNN refused the geometry (the caller uses im2col).
+  static func forward<S: TruncatedSeries>(
+    _ x: Tensor<S>, filter w: Tensor<S>, bias: Tensor<S>?, geometry g: ConvolutionGeometry
+  ) -> Tensor<S>? where S.Base == Float {
+    let (xs, ws) = (planes(x), planes(w))
+    var ys: [Tensor<Float>?] = []
+    for k in 0...S.order {
+      var sum: Tensor<Float>?
+      for i in 0...k {
+        guard let wi = ws[i], let xj = xs[k - i] else { continue }
+        guard let term = OneDNNConvolution.forward(xj, filter: wi, bias: nil, geometry: g) else { return nil }
+        add(term, to: &sum)
+      }
+      ys.append(sum)
+    }
+    if let bias {
+      for (k, b) in planes(bias).enumerated() {
+        guard let b else { continue }
+        var y = ys[k] ?? Tensor(zeros: g.outputShape)
+        Convolution.addChannelBias(b, to: &y)
+        ys[k] = y
+      }
+    }
+    return series(ys, shape: g.outputShape)
+  }
+
+  /// The input gradient (when `needInput`), the filter and the bias gradients, or nil when
+  /// oneDNN refused the geometry.
+  static func backward<S: TruncatedSeries>(
+    outputGradient dY: Tensor<S>, input x: Tensor<S>, filter w: Tensor<S>, geometry g: ConvolutionGeometry,
+    needInput: Bool, hasBias: Bool
+  ) -> (input: Tensor<S>?, filter: Tensor<S>, bias: Tensor<S>?)? where S.Base == Float {
+    let (dys, xs, ws) = (planes(dY), planes(x), planes(w))
+    var dXs: [Tensor<Float>?] = []
+    var dWs: [Tensor<Float>?] = []
+    for k in 0...S.order {
+      var (dX, dW): (Tensor<Float>?, Tensor<Float>?) = (nil, nil)
+      for j in 0...k {
+        guard let dyj = dys[j] else { continue }
+        if let xi = xs[k - j] {
+          guard
+            let term = OneDNNConvolution.backwardWeights(outputGradient: dyj, input: xi, geometry: g, hasBias: false)
+          else { return nil }
+          add(term.filter, to: &dW)
+        }
+        if needInput, let wi = ws[k - j] {
+          guard let term = OneDNNConvolution.backwardData(outputGradient: dyj, filter: wi, geometry: g, hasBias: false)
+          else { return nil }
+          add(term, to: &dX)
+        }
+      }
+      dXs.append(dX)
+      dWs.append(dW)
+    }
+    return (
+      needInput ? series(dXs, shape: g.inputShape) : nil, series(dWs, shape: g.filterShape),
+      hasBias ? Convolution.sumOverBatchAndPixels(dY) : nil
+    )
+  }
+
+  /// The coefficient planes of a series tensor, nil for a plane that is zero everywhere.
+  static func planes<S: TruncatedSeries>(_ t: Tensor<S>) -> [Tensor<Float>?] where S.Base == Float {
+    t.scalars.withUnsafeBufferPointer { source in
+      (0...S.order).map { i -> Tensor<Float>? in
+        let plane = Tensor<Float>(shape: t.shape) { p in
+          parallelElements(p.count) { range in
+            for e in range { p[e] = source[e].coefficient(i) }
+          }
+        }
+        return plane.scalars.contains { $0 != 0 } ? plane : nil
+      }
+    }
+  }
+
+  /// The series tensor with these coefficient planes (nil: zero).
+  static func series<S: TruncatedSeries>(_ planes: [Tensor<Float>?], shape: [Int]) -> Tensor<S> where S.Base == Float {
+    // The planes side by side in one buffer (zeros for a missing one), then interleaved.
+    let count = shape.reduce(1, *)
+    var flat = [Float](repeating: 0, count: planes.count * count)
+    for (i, plane) in planes.enumerated() {
+      if let plane { flat.replaceSubrange(i * count..<(i + 1) * count, with: plane.scalars) }
+    }
+    return flat.withUnsafeBufferPointer { flat in
+      Tensor(shape: shape) { out in
+        parallelElements(count) { range in
+          for e in range { out[e] = S(coefficients: { flat[$0 * count + e] }) }
+        }
+      }
+    }
+  }
+
+  /// sum += term (sum = term when there is none yet).
+  private static func add(_ term: Tensor<Float>, to sum: inout Tensor<Float>?) {
+    if sum != nil { sum! += term } else { sum = term }
+  }
+}
