@@ -44,6 +44,7 @@ MODELS = {
     "vgg38-bn-res": ["--model", "vgg38", "--batchnorm", "--residual"],
     "densenet40-bn": ["--model", "densenet", "--batchnorm"],
     "resnet20": ["--model", "resnet20"],
+    "resnet20-bn-res": ["--model", "resnet20", "--batchnorm", "--residual"],
 }
 GRADTRACE_PASS = {"step": "step", "hvp": "hvp", "vhv": "jets"}
 
@@ -99,7 +100,7 @@ def torch_passes(model, x, y):
 
 def gradtrace_median(binary, model_args, shape, classes, gradtrace_pass, args):
     output = subprocess.run(
-        [binary, "bench", *model_args, "--input-shape", shape, "--classes", str(classes), "--pass", gradtrace_pass,
+        [binary, "bench", *model_args, "--input", shape, "--classes", str(classes), "--pass", gradtrace_pass,
          "--batch-size", str(args.batch), "--threads", str(args.threads), "--repeats", str(args.repeats), "--json"],
         check=True, capture_output=True, text=True).stdout
     return json.loads(output)["median_ms"]
@@ -134,7 +135,7 @@ def main():
             classes = int(classes)
             c, h, w = (int(n) for n in shape.split("x"))
             with tempfile.TemporaryDirectory() as tmp:
-                subprocess.run([args.gradtrace, "init", *MODELS[name], "--input-shape", shape, "--classes",
+                subprocess.run([args.gradtrace, "init", *MODELS[name], "--dataset", "synthetic", "--input", shape, "--classes",
                                 str(classes), "-o", f"{tmp}/init.h5"], check=True, stdout=subprocess.DEVNULL)
                 model = load_checkpoint(f"{tmp}/init.h5").train()
             x = torch.randn(args.batch, c, h, w)
