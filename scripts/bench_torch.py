@@ -8,11 +8,12 @@ For every model and input shape, each round runs `gradtrace bench --json` (a sep
 (warm-up + `--repeats`); the table gives the median over rounds of each side's median and the
 ratio (PyTorch's time ÷ gradtrace's: above 1, gradtrace is faster). Passes:
 
-  step  forward + backward + Adam update (gradtrace `--pass step`; torch.optim.Adam)
-  hvp   one Hessian-vector product H·v (gradtrace `--pass hvp`, forward-over-reverse; PyTorch
-        double backward, and torch.func's jvp of grad)
-  vhv   the scalar vᵀHv (gradtrace `--pass jets`, Taylor mode; PyTorch: the faster of its
-        two H·v, then a dot product)
+  step      forward + backward + Adam update (gradtrace `--pass step`; torch.optim.Adam)
+  gradient  forward + backward (gradtrace `--pass gradient`; torch.autograd.grad)
+  hvp       one Hessian-vector product H·v (gradtrace `--pass hvp`, forward-over-reverse;
+            PyTorch's double backward, and torch.func's jvp of grad)
+  vhv       the scalar vᵀHv (gradtrace `--pass jets`, Taylor mode; PyTorch: each of its two
+            H·v, then a dot product)
 
 BatchNorm runs in training mode on both sides (torch.func: `replace_all_batch_norm_modules_`,
 batch statistics without running averages). Networks come from `gradtrace init` checkpoints
@@ -46,7 +47,7 @@ MODELS = {
     "resnet20": ["--model", "resnet20"],
     "resnet20-bn-res": ["--model", "resnet20", "--batchnorm", "--residual"],
 }
-GRADTRACE_PASS = {"step": "step", "hvp": "hvp", "vhv": "jets"}
+GRADTRACE_PASS = {"step": "step", "gradient": "gradient", "hvp": "hvp", "vhv": "jets"}
 
 
 def timed(function, repeats):
@@ -71,6 +72,9 @@ def torch_passes(model, x, y):
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
 
+    def gradient():
+        return torch.autograd.grad(F.cross_entropy(model(x), y), params)
+
     def double_backward():
         g = torch.autograd.grad(F.cross_entropy(model(x), y), params, create_graph=True)
         return torch.autograd.grad(g, params, grad_outputs=v)
@@ -93,6 +97,7 @@ def torch_passes(model, x, y):
 
     return {
         "step": {"Adam step": step},
+        "gradient": {"forward + backward": gradient},
         "hvp": {"double backward": double_backward, "jvp(grad)": jvp_of_grad},
         "vhv": {"double backward + dot": vhv(double_backward), "jvp(grad) + dot": vhv(jvp_of_grad)},
     }
@@ -110,7 +115,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help="from: " + ", ".join(MODELS))
     parser.add_argument("--inputs", default="1x32x32:10", help="CxHxW:classes, comma-separated")
-    parser.add_argument("--passes", default="step", help="step, hvp, vhv (comma-separated)")
+    parser.add_argument("--passes", default="step", help="step, gradient, hvp, vhv (comma-separated)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
