@@ -30,8 +30,9 @@ extension Tape {
     _ input: Variable, scale gamma: Variable, shift beta: Variable,
     statistics: BatchNormStatistics<Scalar>, epsilon: Double = 1e-5
   ) -> (output: Variable, mean: Tensor<Scalar>?, variance: Tensor<Scalar>?) {
-    let x = value(input)
-    precondition(x.rank == 4, "batchNorm: expects NCHW, got \(x.shape)")
+    let x = storedValue(input)
+    precondition(x.rank == 4, "batchNorm: expects [N, C, H, W], got \(x.shape)")
+    let blocked = x.layout == .blocked16
     let (n, c) = (x.shape[0], x.shape[1])
     let pixels = x.shape[2] * x.shape[3]
     let m = n * pixels
@@ -55,39 +56,52 @@ extension Tape {
     let inverseStd = variance.map { 1 / Scalar.sqrt($0 + eps) }
     let (gs, bs) = (g.scalars, b.scalars)
 
-    // y = γ (x − μ) r + β, one slice (an image's channel) at a time, slices split over threads.
-    // x̂ is not stored: the pullback recomputes it from x, which the tape keeps anyway.
-    let y = x.scalars.withUnsafeBufferPointer { xs in
-      Tensor<Scalar>(shape: x.shape) { ys in
-        parallelChunks(n * c) { slices, _ in
-          for slice in slices {
-            let ch = slice % c
-            let base = slice * pixels
-            let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], gs[ch], bs[ch])
-            for i in base..<base + pixels { ys[i] = gc * ((xs[i] - mu) * r) + bc }
+    // y = γ (x − μ) r + β, one slice (an image's channel) at a time, slices split over threads
+    // (a convolution's blocked output: `BlockedBatchNorm`, the same arithmetic). x̂ is not
+    // stored: the pullback recomputes it from x, which the tape keeps anyway.
+    let y =
+      blocked
+      ? Self.fromFloat(
+        BlockedBatchNorm.normalize(
+          Self.toFloat(x), mean: Self.toFloat(mean), inverseStd: Self.toFloat(inverseStd), gamma: Self.toFloat(gs),
+          beta: Self.toFloat(bs)))
+      : x.scalars.withUnsafeBufferPointer { xs in
+        Tensor<Scalar>(shape: x.shape) { ys in
+          parallelChunks(n * c) { slices, _ in
+            for slice in slices {
+              let ch = slice % c
+              let base = slice * pixels
+              let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], gs[ch], bs[ch])
+              for i in base..<base + pixels { ys[i] = gc * ((xs[i] - mu) * r) + bc }
+            }
           }
         }
       }
-    }
 
-    let output = record(y, inputs: [input, gamma, beta]) { dY, tape in
+    let output = record(y, inputs: [input, gamma, beta], layoutAware: true) { dY, tape in
       // dβ = Σ dy and dγ = Σ dy x̂ are sums over N·H·W terms that largely cancel: each slice's
       // partial sums are accumulated wide (four independent chains) and added in image order,
       // so the result does not depend on the thread count.
       typealias Wide = Scalar.Accumulator
       var sliceSums = [(dy: Wide, dyXhat: Wide)](repeating: (0, 0), count: n * c)
-      dY.scalars.withUnsafeBufferPointer { dys in
-        x.scalars.withUnsafeBufferPointer { xs in
-          sliceSums.withUnsafeMutableBufferPointer { sums in
-            parallelChunks(n * c) { slices, _ in
-              for slice in slices {
-                let ch = slice % c
-                let (mu, r) = (mean[ch], inverseStd[ch])
-                let base = slice * pixels
-                sums[slice] = (
-                  Self.wideSum(pixels) { dys[base + $0] },
-                  Self.wideSum(pixels) { dys[base + $0] * ((xs[base + $0] - mu) * r) }
-                )
+      if blocked {
+        let sums = BlockedBatchNorm.sliceSums(
+          dY: Self.toFloat(dY), x: Self.toFloat(x), mean: Self.toFloat(mean), inverseStd: Self.toFloat(inverseStd))
+        for slice in 0..<n * c { sliceSums[slice] = (Self.wide(sums.dy[slice]), Self.wide(sums.dyXhat[slice])) }
+      } else {
+        dY.scalars.withUnsafeBufferPointer { dys in
+          x.scalars.withUnsafeBufferPointer { xs in
+            sliceSums.withUnsafeMutableBufferPointer { sums in
+              parallelChunks(n * c) { slices, _ in
+                for slice in slices {
+                  let ch = slice % c
+                  let (mu, r) = (mean[ch], inverseStd[ch])
+                  let base = slice * pixels
+                  sums[slice] = (
+                    Self.wideSum(pixels) { dys[base + $0] },
+                    Self.wideSum(pixels) { dys[base + $0] * ((xs[base + $0] - mu) * r) }
+                  )
+                }
               }
             }
           }
@@ -103,29 +117,37 @@ extension Tape {
       let dBeta = wideBeta.map { Scalar(accumulator: $0) }
       if tape.requiresGradient(input) {
         let inverseM = 1 / Scalar(m)
-        let dX = dY.scalars.withUnsafeBufferPointer { dys in
-          x.scalars.withUnsafeBufferPointer { xs in
-            Tensor<Scalar>(shape: x.shape) { dxs in
-              parallelChunks(n * c) { slices, _ in
-                for slice in slices {
-                  let ch = slice % c
-                  let base = slice * pixels
-                  let scale = gs[ch] * inverseStd[ch]
-                  if isTraining {
-                    let (mu, r) = (mean[ch], inverseStd[ch])
-                    let meanDy = dBeta[ch] * inverseM
-                    let meanDyXhat = dGamma[ch] * inverseM
-                    for i in base..<base + pixels {
-                      dxs[i] = scale * (dys[i] - meanDy - ((xs[i] - mu) * r) * meanDyXhat)
+        let dX =
+          blocked
+          ? Self.fromFloat(
+            BlockedBatchNorm.inputGradient(
+              dY: Self.toFloat(dY), x: Self.toFloat(x), mean: Self.toFloat(mean),
+              inverseStd: Self.toFloat(inverseStd), scale: Self.toFloat((0..<c).map { gs[$0] * inverseStd[$0] }),
+              meanDy: Self.toFloat(dBeta.map { $0 * inverseM }), meanDyXhat: Self.toFloat(dGamma.map { $0 * inverseM }),
+              isTraining: isTraining))
+          : dY.scalars.withUnsafeBufferPointer { dys in
+            x.scalars.withUnsafeBufferPointer { xs in
+              Tensor<Scalar>(shape: x.shape) { dxs in
+                parallelChunks(n * c) { slices, _ in
+                  for slice in slices {
+                    let ch = slice % c
+                    let base = slice * pixels
+                    let scale = gs[ch] * inverseStd[ch]
+                    if isTraining {
+                      let (mu, r) = (mean[ch], inverseStd[ch])
+                      let meanDy = dBeta[ch] * inverseM
+                      let meanDyXhat = dGamma[ch] * inverseM
+                      for i in base..<base + pixels {
+                        dxs[i] = scale * (dys[i] - meanDy - ((xs[i] - mu) * r) * meanDyXhat)
+                      }
+                    } else {
+                      for i in base..<base + pixels { dxs[i] = scale * dys[i] }
                     }
-                  } else {
-                    for i in base..<base + pixels { dxs[i] = scale * dys[i] }
                   }
                 }
               }
             }
           }
-        }
         tape.accumulate(dX, into: input)
       }
       tape.accumulate(Tensor(shape: [c], scalars: dGamma), into: gamma)
@@ -149,17 +171,22 @@ extension Tape {
     typealias Wide = Scalar.Accumulator
     let (n, pixels) = (x.shape[0], x.count / (x.shape[0] * c))
     var slices = [(mean: Wide, squares: Wide)](repeating: (0, 0), count: n * c)
-    x.scalars.withUnsafeBufferPointer { xs in
-      slices.withUnsafeMutableBufferPointer { moments in
-        parallelChunks(n * c) { range, _ in
-          for slice in range {
-            let base = slice * pixels
-            let mu = wideSum(pixels) { xs[base + $0] } / Wide(pixels)
-            let squares = wideSum(pixels) { i -> Scalar.Accumulator in
-              let d = xs[base + i].accumulator - mu
-              return d * d
+    if x.layout == .blocked16 {
+      let moments = BlockedBatchNorm.sliceMoments(toFloat(x))
+      for slice in 0..<n * c { slices[slice] = (wide(moments.means[slice]), wide(moments.squares[slice])) }
+    } else {
+      x.scalars.withUnsafeBufferPointer { xs in
+        slices.withUnsafeMutableBufferPointer { moments in
+          parallelChunks(n * c) { range, _ in
+            for slice in range {
+              let base = slice * pixels
+              let mu = wideSum(pixels) { xs[base + $0] } / Wide(pixels)
+              let squares = wideSum(pixels) { i -> Scalar.Accumulator in
+                let d = xs[base + i].accumulator - mu
+                return d * d
+              }
+              moments[slice] = (mu, squares)
             }
-            moments[slice] = (mu, squares)
           }
         }
       }
@@ -209,4 +236,20 @@ extension Tape {
     }
     return (s0 + s1) + (s2 + s3)
   }
+
+  /// A blocked tensor as the Float tensor it is (only Float activations are ever blocked).
+  static func toFloat(_ t: Tensor<Scalar>) -> Tensor<Float> {
+    precondition(Scalar.self == Float.self, "batchNorm: a blocked \(Scalar.self) tensor")
+    return unsafeBitCast(t, to: Tensor<Float>.self)
+  }
+
+  static func toFloat(_ values: [Scalar]) -> [Float] {
+    precondition(Scalar.self == Float.self, "batchNorm: blocked \(Scalar.self) values")
+    return unsafeBitCast(values, to: [Float].self)
+  }
+
+  static func fromFloat(_ t: Tensor<Float>) -> Tensor<Scalar> { unsafeBitCast(t, to: Tensor<Scalar>.self) }
+
+  /// A Double sum of Float values as the accumulator type (Double for Float).
+  static func wide(_ value: Double) -> Scalar.Accumulator { Scalar.Accumulator(value) }
 }

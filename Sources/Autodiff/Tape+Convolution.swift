@@ -4,11 +4,12 @@ extension Tape {
   /// 2-D convolution of `input` [N, C, H, W] with `filter` [O, C, k, k] and an optional `bias` [O].
   ///
   /// Forward Y = W ⋆ X + b; pullback dX = Wᵀ ⋆ dY (col2im), dW = Σ dY·Xᵀ, db = Σ dY
-  /// (the kernels and their derivation are in `Convolution`).
+  /// (the kernels and their derivation are in `Convolution`). On oneDNN the input may come
+  /// blocked and the output stays blocked (`TensorLayout`).
   public func conv2d(
     _ input: Variable, filter: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0
   ) -> Variable {
-    let x = value(input)
+    let x = storedValue(input)
     let w = value(filter)
     precondition(
       x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1],
@@ -21,7 +22,7 @@ extension Tape {
       Self.convolutionForward(x, filter: w, bias: bias.map(value), geometry: geometry)
     }
     let inputs = [input, filter] + (bias.map { [$0] } ?? [])
-    return record(y, inputs: inputs) { dY, tape in
+    return record(y, inputs: inputs, layoutAware: true) { dY, tape in
       let needInput = tape.requiresGradient(input)
       let grads = KernelProfile.measure(geometry.profileKind("backward")) {
         Self.convolutionBackward(
@@ -33,13 +34,21 @@ extension Tape {
     }
   }
 
-  /// The forward convolution on the fastest path for the scalar: oneDNN for Float (inside
-  /// `Convolution`), oneDNN plane by plane for the dual numbers and jets of Float
-  /// (`SeriesConvolution`), im2col + GEMM for the rest (Double, the oracle).
+  /// The forward convolution on the fastest path for the scalar: oneDNN for Float (its output
+  /// left in oneDNN's blocked layout when `keepsBlockedLayout`), oneDNN plane by plane for the
+  /// dual numbers and jets of Float (`SeriesConvolution`), im2col + GEMM for the rest (Double,
+  /// the oracle). Only a Float `x` is ever blocked.
   static func convolutionForward(
     _ x: Tensor<Scalar>, filter w: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry
   ) -> Tensor<Scalar> {
     if OneDNNConvolution.isEnabled {
+      if Scalar.self == Float.self,
+        let y = OneDNNConvolution.forward(
+          cast(x, to: Float.self), filter: cast(w, to: Float.self), bias: bias.map { cast($0, to: Float.self) },
+          geometry: g, preferring: OneDNNConvolution.keepsBlockedLayout ? .blocked16 : .nchw)
+      {
+        return cast(y, to: Scalar.self)
+      }
       if Scalar.self == Dual<Float>.self,
         let y = SeriesConvolution.forward(
           cast(x, to: Dual<Float>.self), filter: cast(w, to: Dual<Float>.self),
@@ -55,7 +64,7 @@ extension Tape {
         return cast(y, to: Scalar.self)
       }
     }
-    return Convolution.forward(x, filter: w, bias: bias, geometry: g)
+    return Convolution.forward(x.inLayout(.nchw), filter: w, bias: bias, geometry: g)
   }
 
   /// The convolution's gradients, on the same paths as `convolutionForward`.
@@ -76,11 +85,23 @@ extension Tape {
       return (dX.map { cast($0, to: Scalar.self) }, cast(dW, to: Scalar.self), dB.map { cast($0, to: Scalar.self) })
     }
     if OneDNNConvolution.isEnabled {
+      // dY comes in the output's layout; dX goes out in the input's.
+      if Scalar.self == Float.self,
+        let grads = OneDNNConvolution.backward(
+          outputGradient: cast(dY, to: Float.self), input: cast(x, to: Float.self), filter: cast(w, to: Float.self),
+          geometry: g, needInput: needInput, hasBias: hasBias)
+      {
+        return (
+          grads.input.map { cast($0, to: Scalar.self) }, cast(grads.filter, to: Scalar.self),
+          grads.bias.map { cast($0, to: Scalar.self) }
+        )
+      }
       if Scalar.self == Dual<Float>.self, let grads = onSeries(Dual<Float>.self) { return grads }
       if Scalar.self == Jet<Float>.self, let grads = onSeries(Jet<Float>.self) { return grads }
     }
     return Convolution.backward(
-      outputGradient: dY, input: x, filter: w, geometry: g, needInput: needInput, hasBias: hasBias)
+      outputGradient: dY.inLayout(.nchw), input: x.inLayout(.nchw), filter: w, geometry: g, needInput: needInput,
+      hasBias: hasBias)
   }
 }
 

@@ -3,21 +3,22 @@ import TensorCore
 extension Tape {
   /// Leaky ReLU: y = x for x > 0, slope·x otherwise; dy/dx = 1 or slope (PyTorch takes the
   /// slope branch at exactly 0).
+  /// Works in either `TensorLayout` (element by element).
   public func leakyReLU(_ input: Variable, slope: Double) -> Variable {
-    let x = value(input)
+    let x = storedValue(input)
     let a = Scalar(slope)
     // Plain loops rather than `mapped` with a capturing closure: this runs on every activation.
     let y = x.scalars.withUnsafeBufferPointer { xs in
-      Tensor<Scalar>(shape: x.shape) { ys in
+      Tensor<Scalar>(shape: x.shape, layout: x.layout) { ys in
         parallelElements(ys.count) { range in
           for i in range { ys[i] = xs[i] > 0 ? xs[i] : a * xs[i] }
         }
       }
     }
-    return record(y, inputs: [input]) { dY, tape in
+    return record(y, inputs: [input], layoutAware: true) { dY, tape in
       let dX = x.scalars.withUnsafeBufferPointer { xs in
         dY.scalars.withUnsafeBufferPointer { gs in
-          Tensor<Scalar>(shape: x.shape) { dxs in
+          Tensor<Scalar>(shape: x.shape, layout: x.layout) { dxs in
             parallelElements(dxs.count) { range in
               for i in range { dxs[i] = xs[i] > 0 ? gs[i] : a * gs[i] }
             }
@@ -58,12 +59,13 @@ extension Tape {
     }
   }
 
-  /// Element-wise sum of two tensors of the same shape (a residual connection).
-  /// Pullback: both inputs receive dY unchanged.
+  /// Element-wise sum of two tensors of the same shape (a residual connection), in the left
+  /// one's layout. Pullback: both inputs receive dY unchanged.
   public func add(_ lhs: Variable, _ rhs: Variable) -> Variable {
-    let (a, b) = (value(lhs), value(rhs))
+    let a = storedValue(lhs)
+    let b = storedValue(rhs).inLayout(a.layout)
     precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
-    return record(a.zipped(with: b, +), inputs: [lhs, rhs]) { dY, tape in
+    return record(a.zipped(with: b, +), inputs: [lhs, rhs], layoutAware: true) { dY, tape in
       tape.accumulate(dY, into: lhs)
       tape.accumulate(dY, into: rhs)
     }

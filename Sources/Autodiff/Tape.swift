@@ -24,7 +24,7 @@ public final class Tape<Scalar: TensorScalar> {
   private var gradients: [Tensor<Scalar>?] = []
   private var needsGradient: [Bool] = []
   private var isLeaf: [Bool] = []
-  private var pullbacks: [(output: Int, label: String, run: Pullback)] = []
+  private var pullbacks: [(output: Int, label: String, layoutAware: Bool, run: Pullback)] = []
   /// What the pullbacks recorded now belong to in a profile (`labelled(_:_:)`).
   private var currentLabel: String?
 
@@ -40,8 +40,13 @@ public final class Tape<Scalar: TensorScalar> {
     append(value, needsGradient: requiresGradient, isLeaf: true)
   }
 
-  /// The value recorded for `variable` (shared, not copied: `Tensor` is copy-on-write).
-  public func value(_ variable: Variable) -> Tensor<Scalar> { values[variable.id] }
+  /// The value recorded for `variable` in NCHW layout (shared, not copied: `Tensor` is
+  /// copy-on-write; a value a convolution left blocked is reordered for the caller).
+  public func value(_ variable: Variable) -> Tensor<Scalar> { values[variable.id].inLayout(.nchw) }
+
+  /// The value as stored, in whichever `TensorLayout` its primitive produced: for primitives
+  /// that handle both layouts (`record(…, layoutAware: true)`).
+  func storedValue(_ variable: Variable) -> Tensor<Scalar> { values[variable.id] }
 
   /// The shape of the value recorded for `variable`.
   public func shape(_ variable: Variable) -> [Int] { values[variable.id].shape }
@@ -51,7 +56,7 @@ public final class Tape<Scalar: TensorScalar> {
 
   /// The gradient of the last `backward` root with respect to a leaf, or nil when none flowed
   /// there (the leaf did not ask for one or does not influence the root).
-  public func gradient(_ variable: Variable) -> Tensor<Scalar>? { gradients[variable.id] }
+  public func gradient(_ variable: Variable) -> Tensor<Scalar>? { gradients[variable.id]?.inLayout(.nchw) }
 
   /// Runs reverse mode from a scalar `root`, seeding its gradient with `seed` (1 by default).
   public func backward(from root: Variable, seed: Scalar = 1) {
@@ -61,7 +66,9 @@ public final class Tape<Scalar: TensorScalar> {
     for record in pullbacks.reversed() where record.output <= root.id {
       guard let outputGradient = gradients[record.output] else { continue }
       if !isLeaf[record.output] { gradients[record.output] = nil }
-      KernelProfile.measure("\(record.label) backward") { record.run(outputGradient, self) }
+      KernelProfile.measure("\(record.label) backward") {
+        record.run(record.layoutAware ? outputGradient : outputGradient.inLayout(.nchw), self)
+      }
     }
   }
 
@@ -85,26 +92,29 @@ public final class Tape<Scalar: TensorScalar> {
   }
 
   /// Records the output of a primitive. `pullback` receives the output gradient and must call
-  /// `accumulate(_:into:)` for each input that `requiresGradient`.
+  /// `accumulate(_:into:)` for each input that `requiresGradient`. The gradient comes in NCHW
+  /// layout, or, for a `layoutAware` primitive, in the layout of its output `value`.
   func record(
-    _ value: Tensor<Scalar>, inputs: [Variable], primitive: String = #function,
+    _ value: Tensor<Scalar>, inputs: [Variable], layoutAware: Bool = false, primitive: String = #function,
     pullback: @escaping (_ outputGradient: Tensor<Scalar>, _ tape: Tape) -> Void
   ) -> Variable {
     let needs = inputs.contains { needsGradient[$0.id] }
     let output = append(value, needsGradient: needs, isLeaf: false)
     if needs {
       let label = currentLabel ?? String(primitive.prefix { $0 != "(" })
-      pullbacks.append((output.id, label, pullback))
+      pullbacks.append((output.id, label, layoutAware, pullback))
     }
     return output
   }
 
-  /// Adds `gradient` onto the gradient of `variable` (nothing if it needs none).
-  func accumulate(_ gradient: Tensor<Scalar>, into variable: Variable) {
+  /// Adds `gradient` onto the gradient of `variable` (nothing if it needs none). A gradient is
+  /// kept in the layout of its variable's value.
+  func accumulate(_ incoming: Tensor<Scalar>, into variable: Variable) {
     guard needsGradient[variable.id] else { return }
     precondition(
-      gradient.shape == values[variable.id].shape,
-      "Tape: gradient shape \(gradient.shape) ≠ value shape \(values[variable.id].shape)")
+      incoming.shape == values[variable.id].shape,
+      "Tape: gradient shape \(incoming.shape) ≠ value shape \(values[variable.id].shape)")
+    let gradient = incoming.inLayout(values[variable.id].layout)
     if gradients[variable.id] == nil {
       gradients[variable.id] = gradient
     } else {

@@ -3,9 +3,10 @@ import Foundation
 import Synchronization
 
 /// Float32 convolutions on oneDNN (Debian's libdnnl-dev): forward, backward data and backward
-/// weights in oneDNN's blocked layout, reordered from and to PyTorch's (NCHW activations, OIHW
-/// filters) around each call (`Sources/CDNNL`). On these shapes oneDNN's direct convolutions run
-/// at 2-4× the im2col + OpenBLAS products of `Convolution` (BENCHMARKS.md).
+/// weights in oneDNN's blocked layout (`Sources/CDNNL`). Activations come and go in either
+/// `TensorLayout`: an NCHW one is reordered around the call, a `.blocked16` one is used in
+/// place; filters are OIHW. On these shapes oneDNN's direct convolutions run at 2-4× the im2col
+/// + OpenBLAS products of `Convolution` (BENCHMARKS.md).
 ///
 /// Used by `Convolution` for `Float`, and coefficient by coefficient for the dual numbers and
 /// jets of Float that H·v and Taylor mode run on (`SeriesConvolution` in Autodiff); Double (the
@@ -14,6 +15,12 @@ import Synchronization
 public enum OneDNNConvolution {
   /// Whether Float convolutions go to oneDNN (false when `GRADTRACE_CONVOLUTION=im2col`).
   public static let isEnabled = ProcessInfo.processInfo.environment["GRADTRACE_CONVOLUTION"] != "im2col"
+
+  /// Whether the tape keeps convolution outputs in the blocked layout oneDNN computes them in
+  /// (false when `GRADTRACE_LAYOUT=nchw`, for A/B measurements; tests override it per task).
+  public static var keepsBlockedLayout: Bool { blockedLayoutOverride ?? blockedLayoutDefault }
+  @TaskLocal public static var blockedLayoutOverride: Bool?
+  private static let blockedLayoutDefault = ProcessInfo.processInfo.environment["GRADTRACE_LAYOUT"] != "nchw"
 
   struct Key: Hashable {
     var batch, inputChannels, height, width, outputChannels, kernelSize, stride, padding: Int
@@ -52,27 +59,32 @@ public enum OneDNNConvolution {
 
   /// y = conv(x, w) (+ b); nil when oneDNN refused the geometry.
   public static func forward(
-    _ x: Tensor<Float>, filter w: Tensor<Float>, bias: Tensor<Float>?, geometry g: ConvolutionGeometry
+    _ x: Tensor<Float>, filter w: Tensor<Float>, bias: Tensor<Float>?, geometry g: ConvolutionGeometry,
+    preferring preferred: TensorLayout = .nchw
   )
     -> Tensor<Float>?
   {
     guard let convolution = primitive(g, hasBias: bias != nil) else { return nil }
+    // The output is blocked when the caller prefers it and oneDNN computes it so (no reorder).
+    let layout: TensorLayout =
+      preferred == .blocked16 && gt_convolution_output_blocked(convolution) != 0 ? .blocked16 : .nchw
     return KernelProfile.measure(g.profileKind("forward"), flops: g.forwardFLOPs) {
-      forward(convolution, x, w, bias, g)
+      forward(convolution, x, w, bias, g, layout)
     }
   }
 
   private static func forward(
     _ convolution: OpaquePointer, _ x: Tensor<Float>, _ w: Tensor<Float>, _ bias: Tensor<Float>?,
-    _ g: ConvolutionGeometry
+    _ g: ConvolutionGeometry, _ layout: TensorLayout
   ) -> Tensor<Float> {
-    Tensor(shape: g.outputShape) { y in
-      x.scalars.withUnsafeBufferPointer { x in
+    Tensor(shape: g.outputShape, layout: layout) { y in
+      x.scalars.withUnsafeBufferPointer { xs in
         w.scalars.withUnsafeBufferPointer { w in
           let run = { (b: UnsafePointer<Float>?) in
             check(
               gt_convolution_forward(
-                convolution, x.baseAddress, w.baseAddress, b, y.baseAddress, Int32(ComputeThreads.count)), "forward")
+                convolution, xs.baseAddress, code(x.layout), w.baseAddress, b, y.baseAddress, code(layout),
+                Int32(ComputeThreads.count)), "forward")
           }
           if let bias { bias.scalars.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
         }
@@ -90,7 +102,9 @@ public enum OneDNNConvolution {
       return nil
     }
     guard needInput else { return (nil, dW, dB) }
-    guard let dX = backwardData(outputGradient: dY, filter: w, geometry: g, hasBias: hasBias) else { return nil }
+    guard let dX = backwardData(outputGradient: dY, filter: w, geometry: g, hasBias: hasBias, layout: x.layout) else {
+      return nil
+    }
     return (dX, dW, dB)
   }
 
@@ -109,12 +123,13 @@ public enum OneDNNConvolution {
   ) -> (filter: Tensor<Float>, bias: Tensor<Float>?) {
     var dB: Tensor<Float>? = hasBias ? Tensor(zeros: [g.outputChannels]) : nil
     let dW = Tensor<Float>(shape: g.filterShape) { dW in
-      x.scalars.withUnsafeBufferPointer { x in
-        dY.scalars.withUnsafeBufferPointer { dY in
+      x.scalars.withUnsafeBufferPointer { xs in
+        dY.scalars.withUnsafeBufferPointer { dYs in
           let run = { (db: UnsafeMutablePointer<Float>?) in
             check(
               gt_convolution_backward_weights(
-                convolution, x.baseAddress, dY.baseAddress, dW.baseAddress, db, Int32(ComputeThreads.count)),
+                convolution, xs.baseAddress, code(x.layout), dYs.baseAddress, code(dY.layout), dW.baseAddress, db,
+                Int32(ComputeThreads.count)),
               "backward-weights")
           }
           if dB != nil { dB!.scalars.withUnsafeMutableBufferPointer { run($0.baseAddress) } } else { run(nil) }
@@ -124,26 +139,33 @@ public enum OneDNNConvolution {
     return (dW, dB)
   }
 
-  /// dX = conv_transpose(dY, W); nil when oneDNN refused the geometry. (`hasBias` only picks
-  /// the cached primitives of a convolution with a bias; the data gradient does not involve it.)
+  /// dX = conv_transpose(dY, W) in `layout` (the input's); nil when oneDNN refused the
+  /// geometry. (`hasBias` only picks the cached primitives of a convolution with a bias; the
+  /// data gradient does not involve it.)
   public static func backwardData(
-    outputGradient dY: Tensor<Float>, filter w: Tensor<Float>, geometry g: ConvolutionGeometry, hasBias: Bool
+    outputGradient dY: Tensor<Float>, filter w: Tensor<Float>, geometry g: ConvolutionGeometry, hasBias: Bool,
+    layout: TensorLayout = .nchw
   ) -> Tensor<Float>? {
     guard let convolution = primitive(g, hasBias: hasBias) else { return nil }
     return KernelProfile.measure(g.profileKind("backward"), flops: g.forwardFLOPs) {
-      backwardData(convolution, dY, w, g)
+      backwardData(convolution, dY, w, g, layout)
     }
   }
 
+  /// The C API's code for a layout.
+  private static func code(_ layout: TensorLayout) -> Int32 { layout == .blocked16 ? 1 : 0 }
+
   private static func backwardData(
-    _ convolution: OpaquePointer, _ dY: Tensor<Float>, _ w: Tensor<Float>, _ g: ConvolutionGeometry
+    _ convolution: OpaquePointer, _ dY: Tensor<Float>, _ w: Tensor<Float>, _ g: ConvolutionGeometry,
+    _ layout: TensorLayout
   ) -> Tensor<Float> {
-    Tensor(shape: g.inputShape) { dX in
-      dY.scalars.withUnsafeBufferPointer { dY in
+    Tensor(shape: g.inputShape, layout: layout) { dX in
+      dY.scalars.withUnsafeBufferPointer { dYs in
         w.scalars.withUnsafeBufferPointer { w in
           check(
             gt_convolution_backward_data(
-              convolution, dY.baseAddress, w.baseAddress, dX.baseAddress, Int32(ComputeThreads.count)),
+              convolution, dYs.baseAddress, code(dY.layout), w.baseAddress, dX.baseAddress, code(layout),
+              Int32(ComputeThreads.count)),
             "backward-data")
         }
       }

@@ -34,6 +34,7 @@ public enum Convolution {
   static func im2colForward<Scalar: TensorScalar>(
     _ input: Tensor<Scalar>, filter: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry
   ) -> Tensor<Scalar> {
+    precondition(input.layout == .nchw, "Convolution: im2col needs an NCHW input, got \(input.layout)")
     // Every output element is written by a GEMM with beta = 0: no zero fill needed.
     var output = input.scalars.withUnsafeBufferPointer { x in
       filter.scalars.withUnsafeBufferPointer { w in
@@ -101,6 +102,8 @@ public enum Convolution {
     outputGradient dY: Tensor<Scalar>, input: Tensor<Scalar>, filter: Tensor<Scalar>,
     geometry g: ConvolutionGeometry, needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
+    precondition(
+      input.layout == .nchw && dY.layout == .nchw, "Convolution: im2col needs NCHW tensors, got \(input.layout)")
     let workers = max(1, min(ComputeThreads.count, g.batch))
     let filterCount = g.outputChannels * g.patchSize
     // One filter-gradient accumulator per worker, reduced after the parallel section.

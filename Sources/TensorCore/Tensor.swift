@@ -5,8 +5,10 @@
 public struct Tensor<Scalar: TensorScalar>: Sendable {
   /// The extent of each axis, outermost first.
   public private(set) var shape: [Int]
-  /// The elements in row-major order.
+  /// The elements in row-major order (`.nchw`), or oneDNN's channel-blocked order.
   public var scalars: [Scalar]
+  /// How `scalars` are ordered; `.nchw` unless a kernel chose `.blocked16` (see `TensorLayout`).
+  public var layout: TensorLayout = .nchw
 
   /// A tensor of the given shape holding `scalars` in row-major order.
   public init(shape: [Int], scalars: [Scalar]) {
@@ -28,7 +30,10 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
   /// A tensor whose every element `initialize` writes (it must write all of them): no zero fill
   /// first, for kernels that overwrite their output anyway.
   @inlinable
-  public init(shape: [Int], initializingWith initialize: (UnsafeMutableBufferPointer<Scalar>) -> Void) {
+  public init(
+    shape: [Int], layout: TensorLayout = .nchw,
+    initializingWith initialize: (UnsafeMutableBufferPointer<Scalar>) -> Void
+  ) {
     let count = shape.reduce(1, *)
     self.init(
       shape: shape,
@@ -36,6 +41,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
         initialize(buffer)
         initialized = count
       })
+    self.layout = layout
   }
 
   /// The number of elements.
@@ -45,12 +51,15 @@ public struct Tensor<Scalar: TensorScalar>: Sendable {
 
   /// The same elements viewed with another shape of equal element count.
   public func reshaped(to newShape: [Int]) -> Tensor {
-    Tensor(shape: newShape, scalars: scalars)
+    precondition(layout == .nchw, "Tensor.reshaped: a \(layout) tensor has no row-major order to reshape")
+    return Tensor(shape: newShape, scalars: scalars)
   }
 
   /// Converts every element to another scalar type through Double.
   public func converted<Other: TensorScalar>(to _: Other.Type = Other.self) -> Tensor<Other> {
-    Tensor<Other>(shape: shape, scalars: scalars.map { Other($0.doubleValue) })
+    var result = Tensor<Other>(shape: shape, scalars: scalars.map { Other($0.doubleValue) })
+    result.layout = layout
+    return result
   }
 }
 
@@ -59,6 +68,7 @@ extension Tensor {
   @inlinable
   public static func += (lhs: inout Tensor, rhs: Tensor) {
     precondition(lhs.shape == rhs.shape, "Tensor +=: shapes \(lhs.shape) and \(rhs.shape) differ")
+    precondition(lhs.layout == rhs.layout, "Tensor +=: layouts \(lhs.layout) and \(rhs.layout) differ")
     lhs.scalars.withUnsafeMutableBufferPointer { l in
       rhs.scalars.withUnsafeBufferPointer { r in
         parallelElements(l.count) { range in

@@ -1,6 +1,7 @@
 // gradtrace's bridge to oneDNN's convolutions (Debian's libdnnl-dev, the C API of
 // oneapi/dnnl/dnnl.h): float32 forward, backward-data and backward-weights convolutions on
-// PyTorch-layout tensors (activations NCHW, filters OIHW), computed in oneDNN's blocked layout.
+// activations held as NCHW or as oneDNN's nChw16c and filters as OIHW, computed in the layouts
+// oneDNN chooses.
 #ifndef GT_DNNL_H
 #define GT_DNNL_H
 
@@ -21,20 +22,30 @@ gt_convolution *gt_convolution_create(
 
 void gt_convolution_destroy(gt_convolution *convolution);
 
-/// Every call runs on `threads` OpenMP threads.
+/// Whether the convolution computes its output (its input) in the channel-blocked layout
+/// nChw16c: then an activation handed over in that layout needs no reorder.
+int gt_convolution_output_blocked(const gt_convolution *convolution);
+int gt_convolution_input_blocked(const gt_convolution *convolution);
+
+/// Every call runs on `threads` OpenMP threads. An activation's `*_layout` says how the caller
+/// holds it: 0 plain (NCHW), 1 channel-blocked (nChw16c; only for a channel count that is a
+/// multiple of 16, else the call fails with dnnl_invalid_arguments). Filters are OIHW.
 ///
 /// y = conv(x, w) (+ b). Returns 0, or a oneDNN status.
 int gt_convolution_forward(
-    gt_convolution *convolution, const float *x, const float *w, const float *b, float *y, int threads);
+    gt_convolution *convolution, const float *x, int x_layout, const float *w, const float *b, float *y,
+    int y_layout, int threads);
 
-/// dx = conv_transpose(dy, w). Returns 0, or a oneDNN status.
+/// dx = conv_transpose(dY, w). Returns 0, or a oneDNN status.
 int gt_convolution_backward_data(
-    gt_convolution *convolution, const float *dy, const float *w, float *dx, int threads);
+    gt_convolution *convolution, const float *dy, int dy_layout, const float *w, float *dx, int dx_layout,
+    int threads);
 
 /// dw = Σ dy ⋆ x, and db = Σ dy (required when the convolution has a bias). Returns 0, or a
 /// oneDNN status.
 int gt_convolution_backward_weights(
-    gt_convolution *convolution, const float *x, const float *dy, float *dw, float *db, int threads);
+    gt_convolution *convolution, const float *x, int x_layout, const float *dy, int dy_layout, float *dw,
+    float *db, int threads);
 
 #ifdef __cplusplus
 }
