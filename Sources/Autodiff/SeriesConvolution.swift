@@ -79,30 +79,49 @@ enum SeriesConvolution {
   static func planes<S: TruncatedSeries>(_ t: Tensor<S>) -> [Tensor<Float>?] where S.Base == Float {
     t.scalars.withUnsafeBufferPointer { source in
       (0...S.order).map { i -> Tensor<Float>? in
-        let plane = Tensor<Float>(shape: t.shape) { p in
-          parallelElements(p.count) { range in
-            for e in range { p[e] = source[e].coefficient(i) }
+        // Each worker notes whether its chunk held a non-zero: the plane is read once.
+        let workers = max(1, min(ComputeThreads.count, t.count >> 15))
+        var nonzero = [Bool](repeating: false, count: workers)
+        let plane = nonzero.withUnsafeMutableBufferPointer { flags in
+          Tensor<Float>(shape: t.shape) { p in
+            parallelChunks(p.count, maximumWorkers: workers) { range, worker in
+              var any = false
+              for e in range {
+                let c = source[e].coefficient(i)
+                p[e] = c
+                if c != 0 { any = true }
+              }
+              flags[worker] = any
+            }
           }
         }
-        return plane.scalars.contains { $0 != 0 } ? plane : nil
+        return nonzero.contains(true) ? plane : nil
       }
     }
   }
 
-  /// The series tensor with these coefficient planes (nil: zero).
+  /// The series tensor with these coefficient planes (nil: zero), interleaved in one pass.
   static func series<S: TruncatedSeries>(_ planes: [Tensor<Float>?], shape: [Int]) -> Tensor<S> where S.Base == Float {
-    // The planes side by side in one buffer (zeros for a missing one), then interleaved.
     let count = shape.reduce(1, *)
-    var flat = [Float](repeating: 0, count: planes.count * count)
-    for (i, plane) in planes.enumerated() {
-      if let plane { flat.replaceSubrange(i * count..<(i + 1) * count, with: plane.scalars) }
-    }
-    return flat.withUnsafeBufferPointer { flat in
-      Tensor(shape: shape) { out in
-        parallelElements(count) { range in
-          for e in range { out[e] = S(coefficients: { flat[$0 * count + e] }) }
+    return withPlanePointers(planes[...], []) { pointers in
+      pointers.withUnsafeBufferPointer { p in
+        Tensor(shape: shape) { out in
+          parallelElements(count) { range in
+            for e in range { out[e] = S(coefficients: { i in p[i].map { $0[e] } ?? 0 }) }
+          }
         }
       }
+    }
+  }
+
+  /// Runs `body` with the planes' element pointers (nil for a missing plane), valid inside it.
+  static func withPlanePointers<R>(
+    _ planes: ArraySlice<Tensor<Float>?>, _ collected: [UnsafePointer<Float>?], _ body: ([UnsafePointer<Float>?]) -> R
+  ) -> R {
+    guard let first = planes.first else { return body(collected) }
+    guard let plane = first else { return withPlanePointers(planes.dropFirst(), collected + [nil], body) }
+    return plane.scalars.withUnsafeBufferPointer {
+      withPlanePointers(planes.dropFirst(), collected + [$0.baseAddress], body)
     }
   }
 
