@@ -1,10 +1,12 @@
 import TensorCore
 
 extension Tape {
-  /// Average pooling with a square `window` and stride equal to the window.
+  /// Average pooling with a square `window` and stride equal to the window, in either
+  /// `TensorLayout`.
   public func averagePool(_ input: Variable, window: Int) -> Variable {
     let shape = self.shape(input)
-    return record(Pooling.averagePool(value(input), window: window), inputs: [input]) { dY, tape in
+    let y = Pooling.averagePool(storedValue(input), window: window)
+    return record(y, inputs: [input], layoutAware: true) { dY, tape in
       tape.accumulate(Pooling.averagePoolBackward(dY, inputShape: shape, window: window), into: input)
     }
   }

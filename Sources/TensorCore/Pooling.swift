@@ -4,27 +4,33 @@
 /// Average pooling is linear: y = P·x with each output the mean of its window, so the input
 /// gradient spreads each output gradient evenly over its window: dx = Pᵀ·dy.
 public enum Pooling {
-  /// [N, C, H, W] → [N, C, H/k, W/k] (floor, as PyTorch: trailing rows and columns are dropped).
+  /// [N, C, H, W] → [N, C, H/k, W/k] (floor, as PyTorch: trailing rows and columns are dropped),
+  /// in the input's layout: a `.blocked16` plane holds 16 channels side by side, pooled lane by
+  /// lane with the same sums.
   @inlinable
   public static func averagePool<Scalar: TensorScalar>(_ x: Tensor<Scalar>, window k: Int) -> Tensor<Scalar> {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (oh, ow) = (h / k, w / k)
     precondition(oh >= 1 && ow >= 1, "averagePool: \(h)×\(w) is smaller than the \(k)×\(k) window")
+    let lanes = x.layout == .blocked16 ? TensorLayout.blockSize : 1
     var y = Tensor<Scalar>(zeros: [n, c, oh, ow])
+    y.layout = x.layout
     let scale = 1 / Scalar(k * k)
     x.scalars.withUnsafeBufferPointer { xs in
       y.scalars.withUnsafeMutableBufferPointer { ys in
-        parallelElements(n * c, grain: planeGrain(h * w)) { planes in
+        parallelElements(n * c / lanes, grain: planeGrain(h * w * lanes)) { planes in
           for plane in planes {
-            let src = plane * h * w
-            let dst = plane * oh * ow
+            let src = plane * h * w * lanes
+            let dst = plane * oh * ow * lanes
             for i in 0..<oh {
               for j in 0..<ow {
-                var sum: Scalar = 0
-                for a in 0..<k {
-                  for b in 0..<k { sum += xs[src + (i * k + a) * w + j * k + b] }
+                for lane in 0..<lanes {
+                  var sum: Scalar = 0
+                  for a in 0..<k {
+                    for b in 0..<k { sum += xs[src + ((i * k + a) * w + j * k + b) * lanes + lane] }
+                  }
+                  ys[dst + (i * ow + j) * lanes + lane] = sum * scale
                 }
-                ys[dst + i * ow + j] = sum * scale
               }
             }
           }
@@ -34,26 +40,31 @@ public enum Pooling {
     return y
   }
 
-  /// The input gradient of `averagePool`, for an input of shape `inputShape`.
+  /// The input gradient of `averagePool`, for an input of shape `inputShape`, in the layout of
+  /// `dy` (the output's, which is the input's).
   @inlinable
   public static func averagePoolBackward<Scalar: TensorScalar>(
     _ dy: Tensor<Scalar>, inputShape: [Int], window k: Int
   ) -> Tensor<Scalar> {
     let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
     let (oh, ow) = (h / k, w / k)
+    let lanes = dy.layout == .blocked16 ? TensorLayout.blockSize : 1
     var dx = Tensor<Scalar>(zeros: inputShape)
+    dx.layout = dy.layout
     let scale = 1 / Scalar(k * k)
     dy.scalars.withUnsafeBufferPointer { g in
       dx.scalars.withUnsafeMutableBufferPointer { d in
-        parallelElements(n * c, grain: planeGrain(h * w)) { planes in
+        parallelElements(n * c / lanes, grain: planeGrain(h * w * lanes)) { planes in
           for plane in planes {
-            let src = plane * oh * ow
-            let dst = plane * h * w
+            let src = plane * oh * ow * lanes
+            let dst = plane * h * w * lanes
             for i in 0..<oh {
               for j in 0..<ow {
-                let value = g[src + i * ow + j] * scale
-                for a in 0..<k {
-                  for b in 0..<k { d[dst + (i * k + a) * w + j * k + b] = value }
+                for lane in 0..<lanes {
+                  let value = g[src + (i * ow + j) * lanes + lane] * scale
+                  for a in 0..<k {
+                    for b in 0..<k { d[dst + ((i * k + a) * w + j * k + b) * lanes + lane] = value }
+                  }
                 }
               }
             }
