@@ -44,9 +44,10 @@ public final class Tape<Scalar: TensorScalar> {
   /// copy-on-write; a value a convolution left blocked is reordered for the caller).
   public func value(_ variable: Variable) -> Tensor<Scalar> { values[variable.id].inLayout(.nchw) }
 
-  /// The value as stored, in whichever `TensorLayout` its primitive produced: for primitives
-  /// that handle both layouts (`record(…, layoutAware: true)`).
-  func storedValue(_ variable: Variable) -> Tensor<Scalar> { values[variable.id] }
+  /// The value as stored, in whichever `TensorLayout` its primitive produced, without a
+  /// reorder: for primitives that handle both layouts (`record(…, layoutAware: true)`) and for
+  /// statistics over all elements, which do not depend on their order.
+  public func storedValue(_ variable: Variable) -> Tensor<Scalar> { values[variable.id] }
 
   /// The shape of the value recorded for `variable`.
   public func shape(_ variable: Variable) -> [Int] { values[variable.id].shape }

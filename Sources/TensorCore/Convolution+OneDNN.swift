@@ -8,9 +8,10 @@ import Synchronization
 /// place; filters are OIHW. On these shapes oneDNN's direct convolutions run at 2-4× the im2col
 /// + OpenBLAS products of `Convolution` (BENCHMARKS.md).
 ///
-/// Used by `Convolution` for `Float`, and coefficient by coefficient for the dual numbers and
-/// jets of Float that H·v and Taylor mode run on (`SeriesConvolution` in Autodiff); Double (the
-/// test oracle, `--precision double`) keeps im2col + GEMM. Set
+/// Chosen by the tape's convolution (`Tape.conv2d`) for `Float`, and coefficient by coefficient
+/// for the dual numbers and jets of Float that H·v and Taylor mode run on (`SeriesConvolution`);
+/// Double (the test oracle, `--precision double`) and a geometry oneDNN refuses use
+/// `Convolution`'s im2col + GEMM. Set
 /// `GRADTRACE_CONVOLUTION=im2col` to use im2col for Float too (A/B measurements, tests).
 public enum OneDNNConvolution {
   /// Whether Float convolutions go to oneDNN (false when `GRADTRACE_CONVOLUTION=im2col`).

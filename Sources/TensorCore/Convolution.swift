@@ -8,6 +8,9 @@
 /// it stays in cache) and, for the filter gradient, its own accumulator, summed at the end.
 /// Several small images are unfolded side by side into one wider X, so that a deep stage's
 /// products are not slivers (see `imagesPerProduct`).
+///
+/// This is the engine for Double (the oracle) and the fallback for a geometry oneDNN refuses;
+/// Float convolutions on the tape go to `OneDNNConvolution` first (`Tape.conv2d`).
 public enum Convolution {
   /// The forward convolution. `bias`, when given, has `outputChannels` elements.
   @inlinable
@@ -17,13 +20,6 @@ public enum Convolution {
   ) -> Tensor<Scalar> {
     precondition(input.shape == g.inputShape, "Convolution: input \(input.shape) ≠ \(g.inputShape)")
     precondition(filter.shape == g.filterShape, "Convolution: filter \(filter.shape) ≠ \(g.filterShape)")
-    if Scalar.self == Float.self && OneDNNConvolution.isEnabled,
-      let y = OneDNNConvolution.forward(
-        unsafeBitCast(input, to: Tensor<Float>.self), filter: unsafeBitCast(filter, to: Tensor<Float>.self),
-        bias: bias.map { unsafeBitCast($0, to: Tensor<Float>.self) }, geometry: g)
-    {
-      return unsafeBitCast(y, to: Tensor<Scalar>.self)
-    }
     return KernelProfile.measure(g.profileKind("forward"), flops: realFLOPs(Scalar.self, g.forwardFLOPs)) {
       im2colForward(input, filter: filter, bias: bias, geometry: g)
     }
@@ -79,16 +75,6 @@ public enum Convolution {
     geometry g: ConvolutionGeometry, needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<Scalar>?, filter: Tensor<Scalar>, bias: Tensor<Scalar>?) {
     precondition(dY.shape == g.outputShape, "Convolution.backward: gradient \(dY.shape) ≠ \(g.outputShape)")
-    if Scalar.self == Float.self && OneDNNConvolution.isEnabled,
-      let (dX, dW, dB) = OneDNNConvolution.backward(
-        outputGradient: unsafeBitCast(dY, to: Tensor<Float>.self), input: unsafeBitCast(input, to: Tensor<Float>.self),
-        filter: unsafeBitCast(filter, to: Tensor<Float>.self), geometry: g, needInput: needInput, hasBias: hasBias)
-    {
-      return (
-        dX.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }, unsafeBitCast(dW, to: Tensor<Scalar>.self),
-        dB.map { unsafeBitCast($0, to: Tensor<Scalar>.self) }
-      )
-    }
     let flops = realFLOPs(Scalar.self, (needInput ? 2 : 1) * g.forwardFLOPs)
     return KernelProfile.measure(g.profileKind("backward"), flops: flops) {
       im2colBackward(

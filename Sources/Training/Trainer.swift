@@ -298,7 +298,8 @@ public final class Trainer {
       }
       let loss = tape.value(forward.loss).scalars[0]
       let activations =
-        recording ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.value($0.output) }) : []
+        recording
+        ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.storedValue($0.output) }) : []
 
       // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
       // them makes the optimizer's in-place update copy every tensor).
