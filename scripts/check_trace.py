@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""Checks a gradtrace trace with h5py alone: schema v1's paths, dtypes and shapes, and, with
---expect, that the recorded values equal those the Swift side logged (a JSON file of
+"""Checks a gradtrace trace with h5py alone, against the schema as docs/trace-format.md
+publishes it: every dataset the document lists that the file holds has the documented dtype,
+shape and `index` attribute, one row per row of its index; the datasets every trace holds are
+present; sparse indices (per-layer curvature, Hessian trace, eigenvalue) hold only measured rows
+(no row that is NaN throughout); every dataset carries a `description` attribute. With
+--expect, the recorded values also equal those the Swift side logged (a JSON file of
 {"path": [values...]} with rows flattened).
 
     python3 scripts/check_trace.py run.h5 [--expect logged.json]
@@ -8,18 +12,30 @@ Exit status 0 when everything holds; each problem is printed.
 """
 import argparse
 import json
+import os
+import re
 import sys
 
 import h5py
 import numpy as np
 
-STEP_SCALARS = {"steps/step": "int64", "steps/epoch": "int32", "steps/loss": "float32",
-                "steps/accuracy": "float32", "steps/learning_rate": "float32"}
-PER_LAYER = ["gradients/mean_abs", "gradients/l2_norm", "gradients/max_abs", "updates/l2_norm", "weights/l2_norm"]
-ACTIVATIONS = ["activations/mean", "activations/std", "activations/fraction_negative", "activations/fraction_saturated"]
-CURVATURE = ["gTg", "gHg", "gTd", "dHd", "predicted_first", "predicted_second", "actual_delta", "epsilon_star",
-             "alpha", "hessian_trace", "hessian_top_eigenvalue"]
-EPOCHS = ["epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds"]
+DOCUMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "trace-format.md")
+# Indices whose rows are every recorded step, measurement or epoch: the rest are sparse.
+DENSE_INDICES = {"/steps/step", "/curvature/step", "/epochs/epoch"}
+
+
+def documented_datasets():
+    """(path, dtype, shape, follows, optional) for each row of the document's datasets table."""
+    rows = []
+    with open(DOCUMENT, encoding="utf-8") as handle:
+        for line in handle:
+            match = re.match(r"\| `(/[^`]+)` \| (\w+) \| \[([^\]]*)\] \| (?:`([^`]+)`)? \| [^|]* \| (.*) \|$", line)
+            if match:
+                path, dtype, shape, follows, meaning = match.groups()
+                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, "(with `--record" in meaning))
+    if not rows:
+        raise SystemExit(f"{DOCUMENT}: no datasets table found")
+    return rows
 
 
 def main():
@@ -36,36 +52,32 @@ def main():
     # swmr=True: a live trace (or one whose writer was killed) opens as well as a closed one.
     with h5py.File(args.trace, "r", swmr=True) as f:
         check(f.attrs.get("format") in (b"gradtrace", "gradtrace"), "root attribute format != gradtrace")
-        check(int(f.attrs.get("format_version", -1)) == 1, "format_version != 1")
+        check(int(f.attrs.get("format_version", -1)) == 2, "format_version != 2")
         for name in ("tool_version", "created", "config", "model"):
             check(name in f.attrs, f"missing root attribute {name}")
         json.loads(f.attrs["config"])
         json.loads(f.attrs["model"])
-        layers = len(f["layers/name"])
-        check(f["layers/name"].dtype.kind == "O", "/layers/name is not a string dataset")
-        check(f["layers/parameters"].dtype == np.int64, "/layers/parameters is not int64")
-        n = len(f["steps/step"])
-        for path, dtype in STEP_SCALARS.items():
-            check(f[path].dtype == np.dtype(dtype), f"/{path} has dtype {f[path].dtype}, expected {dtype}")
-            check(f[path].shape == (n,), f"/{path} has shape {f[path].shape}, expected ({n},)")
-            check(f[path].maxshape == (None,), f"/{path} is not extendible")
-        for path in PER_LAYER:
-            check(f[path].shape == (n, layers), f"/{path} has shape {f[path].shape}, expected ({n}, {layers})")
-            check(f[path].dtype == np.float32, f"/{path} is not float32")
-        if "activations" in f:
-            blocks = len(f["activations/name"])
-            for path in ACTIVATIONS:
-                check(f[path].shape == (n, blocks), f"/{path} has shape {f[path].shape}, expected ({n}, {blocks})")
-        if "curvature" in f:
-            m = len(f["curvature/step"])
-            check(f["curvature/step"].dtype == np.int64, "/curvature/step is not int64")
-            for name in CURVATURE:
-                check(f[f"curvature/{name}"].shape == (m,), f"/curvature/{name} has shape {f['curvature/' + name].shape}")
-            for name in ("layer_gHg", "layer_trace"):
-                check(f[f"curvature/{name}"].shape == (m, layers), f"/curvature/{name} has the wrong shape")
-        e = len(f["epochs/epoch"])
-        for name in EPOCHS:
-            check(f[f"epochs/{name}"].shape == (e,), f"/epochs/{name} has the wrong shape")
+        sizes = {"L": len(f["layers/name"]), "B": len(f["activations/name"]) if "activations/name" in f else 0}
+        for path, dtype, shape, follows, optional in documented_datasets():
+            if path not in f:
+                check(optional, f"{path} is missing")
+                continue
+            data = f[path]
+            wanted = np.dtype("O") if dtype == "string" else np.dtype(dtype)
+            check(data.dtype.kind in "OS" if dtype == "string" else data.dtype == wanted,
+                  f"{path} has dtype {data.dtype}, expected {dtype}")
+            check("description" in data.attrs, f"{path} has no description attribute")
+            if follows:
+                check(data.attrs.get("index") in (follows, follows.encode()), f"{path}: index attribute != {follows}")
+                rows = len(f[follows])
+                expected = (rows,) + tuple(sizes[s] for s in shape[1:])
+                check(data.shape == expected, f"{path} has shape {data.shape}, expected {expected}")
+                check(data.maxshape[0] is None, f"{path} is not extendible")
+                if follows not in DENSE_INDICES and data.dtype == np.float32 and rows > 0:
+                    empty = np.all(np.isnan(data[:].reshape(rows, -1)), axis=1)
+                    check(not empty.any(), f"{path} holds rows that were not measured (all NaN): {np.flatnonzero(empty)}")
+            else:
+                check(data.shape == (sizes[shape[0]],), f"{path} has shape {data.shape}, expected [{shape[0]}]")
         for name in ("status", "test_loss", "test_accuracy", "best_epoch"):
             check(name in f["summary"].attrs, f"missing /summary attribute {name}")
         check(np.all(np.diff(f["steps/step"][:]) > 0), "/steps/step is not increasing")
@@ -77,6 +89,7 @@ def main():
                 wanted = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
                 same = recorded.shape == wanted.shape and np.allclose(recorded, wanted, rtol=1e-6, atol=0, equal_nan=True)
                 check(same, f"/{path}: recorded {recorded[:5]}... differs from logged {wanted[:5]}...")
+        n = len(f["steps/step"])
     for problem in problems:
         print(f"{args.trace}: {problem}")
     print(f"{args.trace}: {'ok' if not problems else f'{len(problems)} problems'} ({n} steps)")

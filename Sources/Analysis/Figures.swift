@@ -20,20 +20,21 @@ public enum FigureKind: String, CaseIterable, Sendable {
 /// streamed by `TraceAnalysis`; epochs and curvature are small).
 public struct FigureData: Sendable {
   public var analysis: TraceAnalysis
-  /// /epochs columns in `TraceSchema.epochColumns` order.
+  /// /epochs columns in schema order (epoch, train_loss, train_accuracy, valid_loss, valid_accuracy, seconds).
   public var epochs: [[Double]]
   /// /curvature columns by name (step, gTg, gHg, gTd, dHd, predicted_first, predicted_second,
-  /// actual_delta); nil when curvature was not recorded.
+  /// actual_delta, …); nil when curvature was not recorded.
   public var curvature: [String: [Double]]?
 
   public init(path: String, thresholds: VerdictThresholds = .init()) throws {
     analysis = try TraceAnalysis.analyze(path: path, thresholds: thresholds)
     let reader = try TraceReader(path: path)
-    epochs = try reader.columns(TraceSchema.epochColumns)
+    epochs = try reader.columns(TraceSchema.datasets(following: .epochs))
     if reader.recordsCurvature {
-      let names = ["step", "gTg", "gHg", "gTd", "dHd", "predicted_first", "predicted_second", "actual_delta"]
-      let values = try reader.columns(names.map { "/curvature/\($0)" })
-      curvature = Dictionary(uniqueKeysWithValues: zip(names, values))
+      let datasets = TraceSchema.datasets(following: .curvature)
+      let values = try reader.columns(datasets)
+      curvature = Dictionary(
+        uniqueKeysWithValues: zip(datasets.map { $0 == .curvatureStep ? "step" : $0.name }, values))
     }
   }
 

@@ -78,9 +78,7 @@ public struct TraceAnalysis: Codable, Sendable {
     let reader = try TraceReader(path: path)
     let names = try reader.layerNames()
     let width = names.count
-    let steps = try reader.commonRowCount(
-      vectors: [TraceSchema.step, TraceSchema.epoch, TraceSchema.loss], matrices: [TraceSchema.gradientMeanAbs],
-      columns: width)
+    let steps = try reader.rowCount(.steps)
     let outcome = try Outcome(reader: reader)
     var missing: [String] = []
     guard steps > 0, width > 0 else {
@@ -101,9 +99,9 @@ public struct TraceAnalysis: Codable, Sendable {
     var start = 0
     while start < steps {
       let count = min(blockRows, steps - start)
-      let epochs = try reader.file.readRows(Int32.self, from: TraceSchema.epoch, start: start, count: count)
-      let flow = try reader.file.readRows(Double.self, from: TraceSchema.gradientMeanAbs, start: start, count: count)
-      let losses = try reader.file.readRows(Double.self, from: TraceSchema.loss, start: start, count: count)
+      let epochs = try reader.values(.epoch, start: start, count: count)
+      let flow = try reader.values(.gradientMeanAbs, start: start, count: count)
+      let losses = try reader.values(.loss, start: start, count: count)
       for row in 0..<count {
         let epoch = Int(epochs[row])
         if epoch != epochNumbers.last {
@@ -111,7 +109,7 @@ public struct TraceAnalysis: Codable, Sendable {
             throw HDF5Error(
               operation:
                 "epoch numbers must start at 0 or more and never decrease; found \(epoch) after \(epochNumbers.last ?? 0) at row \(start + row)",
-              file: path, objectPath: TraceSchema.epoch, details: [])
+              file: path, objectPath: TraceDataset.epoch.path, details: [])
           }
           epochNumbers.append(epoch)
           sums.append(Array(repeating: 0, count: width))
@@ -183,8 +181,7 @@ public struct TraceAnalysis: Codable, Sendable {
   /// Correlation, errors, α and ε/ε* over the curvature measurements (M is small: a tenth of
   /// the steps by default, so the columns are read whole).
   static func taylorStatistics(_ reader: TraceReader) throws -> Taylor {
-    let names = ["predicted_second", "actual_delta", "gTd", "dHd", "alpha", "gTg", "gHg"].map { "/curvature/\($0)" }
-    let columns = try reader.columns(names)
+    let columns = try reader.columns([.predictedSecond, .actualDelta, .gTd, .dHd, .alpha, .gTg, .gHg])
     let rows = columns[0].count
     let (predicted, actual, gTd, dHd, alphaValues, gTg, gHg) = (
       columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6]
@@ -212,11 +209,10 @@ public struct TraceAnalysis: Codable, Sendable {
     var finalTrainLoss, finalTrainAccuracy, finalValidAccuracy, bestValidAccuracy, testLoss, testAccuracy: Double?
 
     init(reader: TraceReader) throws {
-      // epoch, train_loss, train_accuracy, valid_loss, valid_accuracy, seconds
-      let epochs = try reader.columns(TraceSchema.epochColumns)
-      finalTrainLoss = epochs[1].last
-      finalTrainAccuracy = epochs[2].last
-      let valid = epochs[4]
+      let epochs = try reader.columns([.trainLoss, .trainAccuracy, .validAccuracy])
+      finalTrainLoss = epochs[0].last
+      finalTrainAccuracy = epochs[1].last
+      let valid = epochs[2]
       finalValidAccuracy = valid.last
       bestValidAccuracy = valid.filter { !$0.isNaN }.max()
       func summary(_ name: String) -> Double? { reader.summaryValue(name).flatMap { $0.isNaN ? nil : $0 } }

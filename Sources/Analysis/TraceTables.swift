@@ -15,6 +15,25 @@ public enum TraceTable: String, CaseIterable, Sendable {
   case epochs
   /// One row per recorded step: loss, accuracy, learning rate.
   case steps
+  /// One row per recorded step and layer: every per-layer statistic of the schema (gradients,
+  /// updates, weights; the per-layer curvature and Hessian trace at the steps they were measured).
+  case layers
+  /// One row per recorded step and block: every per-block activation statistic.
+  case activations
+
+  /// The curvature table's values: the measurement's scalars, then the sparser ones (Hessian
+  /// trace, top eigenvalue) at the steps they were measured, NaN at the others.
+  static let curvatureDatasets = TraceIndex.allCases.filter { $0.versionOneParent == .curvature }.flatMap {
+    TraceSchema.datasets(following: $0).dropFirst().filter { $0.width == .one }
+  }
+
+  /// The layers and activations tables' values: the per-step datasets of that width, then the
+  /// sparse ones joined at their steps.
+  static func perEntryDatasets(_ width: TraceDataset.Width) -> [TraceDataset] {
+    TraceIndex.allCases.filter { $0 != .epochs }.flatMap { TraceSchema.datasets(following: $0) }.filter {
+      $0.width == width
+    }
+  }
 
   public var columns: [TableColumn] {
     switch self {
@@ -34,24 +53,34 @@ public enum TraceTable: String, CaseIterable, Sendable {
         .init("mean_abs_epoch_mean", .number), .init("mean_abs_last_step", .number),
       ]
     case .curvature:
-      [.init("run", .text), .init("step", .integer)]
-        + TraceSchema.curvatureScalars.map { .init(String($0.dropFirst("/curvature/".count)), .number) }
+      [.init("run", .text), .init("step", .integer)] + Self.curvatureDatasets.map(Self.column)
     case .epochs:
-      [.init("run", .text)]
-        + TraceSchema.epochColumns.map {
-          let name = String($0.dropFirst("/epochs/".count))
-          return .init(name, name == "epoch" ? .integer : name.hasSuffix("accuracy") ? .fraction : .number)
-        }
+      [.init("run", .text)] + TraceSchema.datasets(following: .epochs).map(Self.column)
     case .steps:
+      [.init("run", .text)] + TraceSchema.datasets(following: .steps).filter { $0.width == .one }.map(Self.column)
+    case .layers:
       [
-        .init("run", .text), .init("step", .integer), .init("epoch", .integer), .init("loss", .number),
-        .init("accuracy", .fraction), .init("learning_rate", .number),
-      ]
+        .init("run", .text), .init("step", .integer), .init("epoch", .integer), .init("layer_index", .integer),
+        .init("layer", .text),
+      ] + Self.perEntryDatasets(.layers).map(Self.column)
+    case .activations:
+      [
+        .init("run", .text), .init("step", .integer), .init("epoch", .integer), .init("block_index", .integer),
+        .init("block", .text),
+      ] + Self.perEntryDatasets(.blocks).map(Self.column)
     }
   }
 
+  /// A dataset's column: its schema name; fractions as fractions, integers as integers.
+  static func column(_ dataset: TraceDataset) -> TableColumn {
+    let kind: TableColumn.Kind =
+      dataset.element == .float32 ? (dataset.unit == "fraction" ? .fraction : .number) : .integer
+    return TableColumn(dataset.name, kind)
+  }
+
   /// What one column means, for `--help` and the README.
-  public static let columnHelp = """
+  public static var columnHelp: String {
+    """
     summary: run (file name), model, dataset, batch_size, learning_rate,
       weight_decay, epochs (completed), test_accuracy (on the best checkpoint),
       train_accuracy (last epoch), best_valid_accuracy, test_loss, status,
@@ -62,16 +91,41 @@ public enum TraceTable: String, CaseIterable, Sendable {
     gradients: run, epoch, layer_index (0 = input side), layer,
       mean_abs_epoch_mean (mean over the epoch's recorded steps of mean |g|),
       mean_abs_last_step (at its last step).
-    curvature: run, step, gTg, gHg, gTd, dHd, predicted_first, predicted_second,
-      actual_delta, epsilon_star, alpha, hessian_trace, hessian_top_eigenvalue
-      (NaN where not measured or undefined).
-    epochs: run, epoch, train_loss, train_accuracy, valid_loss, valid_accuracy,
-      seconds.
-    steps: run, step, epoch, loss, accuracy, learning_rate.
+    \(schemaTables)
 
     Accuracies are fractions in csv and json, percentages in text, markdown and
     LaTeX.
     """
+  }
+
+  /// The per-step tables' columns, from the schema (docs/trace-format.md defines each).
+  static var schemaTables: String {
+    [TraceTable.curvature, .epochs, .steps, .layers, .activations].map { table in
+      let note =
+        switch table {
+        case .curvature: " (NaN where not measured or undefined)"
+        case .layers: " (the curvature ones NaN where not measured)"
+        default: ""
+        }
+      return wrapped("\(table.rawValue): " + table.columns.map(\.name).joined(separator: ", ") + note + ".")
+    }.joined(separator: "\n")
+  }
+
+  /// Text wrapped at 78 columns, continuation lines indented by two.
+  static func wrapped(_ text: String) -> String {
+    var lines: [String] = []
+    var line = ""
+    for word in text.split(separator: " ") {
+      if !line.isEmpty && line.count + 1 + word.count > 78 {
+        lines.append(line)
+        line = "  " + word
+      } else {
+        line += line.isEmpty ? String(word) : " " + word
+      }
+    }
+    lines.append(line)
+    return lines.joined(separator: "\n")
+  }
 
   /// Appends this table's rows for one trace. Per-step tables are read in blocks of
   /// `blockRows` (memory stays bounded); summary and gradients come from `analysis`.
@@ -95,25 +149,97 @@ public enum TraceTable: String, CaseIterable, Sendable {
     case .curvature:
       let reader = try TraceReader(path: path)
       guard reader.recordsCurvature else { return }
-      let paths = [TraceSchema.curvatureStep] + TraceSchema.curvatureScalars
-      try Self.stream(reader, paths, blockRows: blockRows, to: &writer) { run, values, row in
-        [.text(run), .integer(Int(values[0][row]))] + values.dropFirst().map { .number($0[row]) }
+      let run = RunInfo(reader: reader).name
+      let steps = try reader.steps(.curvature)
+      let columns = try Self.columns(reader, Self.curvatureDatasets, at: steps)
+      for (row, step) in steps.enumerated() {
+        writer.append([.text(run), .integer(step)] + columns.map { .number($0[row]) })
       }
     case .epochs:
       let reader = try TraceReader(path: path)
-      try Self.stream(reader, TraceSchema.epochColumns, blockRows: blockRows, to: &writer) { run, values, row in
+      try Self.stream(reader, TraceSchema.datasets(following: .epochs), blockRows: blockRows, to: &writer) {
+        run, values, row in
         [.text(run), .integer(Int(values[0][row]))] + values.dropFirst().map { .number($0[row]) }
       }
     case .steps:
       let reader = try TraceReader(path: path)
-      let paths = [
-        TraceSchema.step, TraceSchema.epoch, TraceSchema.loss, TraceSchema.accuracy, TraceSchema.learningRate,
-      ]
-      try Self.stream(reader, paths, blockRows: blockRows, to: &writer) { run, values, row in
-        [.text(run), .integer(Int(values[0][row])), .integer(Int(values[1][row]))]
-          + values.dropFirst(2).map { .number($0[row]) }
+      let datasets = TraceSchema.datasets(following: .steps).filter { $0.width == .one }
+      try Self.stream(reader, datasets, blockRows: blockRows, to: &writer) { run, values, row in
+        [.text(run)]
+          + zip(datasets, values).map { dataset, values in
+            dataset.element == .float32 ? .number(values[row]) : .integer(Int(values[row]))
+          }
       }
+    case .layers:
+      let reader = try TraceReader(path: path)
+      try Self.streamEntries(reader, .layers, names: try reader.layerNames(), blockRows: blockRows, to: &writer)
+    case .activations:
+      let reader = try TraceReader(path: path)
+      guard let blocks = try reader.activationNames() else { return }
+      try Self.streamEntries(reader, .blocks, names: blocks, blockRows: blockRows, to: &writer)
     }
+  }
+
+  /// Each dataset's values at `steps` (one per row), sparse ones NaN where not measured there.
+  private static func columns(_ reader: TraceReader, _ datasets: [TraceDataset], at steps: [Int]) throws -> [[Double]] {
+    try datasets.map { dataset in
+      let index = dataset.index!
+      guard reader.holds(dataset) else { return Array(repeating: .nan, count: steps.count) }
+      let values = try reader.values(dataset).map { Self.shortest($0, dataset) }
+      if index == .curvature || index == .steps { return Array(values.prefix(steps.count)) }
+      let measured = Dictionary(try reader.steps(index).enumerated().map { ($1, $0) }) { first, _ in first }
+      return steps.map { step in measured[step].map { values[$0] } ?? .nan }
+    }
+  }
+
+  /// One row per step and layer (or block): the per-step datasets streamed in blocks, the sparse
+  /// ones (small: measured every few steps) read whole and joined at their steps.
+  private static func streamEntries(
+    _ reader: TraceReader, _ width: TraceDataset.Width, names: [String], blockRows: Int, to writer: inout TableWriter
+  ) throws {
+    let run = RunInfo(reader: reader).name
+    let entries = names.count
+    let datasets = perEntryDatasets(width)
+    var sparse: [TraceDataset: [Int: ArraySlice<Double>]] = [:]
+    for dataset in datasets where dataset.index != .steps && reader.holds(dataset) {
+      let values = try reader.values(dataset)
+      let steps = try reader.steps(dataset.index!)
+      sparse[dataset] = Dictionary(
+        steps.enumerated().map { ($1, values[($0 * entries)..<(($0 + 1) * entries)]) }
+      ) { first, _ in first }
+    }
+    let rows = try reader.rowCount(.steps)
+    var start = 0
+    while start < rows {
+      let count = min(blockRows, rows - start)
+      let steps = try reader.values(.step, start: start, count: count)
+      let epochs = try reader.values(.epoch, start: start, count: count)
+      var dense: [TraceDataset: [Double]] = [:]
+      for dataset in datasets where dataset.index == .steps && reader.holds(dataset) {
+        dense[dataset] = try reader.values(dataset, start: start, count: count).map { Self.shortest($0, dataset) }
+      }
+      for row in 0..<count {
+        let step = Int(steps[row])
+        for entry in 0..<entries {
+          let cells = datasets.map { dataset -> TableCell in
+            if let values = dense[dataset] { return .number(values[row * entries + entry]) }
+            if let values = sparse[dataset]?[step] {
+              return .number(Self.shortest(values[values.startIndex + entry], dataset))
+            }
+            return .number(.nan)
+          }
+          writer.append(
+            [.text(run), .integer(step), .integer(Int(epochs[row])), .integer(entry), .text(names[entry])] + cells)
+        }
+      }
+      start += count
+    }
+  }
+
+  /// A float32 value as the shortest decimal that reads back to the same Float (0.03, not
+  /// 0.029999999329447746).
+  static func shortest(_ value: Double, _ dataset: TraceDataset) -> Double {
+    dataset.element == .float32 ? Double(Float(value).description) ?? value : value
   }
 
   public static func summaryRow(_ analysis: TraceAnalysis) -> [TableCell] {
@@ -129,22 +255,20 @@ public enum TraceTable: String, CaseIterable, Sendable {
     ]
   }
 
-  /// Reads the rows all `paths` ([N] datasets) have in common, block by block.
+  /// Reads the rows all `datasets` (one value per row, one index) have in common, block by block.
   private static func stream(
-    _ reader: TraceReader, _ paths: [String], blockRows: Int, to writer: inout TableWriter,
+    _ reader: TraceReader, _ datasets: [TraceDataset], blockRows: Int, to writer: inout TableWriter,
     row makeRow: (String, [[Double]], Int) -> [TableCell]
   ) throws {
     let run = RunInfo(reader: reader).name
-    let rows = try reader.commonRowCount(vectors: paths, columns: 0)
-    let single = try paths.map { try reader.file.storesSinglePrecision($0) }
+    let rows = try reader.rowCount(datasets[0].index!)
     var start = 0
     while start < rows {
       let count = min(blockRows, rows - start)
-      let values = try zip(paths, single).map { path, single in
-        let values = try reader.file.readRows(Double.self, from: path, start: start, count: count)
-        // A float32 value prints as the shortest decimal that reads back to the same Float
-        // (0.03, not 0.029999999329447746).
-        return single ? values.map { Double(Float($0).description) ?? $0 } : values
+      let values = try datasets.map { dataset in
+        reader.holds(dataset)
+          ? try reader.values(dataset, start: start, count: count).map { Self.shortest($0, dataset) }
+          : Array(repeating: .nan, count: count)
       }
       for row in 0..<count { writer.append(makeRow(run, values, row)) }
       start += count

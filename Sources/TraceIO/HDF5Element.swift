@@ -7,7 +7,7 @@ public enum HDF5ElementKind: String, Sendable {
 
 /// A Swift type that maps onto an HDF5 native type. The memory type of every read and write
 /// comes from the Swift type, so HDF5 converts when the file stores another one.
-public protocol HDF5Element: Sendable {
+public protocol HDF5Element: Sendable, BitwiseCopyable {
   static var hdf5Kind: HDF5ElementKind { get }
   /// The value to use for padding when a reader asks for missing elements (never written).
   static var hdf5Zero: Self { get }

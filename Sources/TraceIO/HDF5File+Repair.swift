@@ -18,12 +18,11 @@ extension HDF5File {
   /// - Throws: `HDF5Error` naming the dataset when a chunk before the last fails its checksum.
   public func repairTornLastChunk(_ objectPath: String, keepingRows rows: Int) throws(HDF5Error) -> Bool {
     let dataset = try openDataset(objectPath)
-    defer { H5Dclose(dataset) }
     var shape = try datasetShape(dataset, objectPath)
     if shape[0] > rows {
       var kept = shape.map { hsize_t($0) }
       kept[0] = hsize_t(rows)
-      if H5Dset_extent(dataset, &kept) < 0 { throw error("cannot cut to \(rows) rows", objectPath) }
+      try check(H5Dset_extent(dataset.id, kept), "cannot cut to \(rows) rows", objectPath)
       shape[0] = rows
     }
     guard rows > 0, (try? rawRows(dataset, objectPath, shape: shape, start: 0, count: rows)) == nil else {
@@ -38,27 +37,26 @@ extension HDF5File {
         operation: "rows before \(lastChunk) fail their checksum (damage, not an interrupted append)", file: path,
         objectPath: objectPath, details: error.details)
     }
-    let unverified = H5Pcreate(gt_H5P_DATASET_XFER())
-    if unverified < 0 { throw error("cannot create transfer properties for", objectPath) }
-    defer { H5Pclose(unverified) }
-    if H5Pset_edc_check(unverified, H5Z_DISABLE_EDC) < 0 { throw error("cannot switch checksums off for", objectPath) }
+    let unverified = try propertyList(gt_H5P_DATASET_XFER(), for: objectPath)
+    try check(H5Pset_edc_check(unverified.id, H5Z_DISABLE_EDC), "cannot switch checksums off for", objectPath)
     let kept = try rawRows(
-      dataset, objectPath, shape: shape, start: lastChunk, count: rows - lastChunk, properties: unverified)
+      dataset, objectPath, shape: shape, start: lastChunk, count: rows - lastChunk, properties: unverified.id)
     // The write reads the chunk first (it is only partly covered), so it skips verification too.
     try rawRows(
-      dataset, objectPath, shape: shape, start: lastChunk, count: rows - lastChunk, properties: unverified,
+      dataset, objectPath, shape: shape, start: lastChunk, count: rows - lastChunk, properties: unverified.id,
       writing: kept)
     try rawRows(dataset, objectPath, shape: shape, start: 0, count: rows)
     return true
   }
 
   /// Rows along the first axis per chunk.
-  func chunkRows(_ dataset: hid_t, _ objectPath: String) throws(HDF5Error) -> Int {
-    let create = H5Dget_create_plist(dataset)
-    if create < 0 { throw error("cannot read the storage properties of", objectPath) }
-    defer { H5Pclose(create) }
+  func chunkRows(_ dataset: HDF5Handle, _ objectPath: String) throws(HDF5Error) -> Int {
+    let create = try handle(
+      H5Dget_create_plist(dataset.id), closedBy: H5Pclose, "cannot read the storage properties of", objectPath)
     var chunk = [hsize_t](repeating: 0, count: 2)
-    guard H5Pget_chunk(create, 2, &chunk) >= 1, chunk[0] > 0 else {
+    guard try check(H5Pget_chunk(create.id, 2, &chunk), "cannot read the chunk shape of", objectPath) >= 1,
+      chunk[0] > 0
+    else {
       throw HDF5Error(operation: "not chunked", file: path, objectPath: objectPath, details: [])
     }
     return Int(chunk[0])
@@ -69,33 +67,27 @@ extension HDF5File {
   /// `bytes` there; returns what was read or written.
   @discardableResult
   func rawRows(
-    _ dataset: hid_t, _ objectPath: String, shape: [Int], start: Int, count: Int,
+    _ dataset: HDF5Handle, _ objectPath: String, shape: [Int], start: Int, count: Int,
     properties: hid_t = gt_H5P_DEFAULT(), writing bytes: [UInt8]? = nil
   ) throws(HDF5Error) -> [UInt8] {
-    let type = H5Dget_type(dataset)
-    if type < 0 { throw error("cannot read the element type of", objectPath) }
-    defer { H5Tclose(type) }
-    let columns = shape.count == 2 ? shape[1] : 1
-    var buffer = bytes ?? [UInt8](repeating: 0, count: count * columns * H5Tget_size(type))
-    precondition(buffer.count == count * columns * H5Tget_size(type), "rawRows: \(buffer.count) bytes")
+    let type = try type(of: dataset, objectPath)
+    let size = try checkSize(H5Tget_size(type.id), "cannot read the element size of", objectPath)
+    let extent = [hsize_t(count)] + shape.dropFirst().map { hsize_t($0) }
+    var buffer = bytes ?? [UInt8](repeating: 0, count: count * shape.dropFirst().reduce(1, *) * size)
+    precondition(buffer.count == count * shape.dropFirst().reduce(1, *) * size, "rawRows: \(buffer.count) bytes")
     if count == 0 { return buffer }
-    let fileSpace = H5Dget_space(dataset)
-    if fileSpace < 0 { throw error("cannot read the shape of", objectPath) }
-    defer { H5Sclose(fileSpace) }
-    var offset: [hsize_t] = shape.count == 2 ? [hsize_t(start), 0] : [hsize_t(start)]
-    var extent: [hsize_t] = shape.count == 2 ? [hsize_t(count), hsize_t(columns)] : [hsize_t(count)]
-    if H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &extent, nil) < 0 {
-      throw error("cannot select rows \(start)..<\(start + count) of", objectPath)
+    let fileSpace = try space(of: dataset, objectPath)
+    try selectRows(fileSpace, start: start, count: extent, objectPath)
+    let memorySpace = try simpleSpace(extent, for: objectPath)
+    if bytes == nil {
+      try check(
+        H5Dread(dataset.id, type.id, memorySpace.id, fileSpace.id, properties, &buffer), "cannot read rows of",
+        objectPath)
+    } else {
+      try check(
+        H5Dwrite(dataset.id, type.id, memorySpace.id, fileSpace.id, properties, buffer), "cannot write rows of",
+        objectPath)
     }
-    let memorySpace = H5Screate_simple(Int32(extent.count), &extent, nil)
-    if memorySpace < 0 { throw error("cannot describe rows of", objectPath) }
-    defer { H5Sclose(memorySpace) }
-    let status = buffer.withUnsafeMutableBytes { pointer in
-      bytes == nil
-        ? H5Dread(dataset, type, memorySpace, fileSpace, properties, pointer.baseAddress)
-        : H5Dwrite(dataset, type, memorySpace, fileSpace, properties, pointer.baseAddress)
-    }
-    if status < 0 { throw error(bytes == nil ? "cannot read rows of" : "cannot write rows of", objectPath) }
     return buffer
   }
 }

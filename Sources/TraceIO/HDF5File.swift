@@ -13,7 +13,8 @@ internal import CHDF5
 public final class HDF5File {
   /// The path on disk.
   public private(set) var path: String
-  var handle: hid_t
+  /// The file identifier; -1 once closed.
+  var handle: hid_t = -1
 
   /// Creates a new file, replacing any file at `path`.
   /// - Parameters:
@@ -25,16 +26,18 @@ public final class HDF5File {
     HDF5Library.quiet
     self.path = path
     try Self.checkCreatable(path)
-    let fapl = H5Pcreate(gt_H5P_FILE_ACCESS())
-    defer { H5Pclose(fapl) }
-    if checksummedMetadata { H5Pset_libver_bounds(fapl, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST()) }
-    let fcpl = H5Pcreate(gt_H5P_FILE_CREATE())
-    defer { H5Pclose(fcpl) }
-    if userBlock > 0 && H5Pset_userblock(fcpl, hsize_t(userBlock)) < 0 {
-      throw Self.error("cannot reserve a \(userBlock)-byte user block in", file: path, object: "")
+    let fapl = try propertyList(gt_H5P_FILE_ACCESS(), for: "/")
+    if checksummedMetadata {
+      try check(
+        H5Pset_libver_bounds(fapl.id, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST()),
+        "cannot ask for the newest format",
+        "/")
     }
-    handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), fcpl, fapl)
-    if handle < 0 { throw Self.error("cannot create the file", file: path, object: "") }
+    let fcpl = try propertyList(gt_H5P_FILE_CREATE(), for: "/")
+    if userBlock > 0 {
+      try check(H5Pset_userblock(fcpl.id, hsize_t(userBlock)), "cannot reserve a \(userBlock)-byte user block in", "")
+    }
+    handle = try check(H5Fcreate(path, gt_H5F_ACC_TRUNC(), fcpl.id, fapl.id), "cannot create the file", "")
   }
 
   /// What the file system says before HDF5 is asked, in one plain sentence: a missing file, a
@@ -77,24 +80,22 @@ public final class HDF5File {
   public static func clearWriterMark(_ path: String) throws(HDF5Error) {
     HDF5Library.quiet
     try checkReadable(path)
-    let fapl = H5Pcreate(gt_H5P_FILE_ACCESS())
-    defer { H5Pclose(fapl) }
-    H5Pset_libver_bounds(fapl, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST())
-    H5Pset_file_locking(fapl, false, true)
+    // A file object without an open file: its helpers check the calls below.
+    let file = HDF5File(unopened: path)
+    let fapl = try file.propertyList(gt_H5P_FILE_ACCESS(), for: "/")
+    try file.lockingOffAndNewestFormat(fapl)
     // HDF5's own (unexported) file-access property behind h5clear -s.
     var clear = true
-    guard H5Pset(fapl, "clear_status_flags", &clear) >= 0 else {
-      throw error("cannot ask HDF5 to clear the writer mark of", file: path, object: "")
-    }
-    let handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
-    if handle < 0 { throw error("cannot open (to clear its writer mark)", file: path, object: "") }
-    defer { H5Fclose(handle) }
+    try file.check(
+      H5Pset(fapl.id, "clear_status_flags", &clear), "cannot ask HDF5 to clear the writer mark of", "")
+    file.handle = try file.check(
+      H5Fopen(path, gt_H5F_ACC_RDWR(), fapl.id), "cannot open (to clear its writer mark)", "")
     // A kill can leave objects written past the end of allocation the superblock records
     // ("addr overflow" on the next read): move that end to the end of the file, as
     // `h5clear --increment=0` does.
-    if H5Fincrement_filesize(handle, 0) < 0 {
-      throw error("cannot extend the allocated size to the file's end", file: path, object: "")
-    }
+    try file.check(
+      H5Fincrement_filesize(file.handle, 0), "cannot extend the allocated size to the file's end", "")
+    try file.close()
   }
 
   /// Opens an existing file for reading.
@@ -102,11 +103,30 @@ public final class HDF5File {
     HDF5Library.quiet
     self.path = path
     try Self.checkReadable(path)
-    guard H5Fis_hdf5(path) > 0 else {
-      throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
+    try checkIsHDF5()
+    handle = try check(H5Fopen(path, gt_H5F_ACC_RDONLY(), gt_H5P_DEFAULT()), "cannot open the file", "")
+  }
+
+  /// A file object for `path` with nothing open yet.
+  private init(unopened path: String) {
+    HDF5Library.quiet
+    self.path = path
+  }
+
+  /// Refuses a file without HDF5's signature before HDF5 parses anything else.
+  private func checkIsHDF5() throws(HDF5Error) {
+    guard try check(H5Fis_hdf5(path), "not an HDF5 file", "") > 0 else {
+      throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: [])
     }
-    handle = H5Fopen(path, gt_H5F_ACC_RDONLY(), gt_H5P_DEFAULT())
-    if handle < 0 { throw Self.error("cannot open the file", file: path, object: "") }
+  }
+
+  /// File access without locks (SWMR readers and writer coordinate through SWMR itself), in
+  /// HDF5's newest format (checksummed metadata; what SWMR needs).
+  private func lockingOffAndNewestFormat(_ fapl: HDF5Handle) throws(HDF5Error) {
+    try check(
+      H5Pset_libver_bounds(fapl.id, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST()), "cannot ask for the newest format",
+      "/")
+    try check(H5Pset_file_locking(fapl.id, false, true), "cannot switch file locking off for", "/")
   }
 
   /// How a trace file is opened.
@@ -124,37 +144,33 @@ public final class HDF5File {
   public init(_ path: String, access: Access) throws(HDF5Error) {
     HDF5Library.quiet
     self.path = path
-    let fapl = H5Pcreate(gt_H5P_FILE_ACCESS())
-    defer { H5Pclose(fapl) }
-    H5Pset_libver_bounds(fapl, gt_H5F_LIBVER_LATEST(), gt_H5F_LIBVER_LATEST())
-    H5Pset_file_locking(fapl, false, true)
+    let fapl = try propertyList(gt_H5P_FILE_ACCESS(), for: "/")
+    try lockingOffAndNewestFormat(fapl)
     switch access {
     case .createForAppending:
       try Self.checkCreatable(path)
-      handle = H5Fcreate(path, gt_H5F_ACC_TRUNC(), gt_H5P_DEFAULT(), fapl)
+      handle = try check(H5Fcreate(path, gt_H5F_ACC_TRUNC(), gt_H5P_DEFAULT(), fapl.id), "cannot create the file", "")
     case .update:
       try Self.checkReadable(path)
-      handle = H5Fopen(path, gt_H5F_ACC_RDWR(), fapl)
+      handle = try check(H5Fopen(path, gt_H5F_ACC_RDWR(), fapl.id), "cannot open the file", "")
     case .readWhileWriting:
       try Self.checkReadable(path)
-      guard H5Fis_hdf5(path) > 0 else {
-        throw HDF5Error(operation: "not an HDF5 file", file: path, objectPath: "", details: HDF5Library.errorStack())
-      }
+      try checkIsHDF5()
       // A SWMR reader retries a metadata read whose checksum fails (the writer may be midway
       // through a flush), sleeping twice as long each time. HDF5's default of 100 attempts
       // turns a damaged file into a minutes-long hang; 12 attempts wait at most a few ms.
-      H5Pset_metadata_read_attempts(fapl, 12)
-      handle = H5Fopen(path, gt_H5F_ACC_RDONLY() | gt_H5F_ACC_SWMR_READ(), fapl)
-      if handle < 0 {
+      try check(H5Pset_metadata_read_attempts(fapl.id, 12), "cannot bound the metadata read attempts for", "/")
+      do {
+        handle = try check(
+          H5Fopen(path, gt_H5F_ACC_RDONLY() | gt_H5F_ACC_SWMR_READ(), fapl.id), "cannot open the file", "")
+      } catch {
         // A file closed normally (not being written) opens without the SWMR flag too.
-        H5Eclear2(gt_H5E_DEFAULT())
-        handle = H5Fopen(path, gt_H5F_ACC_RDONLY(), fapl)
+        handle = try check(H5Fopen(path, gt_H5F_ACC_RDONLY(), fapl.id), "cannot open the file", "")
       }
     }
-    if handle < 0 { throw Self.error("cannot open the file", file: path, object: "") }
   }
 
-  deinit { if handle >= 0 { H5Fclose(handle) } }
+  deinit { if handle >= 0 { _ = try? check(H5Fclose(handle), "cannot close the file", "") } }
 
   /// Gives the open file another name (POSIX rename, replacing whatever had that name; the
   /// open handle stays valid), so that a file is written completely before it appears there.
@@ -170,21 +186,24 @@ public final class HDF5File {
   /// Flushes and closes the file; later calls throw.
   public func close() throws(HDF5Error) {
     guard handle >= 0 else { return }
-    let status = H5Fclose(handle)
+    let open = handle
     handle = -1
-    if status < 0 { throw Self.error("cannot close the file", file: path, object: "") }
+    try check(H5Fclose(open), "cannot close the file", "")
   }
 
   // MARK: Objects
 
   /// Whether an object (group or dataset) exists at `objectPath`.
+  /// A link HDF5 cannot follow (damaged metadata) counts as absent: readers then report the
+  /// object missing, naming it.
   public func exists(_ objectPath: String) -> Bool {
     var prefix = ""
     for component in objectPath.split(separator: "/") {
       prefix += "/" + component
-      if H5Lexists(handle, prefix, gt_H5P_DEFAULT()) <= 0 { return false }
+      guard (try? check(H5Lexists(handle, prefix, gt_H5P_DEFAULT()), "cannot look up", prefix)) ?? 0 > 0 else {
+        return false
+      }
     }
-    H5Eclear2(gt_H5E_DEFAULT())
     return true
   }
 
@@ -192,30 +211,27 @@ public final class HDF5File {
   public func createGroup(_ objectPath: String) throws(HDF5Error) {
     if exists(objectPath) { return }
     let properties = try linkCreationProperties(objectPath)
-    defer { H5Pclose(properties) }
-    let group = H5Gcreate2(handle, objectPath, properties, gt_H5P_DEFAULT(), gt_H5P_DEFAULT())
-    if group < 0 { throw error("cannot create group", objectPath) }
-    H5Gclose(group)
+    _ = try handle(
+      H5Gcreate2(handle, objectPath, properties.id, gt_H5P_DEFAULT(), gt_H5P_DEFAULT()), closedBy: H5Gclose,
+      "cannot create group", objectPath)
   }
 
   /// The names of the direct children of a group, in name order.
   public func children(of groupPath: String) throws(HDF5Error) -> [String] {
-    let group = H5Gopen2(handle, groupPath, gt_H5P_DEFAULT())
-    if group < 0 { throw error("no group", groupPath) }
-    defer { H5Gclose(group) }
-    var names: [String] = []
+    let group = try handle(H5Gopen2(handle, groupPath, gt_H5P_DEFAULT()), closedBy: H5Gclose, "no group", groupPath)
+    /// What the C callback appends to (passed to it as an opaque pointer).
+    final class Names { var list: [String] = [] }
+    let names = Names()
     var index: hsize_t = 0
-    let status = withUnsafeMutablePointer(to: &names) { pointer in
+    try check(
       H5Literate(
-        group, H5_INDEX_NAME, H5_ITER_INC, &index,
+        group.id, H5_INDEX_NAME, H5_ITER_INC, &index,
         { _, name, _, context in
           guard let name, let context else { return 0 }
-          context.assumingMemoryBound(to: [String].self).pointee.append(String(cString: name))
+          Unmanaged<Names>.fromOpaque(context).takeUnretainedValue().list.append(String(cString: name))
           return 0
-        }, pointer)
-    }
-    if status < 0 { throw error("cannot list group", groupPath) }
-    return names
+        }, Unmanaged.passUnretained(names).toOpaque()), "cannot list group", groupPath)
+    return withExtendedLifetime(names) { names.list }
   }
 
   // MARK: Datasets
@@ -233,31 +249,22 @@ public final class HDF5File {
         file: path, objectPath: objectPath, details: [])
     }
     let dimensions = shape.map { hsize_t($0) }
-    let space = H5Screate_simple(Int32(shape.count), dimensions, nil)
-    if space < 0 { throw error("cannot create dataspace for", objectPath) }
-    defer { H5Sclose(space) }
+    let space = try simpleSpace(dimensions, for: objectPath)
     let linkProperties = try linkCreationProperties(objectPath)
-    defer { H5Pclose(linkProperties) }
-    let createProperties = H5Pcreate(gt_H5P_DATASET_CREATE())
-    defer { H5Pclose(createProperties) }
+    let createProperties = try propertyList(gt_H5P_DATASET_CREATE(), for: objectPath)
     if (compress || checksum) && !values.isEmpty && !shape.isEmpty {
-      guard H5Pset_chunk(createProperties, Int32(shape.count), dimensions) >= 0 else {
-        throw error("cannot set the chunk shape of", objectPath)
-      }
-      if compress { H5Pset_deflate(createProperties, 4) }
-      if checksum {
-        guard H5Pset_fletcher32(createProperties) >= 0 else { throw error("cannot checksum", objectPath) }
-      }
+      try check(
+        H5Pset_chunk(createProperties.id, Int32(shape.count), dimensions), "cannot set the chunk shape of", objectPath)
+      if compress { try check(H5Pset_deflate(createProperties.id, 4), "cannot compress", objectPath) }
+      if checksum { try check(H5Pset_fletcher32(createProperties.id), "cannot checksum", objectPath) }
     }
-    let dataset = H5Dcreate2(
-      handle, objectPath, Element.hdf5Kind.fileType, space, linkProperties, createProperties,
-      gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("cannot create dataset", objectPath) }
-    defer { H5Dclose(dataset) }
-    let status = values.withUnsafeBufferPointer { buffer in
-      H5Dwrite(dataset, Element.hdf5Kind.memoryType, gt_H5S_ALL(), gt_H5S_ALL(), gt_H5P_DEFAULT(), buffer.baseAddress)
-    }
-    if status < 0 { throw error("cannot write dataset", objectPath) }
+    let dataset = try handle(
+      H5Dcreate2(
+        handle, objectPath, Element.hdf5Kind.fileType, space.id, linkProperties.id, createProperties.id,
+        gt_H5P_DEFAULT()), closedBy: H5Dclose, "cannot create dataset", objectPath)
+    try check(
+      H5Dwrite(dataset.id, Element.hdf5Kind.memoryType, gt_H5S_ALL(), gt_H5S_ALL(), gt_H5P_DEFAULT(), values),
+      "cannot write dataset", objectPath)
   }
 
   /// Reads a whole dataset, converting to `Element`.
@@ -265,16 +272,12 @@ public final class HDF5File {
     _: Element.Type, from objectPath: String
   ) throws(HDF5Error) -> (values: [Element], shape: [Int]) {
     let dataset = try openDataset(objectPath)
-    defer { H5Dclose(dataset) }
     let shape = try datasetShape(dataset, objectPath)
     var values = [Element](repeating: Element.hdf5Zero, count: shape.reduce(1, *))
     if values.isEmpty { return (values, shape) }
-    let status = values.withUnsafeMutableBufferPointer { buffer in
-      H5Dread(dataset, Element.hdf5Kind.memoryType, gt_H5S_ALL(), gt_H5S_ALL(), gt_H5P_DEFAULT(), buffer.baseAddress)
-    }
-    if status < 0 {
-      throw error("cannot read dataset (expected numbers convertible to \(Element.hdf5Kind))", objectPath)
-    }
+    try check(
+      H5Dread(dataset.id, Element.hdf5Kind.memoryType, gt_H5S_ALL(), gt_H5S_ALL(), gt_H5P_DEFAULT(), &values),
+      "cannot read dataset (expected numbers convertible to \(Element.hdf5Kind))", objectPath)
     return (values, shape)
   }
 
@@ -282,50 +285,44 @@ public final class HDF5File {
 
   /// Sets a string attribute on the object at `objectPath` (replacing one of the same name).
   public func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws(HDF5Error) {
-    let type = H5Tcopy(gt_H5T_C_S1())
-    defer { H5Tclose(type) }
-    H5Tset_size(type, max(1, value.utf8.count))
-    H5Tset_cset(type, H5T_CSET_UTF8)
-    let bytes = Array(value.utf8)
-    try writeAttribute(name, on: objectPath, type: type) { attribute in
-      bytes.isEmpty
-        ? withUnsafePointer(to: UInt8(0)) { H5Awrite(attribute, type, $0) }
-        : bytes.withUnsafeBufferPointer { H5Awrite(attribute, type, $0.baseAddress) }
-    }
+    let type = try stringType(size: max(1, value.utf8.count), for: objectPath)
+    try writeAttribute(name, on: objectPath, fileType: type.id, memoryType: type.id, bytes: Array(value.utf8) + [0])
   }
 
   /// Sets a scalar numeric attribute on the object at `objectPath`.
   public func setAttribute<Element: HDF5Element>(
     _ name: String, _ value: Element, on objectPath: String = "/"
   ) throws(HDF5Error) {
-    try writeAttribute(name, on: objectPath, type: Element.hdf5Kind.fileType) { attribute in
-      withUnsafePointer(to: value) { H5Awrite(attribute, Element.hdf5Kind.memoryType, $0) }
-    }
+    try writeAttribute(
+      name, on: objectPath, fileType: Element.hdf5Kind.fileType, memoryType: Element.hdf5Kind.memoryType,
+      bytes: withUnsafeBytes(of: value) { Array($0) })
   }
 
   /// Reads a string attribute (fixed- or variable-length).
   public func stringAttribute(_ name: String, on objectPath: String = "/") throws(HDF5Error) -> String {
     let attribute = try openAttribute(name, on: objectPath)
-    defer { H5Aclose(attribute) }
-    let type = H5Aget_type(attribute)
-    defer { H5Tclose(type) }
-    guard H5Tget_class(type) == H5T_STRING else {
+    let type = try handle(
+      H5Aget_type(attribute.id), closedBy: H5Tclose, "cannot read the type of attribute '\(name)' of", objectPath)
+    guard
+      try checkClass(H5Tget_class(type.id), "cannot read the type of attribute '\(name)' of", objectPath)
+        == H5T_STRING
+    else {
       throw HDF5Error(operation: "attribute '\(name)' is not a string", file: path, objectPath: objectPath, details: [])
     }
-    if H5Tis_variable_str(type) > 0 {
-      let memoryType = H5Tcopy(gt_H5T_C_S1())
-      defer { H5Tclose(memoryType) }
-      H5Tset_size(memoryType, gt_H5T_VARIABLE())
-      H5Tset_cset(memoryType, H5Tget_cset(type))
+    if try check(H5Tis_variable_str(type.id), "cannot read the type of attribute '\(name)' of", objectPath) > 0 {
+      let memoryType = try stringType(size: nil, for: objectPath)
+      // HDF5 does not convert between character sets: read in the one stored.
+      try check(
+        H5Tset_cset(memoryType.id, try storedCharacterSet(type, objectPath)), "cannot read attribute '\(name)' of",
+        objectPath)
       var pointer: UnsafeMutablePointer<CChar>? = nil
-      if H5Aread(attribute, memoryType, &pointer) < 0 { throw error("cannot read attribute '\(name)' of", objectPath) }
+      try check(H5Aread(attribute.id, memoryType.id, &pointer), "cannot read attribute '\(name)' of", objectPath)
       defer { if let pointer { free(pointer) } }
       return pointer.map { String(cString: $0) } ?? ""
     }
-    let size = H5Tget_size(type)
+    let size = try checkSize(H5Tget_size(type.id), "cannot read the size of attribute '\(name)' of", objectPath)
     var bytes = [UInt8](repeating: 0, count: size + 1)
-    let status = bytes.withUnsafeMutableBufferPointer { H5Aread(attribute, type, $0.baseAddress) }
-    if status < 0 { throw error("cannot read attribute '\(name)' of", objectPath) }
+    try check(H5Aread(attribute.id, type.id, &bytes), "cannot read attribute '\(name)' of", objectPath)
     let end = bytes.firstIndex(of: 0) ?? size
     return String(decoding: bytes[..<end], as: UTF8.self)
   }
@@ -335,43 +332,48 @@ public final class HDF5File {
     _ name: String, as _: Element.Type, on objectPath: String = "/"
   ) throws(HDF5Error) -> Element {
     let attribute = try openAttribute(name, on: objectPath)
-    defer { H5Aclose(attribute) }
     var value = Element.hdf5Zero
-    let status = withUnsafeMutablePointer(to: &value) { H5Aread(attribute, Element.hdf5Kind.memoryType, $0) }
-    if status < 0 { throw error("cannot read attribute '\(name)' as \(Element.hdf5Kind) on", objectPath) }
+    try check(
+      H5Aread(attribute.id, Element.hdf5Kind.memoryType, &value),
+      "cannot read attribute '\(name)' as \(Element.hdf5Kind) on", objectPath)
     return value
   }
 
-  /// Whether the object at `objectPath` has an attribute called `name`.
+  /// Whether the object at `objectPath` has an attribute called `name` (false when HDF5 cannot
+  /// tell: damaged metadata reads as a missing attribute, which readers then name).
   public func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
     guard objectPath == "/" || exists(objectPath) else { return false }
-    return H5Aexists_by_name(handle, objectPath, name, gt_H5P_DEFAULT()) > 0
+    let exists = try? check(
+      H5Aexists_by_name(handle, objectPath, name, gt_H5P_DEFAULT()), "cannot look up attribute '\(name)' of",
+      objectPath)
+    return exists ?? 0 > 0
   }
 
   // MARK: Internals
 
-  private func openAttribute(_ name: String, on objectPath: String) throws(HDF5Error) -> hid_t {
+  private func openAttribute(_ name: String, on objectPath: String) throws(HDF5Error) -> HDF5Handle {
     guard hasAttribute(name, on: objectPath) else {
       throw HDF5Error(operation: "missing attribute '\(name)' on", file: path, objectPath: objectPath, details: [])
     }
-    let attribute = H5Aopen_by_name(handle, objectPath, name, gt_H5P_DEFAULT(), gt_H5P_DEFAULT())
-    if attribute < 0 { throw error("cannot open attribute '\(name)' of", objectPath) }
-    return attribute
+    return try handle(
+      H5Aopen_by_name(handle, objectPath, name, gt_H5P_DEFAULT(), gt_H5P_DEFAULT()), closedBy: H5Aclose,
+      "cannot open attribute '\(name)' of", objectPath)
   }
 
+  /// Writes a scalar attribute of `fileType` from `bytes` (one value of `memoryType`).
   private func writeAttribute(
-    _ name: String, on objectPath: String, type: hid_t, write: (hid_t) -> herr_t
+    _ name: String, on objectPath: String, fileType: hid_t, memoryType: hid_t, bytes: [UInt8]
   ) throws(HDF5Error) {
-    if H5Aexists_by_name(handle, objectPath, name, gt_H5P_DEFAULT()) > 0 {
-      H5Adelete_by_name(handle, objectPath, name, gt_H5P_DEFAULT())
+    let operation = "cannot replace attribute '\(name)' on"
+    if try check(H5Aexists_by_name(handle, objectPath, name, gt_H5P_DEFAULT()), operation, objectPath) > 0 {
+      try check(H5Adelete_by_name(handle, objectPath, name, gt_H5P_DEFAULT()), operation, objectPath)
     }
-    let space = H5Screate(H5S_SCALAR)
-    defer { H5Sclose(space) }
-    let attribute = H5Acreate_by_name(
-      handle, objectPath, name, type, space, gt_H5P_DEFAULT(), gt_H5P_DEFAULT(), gt_H5P_DEFAULT())
-    if attribute < 0 { throw error("cannot create attribute '\(name)' on", objectPath) }
-    defer { H5Aclose(attribute) }
-    if write(attribute) < 0 { throw error("cannot write attribute '\(name)' on", objectPath) }
+    let space = try handle(H5Screate(H5S_SCALAR), closedBy: H5Sclose, "cannot create a dataspace for", objectPath)
+    let attribute = try handle(
+      H5Acreate_by_name(
+        handle, objectPath, name, fileType, space.id, gt_H5P_DEFAULT(), gt_H5P_DEFAULT(), gt_H5P_DEFAULT()),
+      closedBy: H5Aclose, "cannot create attribute '\(name)' on", objectPath)
+    try check(H5Awrite(attribute.id, memoryType, bytes), "cannot write attribute '\(name)' on", objectPath)
   }
 
   /// Removes the link `objectPath` (a dataset or group) from the file.
@@ -379,27 +381,22 @@ public final class HDF5File {
     guard exists(objectPath) else {
       throw HDF5Error(operation: "nothing to remove at", file: path, objectPath: objectPath, details: [])
     }
-    if H5Ldelete(handle, objectPath, gt_H5P_DEFAULT()) < 0 { throw error("cannot remove", objectPath) }
+    try check(H5Ldelete(handle, objectPath, gt_H5P_DEFAULT()), "cannot remove", objectPath)
   }
 
-  /// Opens the dataset at `objectPath` (the caller closes it), or throws "missing dataset".
-  func openDataset(_ objectPath: String) throws(HDF5Error) -> hid_t {
+  /// Opens the dataset at `objectPath`, or throws "missing dataset".
+  func openDataset(_ objectPath: String) throws(HDF5Error) -> HDF5Handle {
     guard exists(objectPath) else {
       throw HDF5Error(operation: "missing dataset", file: path, objectPath: objectPath, details: [])
     }
-    let dataset = H5Dopen2(handle, objectPath, gt_H5P_DEFAULT())
-    if dataset < 0 { throw error("not a dataset", objectPath) }
-    return dataset
+    return try handle(H5Dopen2(handle, objectPath, gt_H5P_DEFAULT()), closedBy: H5Dclose, "not a dataset", objectPath)
   }
 
-  func datasetShape(_ dataset: hid_t, _ objectPath: String) throws(HDF5Error) -> [Int] {
-    let space = H5Dget_space(dataset)
-    if space < 0 { throw error("cannot read the shape of", objectPath) }
-    defer { H5Sclose(space) }
-    let rank = Int(H5Sget_simple_extent_ndims(space))
-    if rank < 0 { throw error("cannot read the shape of", objectPath) }
+  func datasetShape(_ dataset: HDF5Handle, _ objectPath: String) throws(HDF5Error) -> [Int] {
+    let space = try space(of: dataset, objectPath)
+    let rank = Int(try check(H5Sget_simple_extent_ndims(space.id), "cannot read the shape of", objectPath))
     var dimensions = [hsize_t](repeating: 0, count: rank)
-    H5Sget_simple_extent_dims(space, &dimensions, nil)
+    try check(H5Sget_simple_extent_dims(space.id, &dimensions, nil), "cannot read the shape of", objectPath)
     // A damaged file can claim any extent; refuse one no trace could hold before allocating.
     var elements = 1.0
     for dimension in dimensions { elements *= Double(dimension) }
@@ -413,10 +410,10 @@ public final class HDF5File {
   /// 2³² elements: more than any trace or checkpoint holds (a 10⁶-step × 100-layer trace is 10⁸).
   static let largestReadableElementCount = 4_294_967_296.0
 
-  func linkCreationProperties(_ objectPath: String) throws(HDF5Error) -> hid_t {
-    let properties = H5Pcreate(gt_H5P_LINK_CREATE())
-    if properties < 0 { throw error("cannot create link properties for", objectPath) }
-    H5Pset_create_intermediate_group(properties, 1)
+  /// Link creation that makes the missing parent groups.
+  func linkCreationProperties(_ objectPath: String) throws(HDF5Error) -> HDF5Handle {
+    let properties = try propertyList(gt_H5P_LINK_CREATE(), for: objectPath)
+    try check(H5Pset_create_intermediate_group(properties.id, 1), "cannot create the parents of", objectPath)
     return properties
   }
 

@@ -1,4 +1,9 @@
-/// Reads a trace (schema v1), also while it is being written (SWMR).
+import Foundation
+
+/// Reads a trace, also while it is being written (SWMR), through the schema (`TraceSchema`):
+/// `rowCount(.curvature)`, `steps(.eigenvalue)`, `values(.gradientMeanAbs, start:count:)`. A
+/// version 1 trace reads as version 2: its sparse quantities, NaN rows of `/curvature` there,
+/// come back on their own index, and datasets added since are absent.
 public final class TraceReader {
   public let file: HDF5File
   public let formatVersion: Int64
@@ -6,6 +11,14 @@ public final class TraceReader {
   public let model: String
   public let created: String
   public let toolVersion: String
+  /// The file's size: no dataset holds more rows than its bytes could store (a damaged extent
+  /// is refused instead of read as gigabytes of fill values).
+  private let fileBytes: Int
+  /// L and B: the entries of `/layers/name` and `/activations/name`.
+  private let layerCount: Int
+  private let blockCount: Int
+  /// Version 1: for each sparse index, the rows of `/curvature` that hold its measurements.
+  private var versionOneRows: [TraceIndex: [Int]] = [:]
 
   /// Opens a trace. - Throws: `HDF5Error` naming the file and, for a file that is not a
   /// gradtrace trace or is newer than this reader, what was expected.
@@ -23,6 +36,18 @@ public final class TraceReader {
           "format_version \(formatVersion) is newer than this gradtrace reads (\(TraceSchema.formatVersion)); update gradtrace",
         file: path, objectPath: "/", details: [])
     }
+    fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? Int.max
+    layerCount = file.exists(TraceDataset.layerName.path) ? try file.shape(of: TraceDataset.layerName.path)[0] : 0
+    blockCount =
+      file.exists(TraceDataset.activationName.path) ? try file.shape(of: TraceDataset.activationName.path)[0] : 0
+    for (count, objectPath) in [
+      (layerCount, TraceDataset.layerName.path), (blockCount, TraceDataset.activationName.path),
+    ]
+    where count > fileBytes / 8 {
+      throw HDF5Error(
+        operation: "\(count) names claimed, more than the file's \(fileBytes) bytes can hold (damaged)",
+        file: path, objectPath: objectPath, details: [])
+    }
     configuration = try file.stringAttribute("config")
     model = try file.stringAttribute("model")
     created = file.hasAttribute("created") ? try file.stringAttribute("created") : ""
@@ -30,19 +55,120 @@ public final class TraceReader {
   }
 
   /// The recorded layers (weight tensors), in application order.
-  public func layerNames() throws(HDF5Error) -> [String] { try file.readStrings(from: TraceSchema.layerName) }
+  public func layerNames() throws(HDF5Error) -> [String] { try file.readStrings(from: TraceDataset.layerName.path) }
   /// The blocks whose activations are recorded; nil when activations were not recorded.
   public func activationNames() throws(HDF5Error) -> [String]? {
-    file.exists(TraceSchema.activationName) ? try file.readStrings(from: TraceSchema.activationName) : nil
+    holds(.activationName) ? try file.readStrings(from: TraceDataset.activationName.path) : nil
   }
-  public var recordsCurvature: Bool { file.exists(TraceSchema.curvatureStep) }
+  public var recordsCurvature: Bool { holds(.curvatureStep) }
+
+  /// The layout the trace was written with.
+  public func layout() throws(HDF5Error) -> TraceLayout {
+    TraceLayout(
+      layerNames: try layerNames(), layerKinds: try file.readStrings(from: TraceDataset.layerKind.path),
+      layerParameters: try file.read(Int64.self, from: TraceDataset.layerParameters.path).values.map { Int($0) },
+      activationNames: try activationNames(), recordsCurvature: recordsCurvature)
+  }
 
   /// Rows recorded (and flushed) so far.
-  public func stepCount() throws(HDF5Error) -> Int { try file.shape(of: TraceSchema.step)[0] }
-  public func curvatureCount() throws(HDF5Error) -> Int {
-    recordsCurvature ? try file.shape(of: TraceSchema.curvatureStep)[0] : 0
+  public func stepCount() throws(HDF5Error) -> Int { try rowCount(.steps) }
+  public func curvatureCount() throws(HDF5Error) -> Int { try rowCount(.curvature) }
+  public func epochCount() throws(HDF5Error) -> Int { try rowCount(.epochs) }
+
+  // MARK: Through the schema
+
+  /// Whether the trace holds `dataset` (false for one added after the trace's version).
+  public func holds(_ dataset: TraceDataset) -> Bool {
+    if formatVersion >= 2 { return file.exists(dataset.path) }
+    if let index = dataset.index, let marker = index.versionOneMarker, dataset == index.dataset {
+      return file.exists(marker.versionOnePath)
+    }
+    return dataset.inVersionOne && file.exists(dataset.versionOnePath)
   }
-  public func epochCount() throws(HDF5Error) -> Int { try file.shape(of: TraceSchema.epochColumns[0])[0] }
+
+  public func holds(_ index: TraceIndex) -> Bool { holds(index.dataset) }
+
+  /// The rows every held dataset of `index` has (a live writer may have extended one dataset
+  /// before another; readers use the rows they have in common). 0 when the index is not held.
+  public func rowCount(_ index: TraceIndex) throws(HDF5Error) -> Int {
+    guard holds(index) else { return 0 }
+    if formatVersion < 2, index.versionOneMarker != nil { return try versionOneRowNumbers(index).count }
+    var rows = Int.max
+    for dataset in TraceSchema.datasets(following: index) where holds(dataset) {
+      let objectPath = storedPath(dataset)
+      let shape = try file.shape(of: objectPath)
+      switch dataset.width {
+      case .one:
+        guard shape.count == 1 else { throw schemaError(objectPath, expected: "[N]", found: shape) }
+      case .layers:
+        guard shape.count == 2, shape[1] == layerCount else {
+          throw schemaError(objectPath, expected: "[N, \(layerCount)] (one column per layer)", found: shape)
+        }
+      case .blocks:
+        guard shape.count == 2, shape[1] == blockCount else {
+          throw schemaError(objectPath, expected: "[N, \(blockCount)] (one column per block)", found: shape)
+        }
+      }
+      let rowBytes = (dataset.element == .int64 ? 8 : 4) * (shape.count == 2 ? max(shape[1], 1) : 1)
+      guard shape[0] <= fileBytes / rowBytes else {
+        throw HDF5Error(
+          operation: "\(shape[0]) rows claimed, more than the file's \(fileBytes) bytes can hold (damaged)",
+          file: file.path, objectPath: objectPath, details: [])
+      }
+      rows = min(rows, shape[0])
+    }
+    return rows == Int.max ? 0 : rows
+  }
+
+  /// The step (for `.epochs`, the epoch) of each row of `index`.
+  public func steps(_ index: TraceIndex) throws(HDF5Error) -> [Int] {
+    try values(index.dataset).map { Int($0) }
+  }
+
+  /// Rows `start ..< start + count` of `dataset` (all rows of its index when `count` is nil),
+  /// row-major as Doubles: one value per row, or one per layer or block.
+  public func values(_ dataset: TraceDataset, start: Int = 0, count requested: Int? = nil) throws(HDF5Error) -> [Double]
+  {
+    guard let index = dataset.index, holds(dataset) else { return [] }
+    let count: Int
+    if let requested { count = requested } else { count = try rowCount(index) - start }
+    guard count > 0 else { return [] }
+    if formatVersion < 2, index.versionOneMarker != nil {
+      let rows = try versionOneRowNumbers(index)[start..<(start + count)]
+      let parent = dataset == index.dataset ? TraceDataset.curvatureStep : dataset
+      let all = try file.readRows(Double.self, from: parent.versionOnePath, start: 0, count: rows.last! + 1)
+      let width = all.count / (rows.last! + 1)
+      return rows.flatMap { all[($0 * width)..<(($0 + 1) * width)] }
+    }
+    return try file.readRows(Double.self, from: storedPath(dataset), start: start, count: count)
+  }
+
+  /// A per-layer or per-block dataset as rows.
+  public func rows(_ dataset: TraceDataset) throws(HDF5Error) -> [[Double]] {
+    let values = try values(dataset)
+    guard let index = dataset.index else { return [] }
+    let rows = try rowCount(index)
+    guard rows > 0 else { return [] }
+    let width = values.count / rows
+    return (0..<rows).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
+  }
+
+  /// Where `dataset` lies in this file.
+  public func storedPath(_ dataset: TraceDataset) -> String {
+    formatVersion >= 2 ? dataset.path : dataset.versionOnePath
+  }
+
+  /// Version 1: the rows of `/curvature` where `index`'s marker was measured (not all NaN).
+  private func versionOneRowNumbers(_ index: TraceIndex) throws(HDF5Error) -> [Int] {
+    if let cached = versionOneRows[index] { return cached }
+    guard let marker = index.versionOneMarker, holds(index) else { return [] }
+    let rows = try rowCount(.curvature)
+    let values = try file.readRows(Double.self, from: marker.versionOnePath, start: 0, count: rows)
+    let width = rows > 0 ? values.count / rows : 1
+    let measured = (0..<rows).filter { row in values[(row * width)..<((row + 1) * width)].contains { !$0.isNaN } }
+    versionOneRows[index] = measured
+    return measured
+  }
 
   /// The rows that all of `vectors` ([N]) and `matrices` ([N, columns]) hold, after checking
   /// their ranks and widths against the schema. A live writer may have extended one dataset
@@ -64,22 +190,19 @@ public final class TraceReader {
     return rows == Int.max ? 0 : rows
   }
 
-  /// One-dimensional datasets read whole as Doubles, cut to the rows they all hold (empty
-  /// columns when the first is absent: a group the trace did not record).
-  public func columns(_ objectPaths: [String]) throws(HDF5Error) -> [[Double]] {
-    guard let first = objectPaths.first, file.exists(first) else { return objectPaths.map { _ in [] } }
-    let rows = try commonRowCount(vectors: objectPaths, columns: 0)
+  /// Datasets of one index read whole as Doubles, cut to the rows its datasets all hold (empty
+  /// columns for datasets the trace does not hold: a group it did not record).
+  public func columns(_ datasets: [TraceDataset]) throws(HDF5Error) -> [[Double]] {
     var result: [[Double]] = []
-    for objectPath in objectPaths {
-      result.append(try file.readRows(Double.self, from: objectPath, start: 0, count: rows))
-    }
+    for dataset in datasets { result.append(try values(dataset)) }
     return result
   }
 
   /// "expected [N, 9] (one column per layer), found [30, 8]", naming the file and dataset.
   public func schemaError(_ objectPath: String, expected: String, found shape: [Int]) -> HDF5Error {
     HDF5Error(
-      operation: "expected shape \(expected) by schema v1, found \(shape)", file: file.path, objectPath: objectPath,
+      operation: "expected shape \(expected) by schema v\(formatVersion), found \(shape)", file: file.path,
+      objectPath: objectPath,
       details: [])
   }
 

@@ -32,7 +32,8 @@ public enum TraceRecovery {
     // Only a trace whose writer never closed it can hold an interrupted flush; in a closed one a
     // failing checksum is damage and is left for readers to report.
     if previous == "running" {
-      for group in TraceSchema.appendableGroups {
+      let version = try file.attribute("format_version", as: Int64.self)
+      for group in TraceSchema.appendableGroups(version: version) {
         let present = group.filter(file.exists)
         guard !present.isEmpty else { continue }
         var lengths: [Int] = []
@@ -44,11 +45,11 @@ public enum TraceRecovery {
         }
       }
     }
-    outcome.steps = file.exists(TraceSchema.step) ? try file.shape(of: TraceSchema.step)[0] : 0
+    outcome.steps = file.exists(TraceDataset.step.path) ? try file.shape(of: TraceDataset.step.path)[0] : 0
     if previous == "running" {
       // A closed trace is only reported on: its rows are read by whoever analyses it.
       if outcome.steps > 0 {
-        let last = try file.readRows(Int64.self, from: TraceSchema.step, start: outcome.steps - 1, count: 1)
+        let last = try file.readRows(Int64.self, from: TraceDataset.step.path, start: outcome.steps - 1, count: 1)
         outcome.lastStep = Int(last[0])
       }
       outcome.status = outcome.lastStep.map { "killed after step \($0)" } ?? "killed before its first step was written"

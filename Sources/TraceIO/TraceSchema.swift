@@ -1,137 +1,287 @@
-/// Schema version 1 of the gradtrace trace file (docs/trace-format.md): the paths below are the
-/// contract; more may be added, none renamed without bumping `formatVersion`.
+/// The gradtrace trace file, declared once: every dataset's path, element type, shape, the
+/// index whose rows it follows, unit and meaning. `TraceWriter` creates and fills the file from
+/// this table, `TraceReader` reads it (and maps version 1 files onto it), trace continuation and
+/// recovery walk it, `inspect` and `export` list it, and docs/trace-format.md is this table
+/// printed (`gradtrace inspect --schema`; a test compares the two).
+///
+/// Recording one more statistic is one entry here (a `static let` and its line in `all`) and the
+/// code that computes it: `TraceRow`s are keyed by these entries, so nothing else changes.
 public enum TraceSchema {
   public static let format = "gradtrace"
-  public static let formatVersion: Int64 = 1
-
-  public static let layerName = "/layers/name"
-  public static let layerKind = "/layers/kind"
-  public static let layerParameters = "/layers/parameters"
-
-  public static let step = "/steps/step"
-  public static let epoch = "/steps/epoch"
-  public static let loss = "/steps/loss"
-  public static let accuracy = "/steps/accuracy"
-  public static let learningRate = "/steps/learning_rate"
-
-  public static let gradientMeanAbs = "/gradients/mean_abs"
-  public static let gradientL2Norm = "/gradients/l2_norm"
-  public static let gradientMaxAbs = "/gradients/max_abs"
-  public static let updateL2Norm = "/updates/l2_norm"
-  public static let weightL2Norm = "/weights/l2_norm"
-
-  public static let activationName = "/activations/name"
-  public static let activationStatistics = [
-    "/activations/mean", "/activations/std", "/activations/fraction_negative", "/activations/fraction_saturated",
-  ]
-
-  public static let curvatureStep = "/curvature/step"
-  /// Scalar curvature quantities, one value per measured step, in `CurvatureRecord` order.
-  public static let curvatureScalars = [
-    "gTg", "gHg", "gTd", "dHd", "predicted_first", "predicted_second", "actual_delta", "epsilon_star",
-    "alpha", "hessian_trace", "hessian_top_eigenvalue",
-  ].map { "/curvature/\($0)" }
-  public static let curvatureLayerGHg = "/curvature/layer_gHg"
-  public static let curvatureLayerTrace = "/curvature/layer_trace"
-
-  public static let epochColumns = ["epoch", "train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "seconds"]
-    .map { "/epochs/\($0)" }
+  /// 2: every sparse quantity on its own step index (version 1 stored them as NaN rows of
+  /// `/curvature`); per-dataset `unit`, `description` and `index` attributes.
+  public static let formatVersion: Int64 = 2
 
   public static let summary = "/summary"
 
-  /// The appendable datasets, grouped by the index whose rows they share: the first path of
-  /// each group is the index, and every dataset of a group has one row per index entry.
-  public static let appendableGroups: [[String]] = [
-    [
-      step, epoch, loss, accuracy, learningRate, gradientMeanAbs, gradientL2Norm, gradientMaxAbs, updateL2Norm,
-      weightL2Norm,
-    ] + activationStatistics,
-    [curvatureStep] + curvatureScalars + [curvatureLayerGHg, curvatureLayerTrace],
-    epochColumns,
+  /// Every dataset, in the order of docs/trace-format.md. Index datasets come first in their group.
+  public static let all: [TraceDataset] = [
+    .layerName, .layerKind, .layerParameters, .activationName,
+    .step, .epoch, .loss, .accuracy, .learningRate,
+    .gradientMeanAbs, .gradientL2Norm, .gradientMaxAbs, .updateL2Norm, .updateGradientCosine, .weightL2Norm,
+    .activationMean, .activationStd, .activationFractionNegative, .activationFractionSaturated,
+    .curvatureStep, .gTg, .gHg, .gTd, .dHd, .predictedFirst, .predictedSecond, .actualDelta, .epsilonStar, .alpha,
+    .layerCurvatureStep, .layerGHg,
+    .hessianTraceStep, .hessianTrace, .layerHessianTrace,
+    .eigenvalueStep, .topEigenvalue,
+    .epochIndex, .trainLoss, .trainAccuracy, .validLoss, .validAccuracy, .epochSeconds,
   ]
+
+  /// The datasets whose rows follow `index` (its own index dataset first).
+  public static func datasets(following index: TraceIndex) -> [TraceDataset] {
+    all.filter { $0.index == index }
+  }
+
+  public static func dataset(at path: String) -> TraceDataset? { all.first { $0.path == path } }
+
+  /// The appendable datasets of a file of `version`, grouped by the index whose rows they share
+  /// (the first path of each group is the index): what recovery cuts to a common length.
+  public static func appendableGroups(version: Int64) -> [[String]] {
+    if version >= 2 { return TraceIndex.allCases.map { datasets(following: $0).map(\.path) } }
+    // Version 1: the sparse quantities were NaN rows of /curvature.
+    return [TraceIndex.steps, .curvature, .epochs].map { group in
+      all.filter { $0.inVersionOne && $0.index?.versionOneParent == group }.map(\.versionOnePath)
+    }
+  }
 }
 
-/// The layers (weight tensors) and block activations a trace records. One kind and one
-/// parameter count per layer name: `TraceWriter` refuses (throws) a layout that has not.
-public struct TraceLayout: Sendable {
-  public var layerNames: [String]
-  public var layerKinds: [String]
-  public var layerParameters: [Int]
-  /// Block names whose activations are recorded; nil when activations are not recorded.
-  public var activationNames: [String]?
-  public var recordsCurvature: Bool
+/// The step indices of a trace: each sparse quantity has its own, so what was not measured at a
+/// step is absent, not a NaN row.
+public enum TraceIndex: String, CaseIterable, Sendable {
+  /// Recorded training steps (`--record-every`).
+  case steps
+  /// Curvature measurements (`--curvature-every`).
+  case curvature
+  /// Per-layer gᵀHg (`--layer-curvature-every` measurements).
+  case layerCurvature
+  /// Hutchinson trace (`--trace-every` measurements).
+  case hessianTrace
+  /// Dominant eigenvalue (`--eigen-every` measurements).
+  case eigenvalue
+  /// Epochs.
+  case epochs
 
-  public init(
-    layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
-    recordsCurvature: Bool
+  /// The dataset holding the step (or, for `.epochs`, the epoch) of each row.
+  public var dataset: TraceDataset { TraceSchema.all.first { $0.index == self }! }
+
+  /// Where version 1 kept these rows: the sparse indices were rows of `/curvature` in which
+  /// `versionOneMarker` was not NaN.
+  public var versionOneParent: TraceIndex {
+    switch self {
+    case .layerCurvature, .hessianTrace, .eigenvalue: .curvature
+    default: self
+    }
+  }
+
+  /// The version 1 dataset whose non-NaN rows were this index's measurements.
+  public var versionOneMarker: TraceDataset? {
+    switch self {
+    case .layerCurvature: .layerGHg
+    case .hessianTrace: .hessianTrace
+    case .eigenvalue: .topEigenvalue
+    default: nil
+    }
+  }
+
+  /// What the trace must record for this index to exist.
+  public var presence: TraceDataset.Presence { self.dataset.presence }
+}
+
+/// One entry of the schema.
+public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
+  public enum Element: String, Sendable { case int64, int32, float32, string }
+  /// The shape of one row: one value, one per layer (L), or one per block (B).
+  public enum Width: String, Sendable { case one, layers, blocks }
+  /// When a trace holds the dataset.
+  public enum Presence: String, Sendable { case always, activations, curvature }
+
+  public let path: String
+  /// Its column in `export` tables and its tag in TensorBoard (unique among its index's datasets).
+  public let name: String
+  public let element: Element
+  public let width: Width
+  /// The index whose rows it follows; nil for the fixed datasets (layer and block names).
+  public let index: TraceIndex?
+  public let presence: Presence
+  public let unit: String
+  public let meaning: String
+  /// Its path in a version 1 trace (where `inVersionOne`).
+  public let versionOnePath: String
+  /// Whether version 1 recorded it (a dataset added later reads as absent from a v1 trace).
+  public let inVersionOne: Bool
+  /// Part of the divergence count (`/summary` nonfinite_count): the loss and the gradients.
+  public let watchesDivergence: Bool
+
+  init(
+    _ path: String, name: String? = nil, _ element: Element, _ width: Width, index: TraceIndex?,
+    presence: Presence = .always, unit: String = "", _ meaning: String, versionOne: String? = nil,
+    inVersionOne: Bool = true, watchesDivergence: Bool = false
   ) {
-    self.layerNames = layerNames
-    self.layerKinds = layerKinds
-    self.layerParameters = layerParameters
-    self.activationNames = activationNames
-    self.recordsCurvature = recordsCurvature
+    self.path = path
+    self.name = name ?? String(path.split(separator: "/").last!)
+    self.element = element
+    self.width = width
+    self.index = index
+    self.presence = presence
+    self.unit = unit
+    self.meaning = meaning
+    self.versionOnePath = versionOne ?? path
+    self.inVersionOne = inVersionOne
+    self.watchesDivergence = watchesDivergence
+  }
+
+  public var description: String { path }
+  public static func == (a: TraceDataset, b: TraceDataset) -> Bool { a.path == b.path }
+  public func hash(into hasher: inout Hasher) { hasher.combine(path) }
+
+  /// The shape as docs/trace-format.md writes it: [S], [S, L], [L], …
+  public var shapeText: String {
+    let rows = index.map { ["steps": "S", "curvature": "M", "epochs": "E"][$0.rawValue] ?? $0.letter } ?? ""
+    switch (index == nil, width) {
+    case (true, .layers): return "[L]"
+    case (true, _): return "[B]"
+    case (false, .one): return "[\(rows)]"
+    case (false, .layers): return "[\(rows), L]"
+    case (false, .blocks): return "[\(rows), B]"
+    }
   }
 }
 
-/// One recorded training step: scalars and per-layer (per-block) statistics.
-public struct StepRecord: Sendable {
-  public var step: Int
-  public var epoch: Int
-  public var loss: Float
-  public var accuracy: Float
-  public var learningRate: Float
-  /// Per layer, in `TraceLayout.layerNames` order.
-  public var gradientMeanAbs: [Float]
-  public var gradientL2Norm: [Float]
-  public var gradientMaxAbs: [Float]
-  public var updateL2Norm: [Float]
-  public var weightL2Norm: [Float]
-  /// Per block: mean, std, fraction negative, fraction saturated (empty when not recorded).
-  public var activations: [[Float]]
-
-  public init(
-    step: Int, epoch: Int, loss: Float, accuracy: Float, learningRate: Float, gradientMeanAbs: [Float],
-    gradientL2Norm: [Float], gradientMaxAbs: [Float], updateL2Norm: [Float], weightL2Norm: [Float],
-    activations: [[Float]]
-  ) {
-    self.step = step
-    self.epoch = epoch
-    self.loss = loss
-    self.accuracy = accuracy
-    self.learningRate = learningRate
-    self.gradientMeanAbs = gradientMeanAbs
-    self.gradientL2Norm = gradientL2Norm
-    self.gradientMaxAbs = gradientMaxAbs
-    self.updateL2Norm = updateL2Norm
-    self.weightL2Norm = weightL2Norm
-    self.activations = activations
+extension TraceIndex {
+  /// The row count's letter in docs/trace-format.md.
+  var letter: String {
+    switch self {
+    case .steps: "S"
+    case .curvature: "M"
+    case .layerCurvature: "K"
+    case .hessianTrace: "T"
+    case .eigenvalue: "P"
+    case .epochs: "E"
+    }
   }
 }
 
-/// Curvature measured at one step (docs/design.md's definitions; NaN where undefined or not measured).
-public struct CurvatureRecord: Sendable {
-  public var step: Int
-  /// gTg, gHg, gTd, dHd, predicted_first, predicted_second, actual_delta, epsilon_star, alpha,
-  /// hessian_trace, hessian_top_eigenvalue.
-  public var scalars: [Double]
-  public var layerGHg: [Float]
-  public var layerTrace: [Float]
+// MARK: - The table
 
-  /// Lengths are checked where the record is appended (`TraceWriter.append(_:)` throws).
-  public init(step: Int, scalars: [Double], layerGHg: [Float], layerTrace: [Float]) {
-    self.step = step
-    self.scalars = scalars
-    self.layerGHg = layerGHg
-    self.layerTrace = layerTrace
-  }
-}
+extension TraceDataset {
+  public static let layerName = TraceDataset(
+    "/layers/name", name: "layer", .string, .layers, index: nil,
+    "layer names (`input_conv_conv_0`, …, `logit_linear_layer`)")
+  public static let layerKind = TraceDataset(
+    "/layers/kind", name: "layer_kind", .string, .layers, index: nil, "`conv`, `batchnorm` or `linear`")
+  public static let layerParameters = TraceDataset(
+    "/layers/parameters", name: "layer_parameters", .int64, .layers, index: nil, unit: "scalars",
+    "elements in each layer's weight tensor")
+  public static let activationName = TraceDataset(
+    "/activations/name", name: "block", .string, .blocks, index: nil, presence: .activations,
+    "block names (`input_conv`, `block_0_0`, …)")
 
-/// One epoch: epoch, train loss, train accuracy, valid loss, valid accuracy, seconds.
-public struct EpochRow: Sendable {
-  public var values: [Double]
-  public init(
-    epoch: Int, trainLoss: Double, trainAccuracy: Double, validLoss: Double, validAccuracy: Double, seconds: Double
-  ) {
-    values = [Double(epoch), trainLoss, trainAccuracy, validLoss, validAccuracy, seconds]
-  }
+  public static let step = TraceDataset(
+    "/steps/step", .int64, .one, index: .steps, unit: "step", "the step of each row")
+  public static let epoch = TraceDataset(
+    "/steps/epoch", .int32, .one, index: .steps, unit: "epoch", "the epoch of each row (from 0)")
+  public static let loss = TraceDataset(
+    "/steps/loss", .float32, .one, index: .steps, unit: "nats", "minibatch loss before the update",
+    watchesDivergence: true)
+  public static let accuracy = TraceDataset(
+    "/steps/accuracy", .float32, .one, index: .steps, unit: "fraction", "minibatch accuracy before the update")
+  public static let learningRate = TraceDataset(
+    "/steps/learning_rate", .float32, .one, index: .steps, "learning rate of the step")
+  public static let gradientMeanAbs = TraceDataset(
+    "/gradients/mean_abs", name: "gradient_mean_abs", .float32, .layers, index: .steps,
+    "mean \\|∂f/∂W\\| per layer (the paper's gradient flow)", watchesDivergence: true)
+  public static let gradientL2Norm = TraceDataset(
+    "/gradients/l2_norm", name: "gradient_l2_norm", .float32, .layers, index: .steps, "‖∂f/∂W‖₂ per layer",
+    watchesDivergence: true)
+  public static let gradientMaxAbs = TraceDataset(
+    "/gradients/max_abs", name: "gradient_max_abs", .float32, .layers, index: .steps, "max \\|∂f/∂W\\| per layer",
+    watchesDivergence: true)
+  public static let updateL2Norm = TraceDataset(
+    "/updates/l2_norm", name: "update_l2_norm", .float32, .layers, index: .steps,
+    "‖W_{t+1} − W_t‖₂ per layer, the step the optimizer applied")
+  public static let updateGradientCosine = TraceDataset(
+    "/updates/gradient_cosine", name: "update_gradient_cosine", .float32, .layers, index: .steps,
+    "cos(g_l, d_l) = g_l·d_l / (‖g_l‖ ‖d_l‖) per layer, d the update: −1 is plain gradient descent, near 0 an update (Adam's, momentum's) that no longer follows this batch's gradient; NaN when g_l or d_l is 0",
+    inVersionOne: false)
+  public static let weightL2Norm = TraceDataset(
+    "/weights/l2_norm", name: "weight_l2_norm", .float32, .layers, index: .steps, "‖W_t‖₂ per layer, before the update")
+  public static let activationMean = TraceDataset(
+    "/activations/mean", name: "activation_mean", .float32, .blocks, index: .steps, presence: .activations,
+    "mean of each block's output over the batch")
+  public static let activationStd = TraceDataset(
+    "/activations/std", name: "activation_std", .float32, .blocks, index: .steps, presence: .activations,
+    "standard deviation of each block's output")
+  public static let activationFractionNegative = TraceDataset(
+    "/activations/fraction_negative", name: "activation_fraction_negative", .float32, .blocks, index: .steps,
+    presence: .activations, unit: "fraction", "share of outputs below 0")
+  public static let activationFractionSaturated = TraceDataset(
+    "/activations/fraction_saturated", name: "activation_fraction_saturated", .float32, .blocks, index: .steps,
+    presence: .activations, unit: "fraction", "sigmoid networks: share below 0.01 or above 0.99; NaN otherwise")
+
+  public static let curvatureStep = TraceDataset(
+    "/curvature/step", name: "curvature_step", .int64, .one, index: .curvature, presence: .curvature, unit: "step",
+    "the step of each curvature measurement")
+  public static let gTg = TraceDataset(
+    "/curvature/gTg", .float32, .one, index: .curvature, presence: .curvature, "gᵀg, g the step's gradient")
+  public static let gHg = TraceDataset(
+    "/curvature/gHg", .float32, .one, index: .curvature, presence: .curvature, "gᵀHg, exact (Taylor mode)")
+  public static let gTd = TraceDataset(
+    "/curvature/gTd", .float32, .one, index: .curvature, presence: .curvature, unit: "nats",
+    "gᵀd, d the update: the first-order prediction of the loss change")
+  public static let dHd = TraceDataset(
+    "/curvature/dHd", .float32, .one, index: .curvature, presence: .curvature, "dᵀHd, exact (Taylor mode)")
+  public static let predictedFirst = TraceDataset(
+    "/curvature/predicted_first", .float32, .one, index: .curvature, presence: .curvature, unit: "nats", "Δ1 = gᵀd")
+  public static let predictedSecond = TraceDataset(
+    "/curvature/predicted_second", .float32, .one, index: .curvature, presence: .curvature, unit: "nats",
+    "Δ2 = gᵀd + ½ dᵀHd")
+  public static let actualDelta = TraceDataset(
+    "/curvature/actual_delta", .float32, .one, index: .curvature, presence: .curvature, unit: "nats",
+    "Δ = f_B(w + d) − f_B(w), same batch and BatchNorm mode")
+  public static let epsilonStar = TraceDataset(
+    "/curvature/epsilon_star", .float32, .one, index: .curvature, presence: .curvature,
+    "ε* = gᵀg / gᵀHg; NaN when gᵀHg ≤ 0 (negative curvature)")
+  public static let alpha = TraceDataset(
+    "/curvature/alpha", .float32, .one, index: .curvature, presence: .curvature,
+    "step quality α = 1/s* − 1, s* = −gᵀd / dᵀHd; NaN when dᵀHd ≤ 0")
+
+  public static let layerCurvatureStep = TraceDataset(
+    "/layer_curvature/step", name: "layer_curvature_step", .int64, .one, index: .layerCurvature,
+    presence: .curvature, unit: "step", "the step of each per-layer measurement (`--layer-curvature-every`)",
+    inVersionOne: false)
+  public static let layerGHg = TraceDataset(
+    "/layer_curvature/gHg", name: "layer_gHg", .float32, .layers, index: .layerCurvature, presence: .curvature,
+    "g_lᵀ(Hg)_l per layer (they sum to gᵀHg)", versionOne: "/curvature/layer_gHg")
+
+  public static let hessianTraceStep = TraceDataset(
+    "/hessian_trace/step", name: "hessian_trace_step", .int64, .one, index: .hessianTrace, presence: .curvature,
+    unit: "step", "the step of each trace estimate (`--trace-every`)", inVersionOne: false)
+  public static let hessianTrace = TraceDataset(
+    "/hessian_trace/trace", name: "hessian_trace", .float32, .one, index: .hessianTrace, presence: .curvature,
+    "Hutchinson estimate of tr(H)", versionOne: "/curvature/hessian_trace")
+  public static let layerHessianTrace = TraceDataset(
+    "/hessian_trace/layer_trace", name: "layer_trace", .float32, .layers, index: .hessianTrace,
+    presence: .curvature, "Hutchinson estimate of tr(H_ll) per layer (the same probes)",
+    versionOne: "/curvature/layer_trace")
+
+  public static let eigenvalueStep = TraceDataset(
+    "/eigenvalue/step", name: "eigenvalue_step", .int64, .one, index: .eigenvalue, presence: .curvature,
+    unit: "step", "the step of each eigenvalue estimate (`--eigen-every`)", inVersionOne: false)
+  public static let topEigenvalue = TraceDataset(
+    "/eigenvalue/top", name: "hessian_top_eigenvalue", .float32, .one, index: .eigenvalue, presence: .curvature,
+    "dominant eigenvalue of H by power iteration", versionOne: "/curvature/hessian_top_eigenvalue")
+
+  public static let epochIndex = TraceDataset(
+    "/epochs/epoch", .int32, .one, index: .epochs, unit: "epoch", "the epoch of each row (from 0)")
+  public static let trainLoss = TraceDataset(
+    "/epochs/train_loss", .float32, .one, index: .epochs, unit: "nats", "mean training loss over the epoch")
+  public static let trainAccuracy = TraceDataset(
+    "/epochs/train_accuracy", .float32, .one, index: .epochs, unit: "fraction", "training accuracy over the epoch")
+  public static let validLoss = TraceDataset(
+    "/epochs/valid_loss", .float32, .one, index: .epochs, unit: "nats",
+    "validation loss after the epoch (BatchNorm in eval mode)")
+  public static let validAccuracy = TraceDataset(
+    "/epochs/valid_accuracy", .float32, .one, index: .epochs, unit: "fraction", "validation accuracy after the epoch")
+  public static let epochSeconds = TraceDataset(
+    "/epochs/seconds", .float32, .one, index: .epochs, unit: "s", "wall time of the epoch")
 }

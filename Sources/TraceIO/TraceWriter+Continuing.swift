@@ -41,7 +41,10 @@ extension TraceWriter {
     }
   }
 
-  /// Writes `path` from the rows of `old` before `step`, then removes `old`.
+  /// Writes `path` from the rows of `old` before `step` (the first `epochs` epoch rows), then
+  /// removes `old`. Every index of the schema is copied the same way, read through
+  /// `TraceReader`, so a version 1 trace continues as version 2: its sparse quantities move to
+  /// their own indices, and a per-step dataset it did not record is NaN in its old rows.
   private static func rewrite(
     _ old: String, as path: String, layout: TraceLayout, beforeStep step: Int, epochs: Int, flushEvery: Int
   ) throws(HDF5Error) -> TraceWriter {
@@ -49,59 +52,18 @@ extension TraceWriter {
     let writer = try TraceWriter(
       path: path, configuration: reader.configuration, model: reader.model, toolVersion: reader.toolVersion,
       layout: layout, flushEvery: flushEvery)
-    let file = reader.file
-    let layers = layout.layerNames.count
-    let stepIndex = try file.read(Int64.self, from: TraceSchema.step).values
-    let kept = stepIndex.prefix { $0 < step }.count
-    func rows(_ objectPath: String, _ count: Int) throws(HDF5Error) -> [Float] {
-      try file.readRows(Float.self, from: objectPath, start: 0, count: count)
-    }
-    let epoch = try file.readRows(Int32.self, from: TraceSchema.epoch, start: 0, count: kept)
-    let scalars = try [TraceSchema.loss, TraceSchema.accuracy, TraceSchema.learningRate].map { (p) throws(HDF5Error) in
-      try rows(p, kept)
-    }
-    var perLayer: [[Float]] = []
-    for objectPath in [
-      TraceSchema.gradientMeanAbs, TraceSchema.gradientL2Norm, TraceSchema.gradientMaxAbs, TraceSchema.updateL2Norm,
-      TraceSchema.weightL2Norm,
-    ] { perLayer.append(try rows(objectPath, kept)) }
-    let blocks = layout.activationNames?.count ?? 0
-    var activations: [[Float]] = []
-    if blocks > 0 {
-      for objectPath in TraceSchema.activationStatistics { activations.append(try rows(objectPath, kept)) }
-    }
-    for row in 0..<kept {
-      func slice(_ values: [Float]) -> [Float] { Array(values[(row * layers)..<((row + 1) * layers)]) }
-      try writer.append(
-        StepRecord(
-          step: Int(stepIndex[row]), epoch: Int(epoch[row]), loss: scalars[0][row], accuracy: scalars[1][row],
-          learningRate: scalars[2][row], gradientMeanAbs: slice(perLayer[0]), gradientL2Norm: slice(perLayer[1]),
-          gradientMaxAbs: slice(perLayer[2]), updateL2Norm: slice(perLayer[3]), weightL2Norm: slice(perLayer[4]),
-          activations: (0..<blocks).map { block in activations.map { $0[row * blocks + block] } }))
-    }
-    if layout.recordsCurvature {
-      let measured = try file.read(Int64.self, from: TraceSchema.curvatureStep).values.prefix { $0 < step }.count
-      let values = try TraceSchema.curvatureScalars.map { (p) throws(HDF5Error) in
-        try file.readRows(Double.self, from: p, start: 0, count: measured)
+    for index in TraceIndex.allCases where layout.holds(index) && reader.holds(index) {
+      let at = try reader.steps(index)
+      let kept = index == .epochs ? min(epochs, at.count) : at.prefix { $0 < step }.count
+      var rows = at.prefix(kept).map { TraceRow(index, at: $0) }
+      for dataset in TraceSchema.datasets(following: index).dropFirst() where layout.holds(dataset) {
+        let width = layout.width(of: dataset)
+        let values =
+          reader.holds(dataset)
+          ? try reader.values(dataset, start: 0, count: kept) : Array(repeating: .nan, count: kept * width)
+        for row in 0..<kept { rows[row][values: dataset] = Array(values[(row * width)..<((row + 1) * width)]) }
       }
-      let steps = try file.readRows(Int64.self, from: TraceSchema.curvatureStep, start: 0, count: measured)
-      let gHg = try rows(TraceSchema.curvatureLayerGHg, measured)
-      let trace = try rows(TraceSchema.curvatureLayerTrace, measured)
-      for row in 0..<measured {
-        try writer.append(
-          CurvatureRecord(
-            step: Int(steps[row]), scalars: values.map { $0[row] },
-            layerGHg: Array(gHg[(row * layers)..<((row + 1) * layers)]),
-            layerTrace: Array(trace[(row * layers)..<((row + 1) * layers)])))
-      }
-    }
-    let columns = try reader.columns(TraceSchema.epochColumns)
-    let epochRows = min(epochs, columns[0].count)
-    for row in 0..<epochRows {
-      try writer.append(
-        EpochRow(
-          epoch: Int(columns[0][row]), trainLoss: columns[1][row], trainAccuracy: columns[2][row],
-          validLoss: columns[3][row], validAccuracy: columns[4][row], seconds: columns[5][row]))
+      for row in rows { try writer.append(row) }
     }
     try writer.flush()
     try? FileManager.default.removeItem(atPath: old)

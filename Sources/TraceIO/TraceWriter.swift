@@ -1,17 +1,17 @@
 import Foundation
 
-/// Writes a trace (schema v1): creates every dataset up front, then appends buffered rows,
-/// flushing every `flushEvery` steps and at epoch ends. After `start()` the file is in SWMR
-/// mode: readers (`gradtrace tail`) can follow it, and a killed writer leaves a readable file
-/// holding every step up to its last flush, with status "running".
+/// Writes a trace (schema v2, `TraceSchema`): creates every dataset the layout holds up front,
+/// each with `unit`, `description` and `index` attributes, then appends buffered rows, flushing
+/// every `flushEvery` step rows and at epoch ends. After `start()` the file is in SWMR mode:
+/// readers (`gradtrace tail`) can follow it, and a killed writer leaves a readable file holding
+/// every row up to its last flush, with status "running".
 public final class TraceWriter {
   public let path: String
   public let layout: TraceLayout
   public let flushEvery: Int
   private var file: HDF5File?
-  private var steps: [StepRecord] = []
-  private var curvature: [CurvatureRecord] = []
-  private var epochs: [EpochRow] = []
+  /// Rows waiting for the next flush, per index.
+  private var buffered: [TraceIndex: [TraceRow]] = [:]
   private var stepsSinceFlush = 0
   /// The first step whose loss or gradient statistics were not finite.
   public private(set) var firstNonFiniteStep: Int?
@@ -26,7 +26,7 @@ public final class TraceWriter {
     let layers = layout.layerNames.count
     guard layout.layerKinds.count == layers, layout.layerParameters.count == layers else {
       throw HDF5Error(
-        operation: "cannot create the trace", file: path, objectPath: TraceSchema.layerName,
+        operation: "cannot create the trace", file: path, objectPath: TraceDataset.layerName.path,
         details: [
           "\(layers) layer names need as many kinds and parameter counts, got \(layout.layerKinds.count) and \(layout.layerParameters.count)"
         ])
@@ -44,39 +44,28 @@ public final class TraceWriter {
     try file.setAttribute("created", ISO8601DateFormatter().string(from: Date()))
     try file.setAttribute("config", configuration)
     try file.setAttribute("model", model)
-    try file.writeStrings(layout.layerNames, to: TraceSchema.layerName)
-    try file.writeStrings(layout.layerKinds, to: TraceSchema.layerKind)
+    try file.writeStrings(layout.layerNames, to: TraceDataset.layerName.path, fixedLength: true)
+    try file.writeStrings(layout.layerKinds, to: TraceDataset.layerKind.path, fixedLength: true)
     try file.write(
-      layout.layerParameters.map { Int64($0) }, shape: [layout.layerNames.count], to: TraceSchema.layerParameters)
-    try file.createAppendable(Int64.self, at: TraceSchema.step)
-    try file.createAppendable(Int32.self, at: TraceSchema.epoch)
-    for path in [TraceSchema.loss, TraceSchema.accuracy, TraceSchema.learningRate] {
-      try file.createAppendable(Float.self, at: path)
-    }
-    for path in [
-      TraceSchema.gradientMeanAbs, TraceSchema.gradientL2Norm, TraceSchema.gradientMaxAbs, TraceSchema.updateL2Norm,
-      TraceSchema.weightL2Norm,
-    ] {
-      try file.createAppendable(Float.self, at: path, columns: layers, chunkRows: 256)
-    }
+      layout.layerParameters.map { Int64($0) }, shape: [layers], to: TraceDataset.layerParameters.path)
     if let activations = layout.activationNames {
-      try file.writeStrings(activations, to: TraceSchema.activationName)
-      for path in TraceSchema.activationStatistics {
-        try file.createAppendable(Float.self, at: path, columns: activations.count, chunkRows: 256)
+      try file.writeStrings(activations, to: TraceDataset.activationName.path, fixedLength: true)
+    }
+    for dataset in TraceSchema.all where dataset.index != nil && layout.holds(dataset) {
+      let columns = dataset.width == .one ? nil : layout.width(of: dataset)
+      // Chunks of about 16 KB: dense step rows in long chunks, sparse and wide ones in shorter.
+      let chunkRows = dataset.index == .steps && dataset.width == .one ? 1024 : dataset.width == .one ? 256 : 64
+      switch dataset.element {
+      case .int64: try file.createAppendable(Int64.self, at: dataset.path, columns: columns, chunkRows: chunkRows)
+      case .int32: try file.createAppendable(Int32.self, at: dataset.path, columns: columns, chunkRows: chunkRows)
+      case .float32, .string:
+        try file.createAppendable(Float.self, at: dataset.path, columns: columns, chunkRows: chunkRows)
       }
     }
-    if layout.recordsCurvature {
-      try file.createAppendable(Int64.self, at: TraceSchema.curvatureStep, chunkRows: 256)
-      for path in TraceSchema.curvatureScalars { try file.createAppendable(Float.self, at: path, chunkRows: 256) }
-      try file.createAppendable(Float.self, at: TraceSchema.curvatureLayerGHg, columns: layers, chunkRows: 64)
-      try file.createAppendable(Float.self, at: TraceSchema.curvatureLayerTrace, columns: layers, chunkRows: 64)
-    }
-    for path in TraceSchema.epochColumns {
-      if path.hasSuffix("/epoch") {
-        try file.createAppendable(Int32.self, at: path, chunkRows: 64)
-      } else {
-        try file.createAppendable(Float.self, at: path, chunkRows: 64)
-      }
+    for dataset in TraceSchema.all where layout.holds(dataset) {
+      try file.setAttribute("description", dataset.meaning, on: dataset.path)
+      if !dataset.unit.isEmpty { try file.setAttribute("unit", dataset.unit, on: dataset.path) }
+      if let index = dataset.index { try file.setAttribute("index", index.dataset.path, on: dataset.path) }
     }
     try file.createGroup(TraceSchema.summary)
     for name in ["test_loss", "test_accuracy"] { try file.setAttribute(name, Double.nan, on: TraceSchema.summary) }
@@ -88,119 +77,73 @@ public final class TraceWriter {
     self.file = file
   }
 
-  /// Buffers a step; flushes every `flushEvery` steps.
-  /// - Throws: `HDF5Error` when a row does not have one value per layer (or block); nothing is
-  ///   buffered then, and the trace stays as it was.
-  public func append(_ record: StepRecord) throws(HDF5Error) {
-    let layers = layout.layerNames.count
-    for (path, row) in [
-      (TraceSchema.gradientMeanAbs, record.gradientMeanAbs), (TraceSchema.gradientL2Norm, record.gradientL2Norm),
-      (TraceSchema.gradientMaxAbs, record.gradientMaxAbs), (TraceSchema.updateL2Norm, record.updateL2Norm),
-      (TraceSchema.weightL2Norm, record.weightL2Norm),
-    ] where row.count != layers {
-      throw rejected(step: record.step, path, "needs \(layers) values (one per layer), got \(row.count)")
+  /// Buffers a row: step rows flush every `flushEvery`, epoch rows at once, other rows with
+  /// the next flush. A dataset of the row's index that the row does not set is written as NaN
+  /// (not measured), so a loop written against this schema keeps working when statistics are
+  /// added to it.
+  /// - Throws: `HDF5Error` when the row does not fit the schema and this trace's layout (an
+  ///   index the trace does not hold, a dataset it does not hold, a per-layer or per-block row
+  ///   of the wrong length); nothing is buffered then, and the trace stays as it was.
+  public func append(_ row: TraceRow) throws(HDF5Error) {
+    guard layout.holds(row.index) else {
+      throw rejected(row, row.index.dataset.path, "this trace was created without \(row.index.dataset.presence)")
     }
-    if let names = layout.activationNames, !record.activations.isEmpty {
-      guard record.activations.count == names.count else {
-        throw rejected(
-          step: record.step, TraceSchema.activationStatistics[0],
-          "needs \(names.count) blocks, got \(record.activations.count)")
-      }
-      if let bad = record.activations.firstIndex(where: { $0.count != TraceSchema.activationStatistics.count }) {
-        throw rejected(
-          step: record.step, TraceSchema.activationStatistics[0],
-          "block \(names[bad]) needs \(TraceSchema.activationStatistics.count) statistics, got \(record.activations[bad].count)"
-        )
+    for dataset in TraceSchema.datasets(following: row.index).dropFirst() where layout.holds(dataset) {
+      guard let values = row.values[dataset] else { continue }
+      let width = layout.width(of: dataset)
+      guard values.count == width else {
+        let what = dataset.width == .layers ? " (one per layer)" : dataset.width == .blocks ? " (one per block)" : ""
+        throw rejected(row, dataset.path, "needs \(width) values\(what), got \(values.count)")
       }
     }
-    let values = [record.loss] + record.gradientMeanAbs + record.gradientL2Norm + record.gradientMaxAbs
-    let bad = values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
-    if bad > 0 {
-      nonFiniteCount += bad
-      if firstNonFiniteStep == nil { firstNonFiniteStep = record.step }
+    if let extra = row.values.keys.first(where: { !layout.holds($0) }) {
+      throw rejected(row, extra.path, "this trace does not hold it")
     }
-    steps.append(record)
-    stepsSinceFlush += 1
-    if stepsSinceFlush >= flushEvery { try flush() }
-  }
-
-  /// Buffers a curvature measurement (written with the next flush).
-  /// - Throws: `HDF5Error` when the trace records no curvature or a row has the wrong length;
-  ///   nothing is buffered then, and the trace stays as it was.
-  public func append(_ record: CurvatureRecord) throws(HDF5Error) {
-    guard layout.recordsCurvature else {
-      throw rejected(step: record.step, TraceSchema.curvatureStep, "this trace was created without curvature")
+    if row.index == .steps {
+      let bad = row.values.reduce(0) { sum, entry in
+        sum + (entry.key.watchesDivergence ? entry.value.reduce(0) { $0 + ($1.isFinite ? 0 : 1) } : 0)
+      }
+      if bad > 0 {
+        nonFiniteCount += bad
+        if firstNonFiniteStep == nil { firstNonFiniteStep = row.at }
+      }
     }
-    let layers = layout.layerNames.count
-    if record.scalars.count != TraceSchema.curvatureScalars.count {
-      throw rejected(
-        step: record.step, "/curvature",
-        "needs \(TraceSchema.curvatureScalars.count) scalars, got \(record.scalars.count)")
+    buffered[row.index, default: []].append(row)
+    switch row.index {
+    case .steps:
+      stepsSinceFlush += 1
+      if stepsSinceFlush >= flushEvery { try flush() }
+    case .epochs: try flush()
+    default: break
     }
-    for (path, row) in [
-      (TraceSchema.curvatureLayerGHg, record.layerGHg), (TraceSchema.curvatureLayerTrace, record.layerTrace),
-    ] where row.count != layers {
-      throw rejected(step: record.step, path, "needs \(layers) values (one per layer), got \(row.count)")
-    }
-    curvature.append(record)
   }
 
   /// A row that does not fit the schema, refused before anything is buffered.
-  private func rejected(step: Int, _ objectPath: String, _ reason: String) -> HDF5Error {
-    HDF5Error(operation: "step \(step) not appended to", file: path, objectPath: objectPath, details: [reason])
-  }
-
-  /// Buffers an epoch row and flushes.
-  public func append(_ row: EpochRow) throws(HDF5Error) {
-    epochs.append(row)
-    try flush()
+  private func rejected(_ row: TraceRow, _ objectPath: String, _ reason: String) -> HDF5Error {
+    HDF5Error(
+      operation: "\(row.index == .epochs ? "epoch" : "step") \(row.at) not appended to", file: path,
+      objectPath: objectPath, details: [reason])
   }
 
   /// Appends every buffered row to the file and flushes it.
   public func flush() throws(HDF5Error) {
     guard let file else { return }
-    if !steps.isEmpty {
-      let n = steps.count
-      try file.append(steps.map { Int64($0.step) }, rows: n, to: TraceSchema.step)
-      try file.append(steps.map { Int32($0.epoch) }, rows: n, to: TraceSchema.epoch)
-      try file.append(steps.map(\.loss), rows: n, to: TraceSchema.loss)
-      try file.append(steps.map(\.accuracy), rows: n, to: TraceSchema.accuracy)
-      try file.append(steps.map(\.learningRate), rows: n, to: TraceSchema.learningRate)
-      try file.append(steps.flatMap(\.gradientMeanAbs), rows: n, to: TraceSchema.gradientMeanAbs)
-      try file.append(steps.flatMap(\.gradientL2Norm), rows: n, to: TraceSchema.gradientL2Norm)
-      try file.append(steps.flatMap(\.gradientMaxAbs), rows: n, to: TraceSchema.gradientMaxAbs)
-      try file.append(steps.flatMap(\.updateL2Norm), rows: n, to: TraceSchema.updateL2Norm)
-      try file.append(steps.flatMap(\.weightL2Norm), rows: n, to: TraceSchema.weightL2Norm)
-      if let names = layout.activationNames {
-        for (statistic, path) in TraceSchema.activationStatistics.enumerated() {
-          let row = steps.flatMap { record in
-            record.activations.count == names.count
-              ? record.activations.map { $0[statistic] } : Array(repeating: Float.nan, count: names.count)
-          }
-          try file.append(row, rows: n, to: path)
+    for index in TraceIndex.allCases {
+      guard let rows = buffered[index], !rows.isEmpty else { continue }
+      let n = rows.count
+      for dataset in TraceSchema.datasets(following: index) where layout.holds(dataset) {
+        let width = layout.width(of: dataset)
+        let values =
+          dataset == index.dataset
+          ? rows.map { Double($0.at) }
+          : rows.flatMap { $0.values[dataset] ?? Array(repeating: .nan, count: width) }
+        switch dataset.element {
+        case .int64: try file.append(values.map { Int64($0) }, rows: n, to: dataset.path)
+        case .int32: try file.append(values.map { Int32($0) }, rows: n, to: dataset.path)
+        case .float32, .string: try file.append(values.map { Float($0) }, rows: n, to: dataset.path)
         }
       }
-      steps.removeAll(keepingCapacity: true)
-    }
-    if !curvature.isEmpty {
-      let n = curvature.count
-      try file.append(curvature.map { Int64($0.step) }, rows: n, to: TraceSchema.curvatureStep)
-      for (index, path) in TraceSchema.curvatureScalars.enumerated() {
-        try file.append(curvature.map { Float($0.scalars[index]) }, rows: n, to: path)
-      }
-      try file.append(curvature.flatMap(\.layerGHg), rows: n, to: TraceSchema.curvatureLayerGHg)
-      try file.append(curvature.flatMap(\.layerTrace), rows: n, to: TraceSchema.curvatureLayerTrace)
-      curvature.removeAll()
-    }
-    if !epochs.isEmpty {
-      for (index, path) in TraceSchema.epochColumns.enumerated() {
-        if index == 0 {
-          try file.append(epochs.map { Int32($0.values[0]) }, rows: epochs.count, to: path)
-        } else {
-          try file.append(epochs.map { Float($0.values[index]) }, rows: epochs.count, to: path)
-        }
-      }
-      epochs.removeAll()
+      buffered[index] = []
     }
     try file.flush()
     stepsSinceFlush = 0

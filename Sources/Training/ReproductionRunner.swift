@@ -28,11 +28,15 @@ public struct ReproductionRunner {
     let summaryPath = "\(runDirectory)/summary.json"
     let saved = try? Trainer.savedConfiguration(in: runDirectory)
     let sameRun = saved.map { Self.comparable($0) == Self.comparable(run.configuration) } ?? false
-    if sameRun, FileManager.default.fileExists(atPath: summaryPath), FileManager.default.fileExists(atPath: trace),
-      let data = FileManager.default.contents(atPath: summaryPath),
-      let summary = try? Self.summaryDecoder.decode(TrainingSummary.self, from: data)
-    {
-      return (.reused, summary)
+    if sameRun, FileManager.default.fileExists(atPath: summaryPath), FileManager.default.fileExists(atPath: trace) {
+      do {
+        return (.reused, try TrainingSummary.read(from: summaryPath))
+      } catch .newer(let file, let version, let supported) {
+        // A newer gradtrace's run is not this one's to set aside or retrain.
+        throw SummaryError.newer(file: file, version: version, supported: supported)
+      } catch {
+        // Not a summary: the run is resumed (or set aside) below.
+      }
     }
     var options = RecordingOptions()
     options.curvature = run.recordsCurvature
@@ -59,13 +63,6 @@ public struct ReproductionRunner {
     trainer.observer = observer
     trainer.continueAfterNonFinite = true
     return (outcome, try trainer.run())
-  }
-
-  /// summary.json is written with snake_case keys (`Trainer`).
-  static var summaryDecoder: JSONDecoder {
-    let decoder = JSONDecoder()
-    decoder.keyDecodingStrategy = .convertFromSnakeCase
-    return decoder
   }
 
   /// The configuration without what may differ between machines (threads change speed, not

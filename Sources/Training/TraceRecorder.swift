@@ -135,21 +135,48 @@ public final class TraceRecorder {
     step: Int, epoch: Int, loss: Float, accuracy: Double, learningRate: Double, gradients: NamedTensors<Float>,
     before: NamedTensors<Float>, after: NamedTensors<Float>, activations: [[Float]]
   ) throws {
-    var meanAbs = [Float](), l2 = [Float](), maxAbs = [Float](), update = [Float](), weight = [Float]()
+    var row = TraceRow(.steps, at: step)
+    row[.epoch] = Double(epoch)
+    row[.loss] = Double(loss)
+    row[.accuracy] = Double(Float(accuracy))
+    row[.learningRate] = Double(Float(learningRate))
+    var meanAbs = [Double](), l2 = [Double](), maxAbs = [Double](), update = [Double](), cosine = [Double]()
+    var weight = [Double]()
     for name in weightNames {
       let (m, n, x) = Self.statistics(gradients[name]!)
-      meanAbs.append(m)
-      l2.append(n)
-      maxAbs.append(x)
-      update.append(Self.distance(before[name]!, after[name]!))
-      weight.append(Float(after[name]!.squaredNorm.squareRoot()))
+      meanAbs.append(Double(m))
+      l2.append(Double(n))
+      maxAbs.append(Double(x))
+      let (distance, gradientDotUpdate) = Self.update(gradients[name]!, before[name]!, after[name]!)
+      update.append(Double(Float(distance)))
+      cosine.append(Double(Float(gradientDotUpdate / (Double(n) * distance))))
+      weight.append(Double(Float(after[name]!.squaredNorm.squareRoot())))
     }
-    try writer.append(
-      StepRecord(
-        step: step, epoch: epoch, loss: loss, accuracy: Float(accuracy), learningRate: Float(learningRate),
-        gradientMeanAbs: meanAbs, gradientL2Norm: l2, gradientMaxAbs: maxAbs, updateL2Norm: update,
-        weightL2Norm: weight,
-        activations: activations))
+    row[values: .gradientMeanAbs] = meanAbs
+    row[values: .gradientL2Norm] = l2
+    row[values: .gradientMaxAbs] = maxAbs
+    row[values: .updateL2Norm] = update
+    row[values: .updateGradientCosine] = cosine
+    row[values: .weightL2Norm] = weight
+    if options.activations {
+      for (statistic, dataset) in [
+        TraceDataset.activationMean, .activationStd, .activationFractionNegative, .activationFractionSaturated,
+      ].enumerated() {
+        row[values: dataset] = activations.map { Double($0[statistic]) }
+      }
+    }
+    try writer.append(row)
+  }
+
+  /// Writes one epoch's row.
+  public func recordEpoch(_ record: EpochRecord) throws(HDF5Error) {
+    var row = TraceRow(.epochs, at: record.epoch)
+    row[.trainLoss] = record.trainLoss
+    row[.trainAccuracy] = record.trainAccuracy
+    row[.validLoss] = record.validLoss
+    row[.validAccuracy] = record.validAccuracy
+    row[.epochSeconds] = record.seconds
+    try writer.append(row)
   }
 
   /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg, gᵀd and dᵀHd
@@ -166,32 +193,44 @@ public final class TraceRecorder {
     let probe = CurvatureProbe(
       model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
       exactLoss: false, seed: seed)
-    let along = probe.alongGradient(
-      g, perLayer: options.layerCurvatureEvery > 0 && measurementIndex % options.layerCurvatureEvery == 0)
+    func due(_ every: Int) -> Bool { every > 0 && measurementIndex % every == 0 }
+    let measuresLayers = due(options.layerCurvatureEvery)
+    let along = probe.alongGradient(g, perLayer: measuresLayers)
     let d = after.adding(before, scaledBy: -1)
     let update = probe.alongUpdate(d, gradient: g, loss: Double(loss))
-    var trace = TraceEstimate(
-      trace: .nan, standardError: .nan, probes: 0, layerTraces: Array(repeating: .nan, count: probe.layers.groups.count)
-    )
-    if options.traceEvery > 0 && measurementIndex % options.traceEvery == 0 {
-      trace = probe.hutchinsonTrace(probes: options.traceProbes, seed: UInt64(step))
-    }
-    var eigenvalue = Double.nan
-    if options.eigenvalueEvery > 0 && measurementIndex % options.eigenvalueEvery == 0 {
-      eigenvalue = probe.dominantEigenvalue(tolerance: 1e-2, maximumProducts: 20, seed: UInt64(step)).eigenvalue
-    }
+    let trace = due(options.traceEvery) ? probe.hutchinsonTrace(probes: options.traceProbes, seed: UInt64(step)) : nil
+    let eigenvalue =
+      due(options.eigenvalueEvery)
+      ? probe.dominantEigenvalue(tolerance: 1e-2, maximumProducts: 20, seed: UInt64(step)).eigenvalue : nil
+    var row = TraceRow(.curvature, at: step)
+    row[.gTg] = along.gTg
+    row[.gHg] = along.gHg
+    row[.gTd] = update.gTd
+    row[.dHd] = update.dHd
+    row[.predictedFirst] = update.predictedFirst
+    row[.predictedSecond] = update.predictedSecond
+    row[.actualDelta] = update.actual
+    row[.epsilonStar] = along.epsilonStar ?? .nan
+    row[.alpha] = update.alpha
+    try writer.append(row)
     // Per-layer values for the trace's layers (weight tensors): each layer group's total.
     let groupIndex = Dictionary(uniqueKeysWithValues: probe.layers.groups.enumerated().map { ($1.parameters[0], $0) })
-    let layerGHg = weightNames.map { Float(along.layerGHg[groupIndex[$0]!]) }
-    let layerTrace = weightNames.map { Float(trace.layerTraces[groupIndex[$0]!]) }
-    try writer.append(
-      CurvatureRecord(
-        step: step,
-        scalars: [
-          along.gTg, along.gHg, update.gTd, update.dHd, update.predictedFirst, update.predictedSecond,
-          update.actual, along.epsilonStar ?? .nan, update.alpha, trace.trace, eigenvalue,
-        ],
-        layerGHg: layerGHg, layerTrace: layerTrace))
+    if measuresLayers {
+      var layers = TraceRow(.layerCurvature, at: step)
+      layers[values: .layerGHg] = weightNames.map { along.layerGHg[groupIndex[$0]!] }
+      try writer.append(layers)
+    }
+    if let trace {
+      var row = TraceRow(.hessianTrace, at: step)
+      row[.hessianTrace] = trace.trace
+      row[values: .layerHessianTrace] = weightNames.map { trace.layerTraces[groupIndex[$0]!] }
+      try writer.append(row)
+    }
+    if let eigenvalue {
+      var row = TraceRow(.eigenvalue, at: step)
+      row[.topEigenvalue] = eigenvalue
+      try writer.append(row)
+    }
   }
 
   /// mean |x|, ‖x‖₂, max |x| in one pass (NaN propagates into all three).
@@ -210,16 +249,19 @@ public final class TraceRecorder {
     }
   }
 
-  /// ‖a − b‖₂ without forming a − b.
-  static func distance(_ a: Tensor<Float>, _ b: Tensor<Float>) -> Float {
-    a.scalars.withUnsafeBufferPointer { x in
-      b.scalars.withUnsafeBufferPointer { y in
-        var sum = 0.0
-        for i in 0..<x.count {
-          let d = Double(x[i]) - Double(y[i])
-          sum += d * d
+  /// ‖d‖₂ and gᵀd for the update d = after − before, in one pass without forming d.
+  static func update(_ g: Tensor<Float>, _ before: Tensor<Float>, _ after: Tensor<Float>) -> (Double, Double) {
+    g.scalars.withUnsafeBufferPointer { g in
+      before.scalars.withUnsafeBufferPointer { x in
+        after.scalars.withUnsafeBufferPointer { y in
+          var (squares, dot) = (0.0, 0.0)
+          for i in 0..<x.count {
+            let d = Double(y[i]) - Double(x[i])
+            squares += d * d
+            dot += Double(g[i]) * d
+          }
+          return (squares.squareRoot(), dot)
         }
-        return Float(sum.squareRoot())
       }
     }
   }

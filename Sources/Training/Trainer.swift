@@ -60,16 +60,6 @@ public struct EpochRecord: Codable, Equatable, Sendable {
   public var seconds: Double
 }
 
-/// The end of a run.
-public struct TrainingSummary: Codable, Sendable {
-  public var model: String
-  public var epochs: [EpochRecord]
-  public var bestEpoch: Int
-  public var testLoss: Double
-  public var testAccuracy: Double
-  public var trainingSeconds: Double
-}
-
 /// Receives progress as the run goes (a progress bar, a log line per epoch, nothing).
 public protocol TrainingObserver: AnyObject {
   func stepFinished(epoch: Int, step: Int, of steps: Int, loss: Double, accuracy: Double, imagesPerSecond: Double)
@@ -235,10 +225,7 @@ public final class Trainer {
         seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
       let best = history.allSatisfy { validAccuracy > $0.validAccuracy }
       history.append(record)
-      try recorder?.writer.append(
-        EpochRow(
-          epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAccuracy, validLoss: validLoss,
-          validAccuracy: validAccuracy, seconds: record.seconds))
+      try recorder?.recordEpoch(record)
       try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)")
       if best { try saveCheckpoint(to: "\(outputDirectory)/\(Self.bestCheckpoint)") }
       observer?.epochFinished(record, best: best)
@@ -391,12 +378,7 @@ public final class Trainer {
   }
 
   private func writeSummary(_ summary: TrainingSummary) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    try encoder.encode(summary).write(to: URL(fileURLWithPath: "\(outputDirectory)/summary.json"))
+    try summary.write(to: "\(outputDirectory)/summary.json")
     var csv = "epoch,learning_rate,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n"
     for r in summary.epochs {
       csv +=

@@ -77,7 +77,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     return String(decoding: try! encoder.encode(self), as: UTF8.self)
   }
 
-  public static func decode(_ json: String) -> TrainingConfiguration? {
-    try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8))
-  }
+  /// The configuration stored as `json`, nil when it is not one (`decoding(_:)` says why).
+  public static func decode(_ json: String) -> TrainingConfiguration? { try? decoding(json) }
 }

@@ -84,12 +84,15 @@ if options.analysis {
   let writer = try TraceWriter(
     path: path, configuration: "{}", model: "{}", toolVersion: "bench", layout: layout, flushEvery: 10_000)
   let writeStart = DispatchTime.now().uptimeNanoseconds
-  let row = (0..<layers).map { Float($0 + 1) * 1e-4 }
+  // Every per-step dataset: 2 for the scalars, 1e-4 … 8e-3 per layer.
+  var row = TraceRow(.steps, at: 0)
+  for dataset in TraceSchema.datasets(following: .steps).dropFirst() where layout.holds(dataset) {
+    row[values: dataset] = dataset.width == .one ? [2] : (0..<layers).map { Double($0 + 1) * 1e-4 }
+  }
   for step in 0..<200_000 {
-    try writer.append(
-      StepRecord(
-        step: step, epoch: step / 2_000, loss: 2, accuracy: 0.5, learningRate: 1e-3, gradientMeanAbs: row,
-        gradientL2Norm: row, gradientMaxAbs: row, updateL2Norm: row, weightL2Norm: row, activations: []))
+    row.at = step
+    row[.epoch] = Double(step / 2_000)
+    try writer.append(row)
   }
   try writer.finish(status: "finished")
   let written = Double(DispatchTime.now().uptimeNanoseconds - writeStart) / 1e9

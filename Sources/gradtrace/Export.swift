@@ -18,10 +18,12 @@ struct Export: ParsableCommand {
       Examples:
         gradtrace export run.h5 --table curvature --format csv -o curvature.csv
         gradtrace export runs/*.h5 --table summary --format latex
+        gradtrace export run.h5 --table layers -o layers.csv
       """)
 
   @Argument(help: "Trace files.") var traces: [String]
-  @Option(help: "Table: summary, gradients, curvature, epochs or steps.") var table = TraceTable.summary
+  @Option(help: "Table: summary, gradients, curvature, epochs, steps, layers or activations.")
+  var table = TraceTable.summary
   /// The formats a file can hold (`compare` also prints text for people).
   enum Format: String, ExpressibleByArgument, CaseIterable {
     case csv, markdown, latex, json

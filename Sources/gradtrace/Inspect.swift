@@ -7,9 +7,20 @@ struct Inspect: ParsableCommand {
     abstract: "What a trace holds: schema, configuration, groups, steps, status.",
     discussion: "Example: gradtrace inspect run.h5")
 
-  @Argument(help: "The trace file.") var trace: String
+  @Argument(help: "The trace file.") var trace: String?
+  @Flag(help: "Print the schema (every dataset a trace can hold, as docs/trace-format.md lists them) instead.")
+  var schema = false
+
+  func validate() throws {
+    if trace == nil && !schema { throw ValidationError("Give a trace file (or --schema).") }
+  }
 
   func run() throws {
+    if schema {
+      print(TraceSchema.markdownTable, terminator: "")
+      return
+    }
+    let trace = trace!
     let reader: TraceReader
     do {
       reader = try TraceReader(path: trace)
@@ -17,7 +28,7 @@ struct Inspect: ParsableCommand {
       throw CommandError("\(error)")
     }
     let steps = try reader.stepCount()
-    let stepIndex = steps > 0 ? try reader.column(TraceSchema.step) : []
+    let stepIndex = try reader.steps(.steps)
     print("trace \(trace)")
     print(
       "  format_version \(reader.formatVersion), written by gradtrace \(reader.toolVersion), created \(reader.created)")
@@ -27,7 +38,7 @@ struct Inspect: ParsableCommand {
     let activations = try reader.activationNames()
     print("  model: \(Self.field("name", in: reader.model) ?? "?"), \(try reader.layerNames().count) layers")
     print(
-      "  steps recorded: \(steps)\(steps > 0 ? String(format: " (steps %.0f to %.0f)", stepIndex.first!, stepIndex.last!) : "")"
+      "  steps recorded: \(steps)\(steps > 0 ? " (steps \(stepIndex.first!) to \(stepIndex.last!))" : "")"
     )
     print(
       "  recorded: gradients, updates, weights\(activations.map { ", activations (\($0.count) blocks)" } ?? "")\(reader.recordsCurvature ? ", curvature (\(try reader.curvatureCount()) measurements)" : "")"
@@ -43,11 +54,11 @@ struct Inspect: ParsableCommand {
     print("  config: \(reader.configuration)")
   }
 
-  /// How many measurements hold each of the sparser curvature quantities (the rest are NaN).
+  /// How many measurements of each sparser curvature quantity the trace holds.
   static func curvatureSchedule(_ reader: TraceReader) throws -> String {
-    let perLayer = try reader.matrix(TraceSchema.curvatureLayerGHg).filter { $0.contains { !$0.isNaN } }.count
-    let trace = try reader.column("/curvature/hessian_trace").filter { !$0.isNaN }.count
-    let eigenvalue = try reader.column("/curvature/hessian_top_eigenvalue").filter { !$0.isNaN }.count
+    let perLayer = try reader.rowCount(.layerCurvature)
+    let trace = try reader.rowCount(.hessianTrace)
+    let eigenvalue = try reader.rowCount(.eigenvalue)
     return
       "gᵀHg, dᵀHd and the actual change at every measurement; per-layer gᵀHg at \(perLayer), Hessian trace at \(trace), top eigenvalue at \(eigenvalue)"
   }

@@ -30,18 +30,20 @@ struct Tail: ParsableCommand {
       }
       let count = try reader.stepCount()
       if count > printed {
-        let steps = try reader.column(TraceSchema.step)
-        let epochs = try reader.column(TraceSchema.epoch)
-        let losses = try reader.column(TraceSchema.loss)
-        let accuracies = try reader.column(TraceSchema.accuracy)
-        let flow = try reader.matrix(TraceSchema.gradientMeanAbs)
-        for row in printed..<min(count, steps.count, flow.count) {
+        let new = count - printed
+        let steps = try reader.values(.step, start: printed, count: new)
+        let epochs = try reader.values(.epoch, start: printed, count: new)
+        let losses = try reader.values(.loss, start: printed, count: new)
+        let accuracies = try reader.values(.accuracy, start: printed, count: new)
+        let flow = try reader.values(.gradientMeanAbs, start: printed, count: new)
+        let layers = flow.count / new
+        for row in 0..<new {
           print(
             String(
               format: "%-6.0f %-6.0f %-10.5g %-9.4f %-20.4g %.4g", steps[row], epochs[row], losses[row],
-              accuracies[row], flow[row].first ?? .nan, flow[row].last ?? .nan))
+              accuracies[row], flow[row * layers], flow[(row + 1) * layers - 1]))
         }
-        printed = min(count, steps.count, flow.count)
+        printed = count
         fflush(nil)
       }
       let status = reader.status

@@ -91,7 +91,8 @@ struct Train: ParsableCommand {
   @Flag(help: "Replace the run in --output and the file at --trace if they exist (refused otherwise).")
   var overwrite = false
 
-  @Option(help: "Write a trace of the run (HDF5, schema v1) to this file; with --resume, continue it.")
+  @Option(
+    help: "Write a trace of the run (HDF5, schema v2: docs/trace-format.md) to this file; with --resume, continue it.")
   var trace: String?
   @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record =
     "gradients,activations"

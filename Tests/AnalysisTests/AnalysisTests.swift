@@ -16,26 +16,36 @@ func makeTrace(
   let writer = try TraceWriter(
     path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 4)
   for step in 0..<(epochs * stepsPerEpoch) {
-    let g = flow(step)
-    try writer.append(
-      StepRecord(
-        step: step, epoch: epochOfStep?(step) ?? step / stepsPerEpoch, loss: g.contains { !$0.isFinite } ? .nan : 2,
-        accuracy: 0.1,
-        learningRate: 1e-3,
-        gradientMeanAbs: g, gradientL2Norm: g, gradientMaxAbs: g, updateL2Norm: g, weightL2Norm: g, activations: []))
+    let g = flow(step).map(Double.init)
+    var row = TraceRow(.steps, at: step)
+    row[.epoch] = Double(epochOfStep?(step) ?? step / stepsPerEpoch)
+    row[.loss] = g.contains { !$0.isFinite } ? .nan : 2
+    row[.accuracy] = 0.1
+    row[.learningRate] = 1e-3
+    for dataset in [TraceDataset.gradientMeanAbs, .gradientL2Norm, .gradientMaxAbs, .updateL2Norm, .weightL2Norm] {
+      row[values: dataset] = g
+    }
+    try writer.append(row)
     if curvature {
       // predicted_second = actual_delta · 1.1, α = 0.5 − step/20, dHd = 1.
       let actual = -0.01 * Double(step + 1)
-      try writer.append(
-        CurvatureRecord(
-          step: step, scalars: [1, 1, -0.02, 1, -0.02, actual * 1.1, actual, 1, 0.5 - Double(step) / 20, .nan, .nan],
-          layerGHg: Array(repeating: 0, count: layers), layerTrace: Array(repeating: .nan, count: layers)))
+      var measured = TraceRow(.curvature, at: step)
+      for (dataset, value) in [
+        (TraceDataset.gTg, 1), (.gHg, 1), (.gTd, -0.02), (.dHd, 1), (.predictedFirst, -0.02),
+        (.predictedSecond, actual * 1.1), (.actualDelta, actual), (.epsilonStar, 1), (.alpha, 0.5 - Double(step) / 20),
+      ] {
+        measured[dataset] = value
+      }
+      try writer.append(measured)
     }
     if step % stepsPerEpoch == stepsPerEpoch - 1 {
-      try writer.append(
-        EpochRow(
-          epoch: step / stepsPerEpoch, trainLoss: 2, trainAccuracy: 0.1, validLoss: 2,
-          validAccuracy: 0.1 + 0.1 * Double(step / stepsPerEpoch), seconds: 1))
+      var epoch = TraceRow(.epochs, at: step / stepsPerEpoch)
+      epoch[.trainLoss] = 2
+      epoch[.trainAccuracy] = 0.1
+      epoch[.validLoss] = 2
+      epoch[.validAccuracy] = 0.1 + 0.1 * Double(step / stepsPerEpoch)
+      epoch[.epochSeconds] = 1
+      try writer.append(epoch)
     }
   }
   try writer.finish(status: "finished", testLoss: 2, testAccuracy: 0.3, bestEpoch: 1)
@@ -116,8 +126,8 @@ struct AnalysisTests {
 
     let newer = try makeTrace { _ in [1, 1, 1, 1] }
     let update = try HDF5File(newer, access: .update)
-    try update.setAttribute("format_version", Int64(2))
+    try update.setAttribute("format_version", Int64(3))
     try update.close()
-    #expect { try TraceAnalysis.analyze(path: newer) } throws: { "\($0)".contains("format_version 2 is newer") }
+    #expect { try TraceAnalysis.analyze(path: newer) } throws: { "\($0)".contains("format_version 3 is newer") }
   }
 }

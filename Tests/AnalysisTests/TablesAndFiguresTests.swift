@@ -164,8 +164,8 @@ struct DamagedTraceTests {
     // Five names in /layers/name, four columns in /gradients/mean_abs.
     let path = try makeTrace(layers: 4) { _ in [0.1, 0.1, 0.1, 0.1] }
     let file = try HDF5File(path, access: .update)
-    try file.remove(TraceSchema.layerName)
-    try file.writeStrings((0..<5).map { "layer_\($0)" }, to: TraceSchema.layerName)
+    try file.remove(TraceDataset.layerName.path)
+    try file.writeStrings((0..<5).map { "layer_\($0)" }, to: TraceDataset.layerName.path)
     try file.close()
     #expect { try TraceAnalysis.analyze(path: path) } throws: {
       "\($0)".contains("/gradients/mean_abs") && "\($0)".contains("expected shape [N, 5]")

@@ -18,6 +18,30 @@ struct AnalysisCommandTests {
     return trace
   }()
 
+  /// One row per step and layer (block) with every per-layer (per-block) statistic of the
+  /// schema; the per-layer curvature where it was measured (step 0: the first of every 10th
+  /// measurement), NaN elsewhere.
+  @Test func layerAndActivationTables() throws {
+    let layers = try GradTraceRun(["export", Self.trace, "--table", "layers", "--format", "csv"])
+    #expect(layers.status == 0, "\(layers.standardError)")
+    let rows = layers.standardOutput.split(separator: "\n").map {
+      $0.split(separator: ",", omittingEmptySubsequences: false)
+    }
+    let header = rows[0].map(String.init)
+    #expect(Array(header.prefix(5)) == ["run", "step", "epoch", "layer_index", "layer"])
+    #expect(header.contains("update_gradient_cosine") && header.contains("layer_gHg"))
+    #expect(rows.count == 1 + 24 * 9, "24 steps × 9 layers of vgg08")
+    let cosine = header.firstIndex(of: "update_gradient_cosine")!
+    let split = header.firstIndex(of: "layer_gHg")!
+    for row in rows.dropFirst() {
+      let value = Double(row[cosine]) ?? .nan
+      #expect(value >= -1 && value <= 1, "cos(g, d) of \(row[4]) at step \(row[1]): \(row[cosine])")
+      #expect((row[split] != "nan") == (row[1] == "0"), "layer_gHg at step \(row[1]): \(row[split])")
+    }
+    let blocks = try GradTraceRun(["export", Self.trace, "--table", "activations", "--format", "csv"])
+    #expect(blocks.status == 0 && blocks.standardOutput.split(separator: "\n").count == 1 + 24 * 4)
+  }
+
   @Test func compareExportPlotAndReportARun() throws {
     let compare = try GradTraceRun(["compare", Self.trace, Self.trace, "--sort", "test_accuracy", "--descending"])
     #expect(compare.status == 0, "\(compare.standardError)")

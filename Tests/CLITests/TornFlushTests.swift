@@ -97,13 +97,13 @@ struct TornFlushTests {
     let trace = temporaryPath("damaged.h5")
     let sixEpochs = Self.run.map { $0 == "2" ? "6" : $0 }
     #expect(try GradTraceRun(sixEpochs + ["--output", directory, "--trace", trace]).status == 0)
-    // 72 curvature rows in chunks of 64: row 3 is in the first chunk, not the last.
+    // 72 step rows of per-layer values in chunks of 64: row 3 is in the first chunk, not the last.
     let killed = temporaryPath("killed-damaged.h5")
     try FileManager.default.copyItem(atPath: trace, toPath: killed)
-    try Self.tear(killed, "/curvature/layer_gHg", row: 3)
+    try Self.tear(killed, "/gradients/mean_abs", row: 3)
     let refused = try GradTraceRun(["recover", killed])
     #expect(refused.status == 1, "\(refused.standardOutput)")
-    #expect(refused.standardError.contains("/curvature/layer_gHg"), "\(refused.standardError)")
+    #expect(refused.standardError.contains("/gradients/mean_abs"), "\(refused.standardError)")
     #expect(refused.standardError.contains("damage, not an interrupted append"), "\(refused.standardError)")
 
     // A finished trace whose step index fails its checksum: recover leaves it, readers say so.

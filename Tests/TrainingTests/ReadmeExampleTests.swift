@@ -12,13 +12,15 @@ func instrumentMyTrainingLoop(path: String) throws {
     path: path, configuration: #"{"lr": 0.001}"#, model: #"{"name": "my-net"}"#,
     toolVersion: "my-trainer 1.0", layout: layout, flushEvery: 100)
   for step in 0..<1000 {
-    // … your forward, backward and update here; then per-layer statistics of g, d and w:
-    let meanAbsGradient: [Float] = [1e-3, 2e-3, 5e-3]
-    try trace.append(
-      StepRecord(
-        step: step, epoch: step / 100, loss: 2.3, accuracy: 0.1, learningRate: 1e-3,
-        gradientMeanAbs: meanAbsGradient, gradientL2Norm: [0.1, 0.2, 0.3], gradientMaxAbs: [0.01, 0.02, 0.05],
-        updateL2Norm: [1e-4, 1e-4, 1e-4], weightL2Norm: [1, 2, 3], activations: []))
+    // … your forward, backward and update here; then the step's row, keyed by the schema's
+    // entries (docs/trace-format.md). What a row leaves out is stored as NaN: not measured.
+    var row = TraceRow(.steps, at: step)
+    row[.epoch] = Double(step / 100)
+    row[.loss] = 2.3
+    row[.learningRate] = 1e-3
+    row[values: .gradientMeanAbs] = [1e-3, 2e-3, 5e-3]  // one value per layer
+    row[values: .gradientL2Norm] = [0.1, 0.2, 0.3]
+    try trace.append(row)
   }
   try trace.finish(status: "finished")
 }

@@ -11,17 +11,15 @@ struct TraceContinuationTests {
     layerNames: ["a", "b"], layerKinds: ["conv", "linear"], layerParameters: [4, 2], activationNames: ["block"],
     recordsCurvature: true)
 
-  static func record(_ step: Int, _ value: Float) -> StepRecord {
-    StepRecord(
-      step: step, epoch: step / 4, loss: value, accuracy: 0.5, learningRate: 1e-3, gradientMeanAbs: [value, 2 * value],
-      gradientL2Norm: [1, 1], gradientMaxAbs: [1, 1], updateL2Norm: [1, 1], weightL2Norm: [1, 1],
-      activations: [[value, 1, 0.5, .nan]])
+  static func record(_ step: Int, _ value: Float) -> TraceRow {
+    TraceRows.step(step, epoch: step / 4, loss: value, gradientMeanAbs: [value, 2 * value], blocks: [value])
   }
 
-  static func curvature(_ step: Int, _ value: Double) -> CurvatureRecord {
-    CurvatureRecord(
-      step: step, scalars: Array(repeating: value, count: TraceSchema.curvatureScalars.count), layerGHg: [1, 2],
-      layerTrace: [.nan, .nan])
+  /// The per-layer split, measured at every other curvature measurement (its own index).
+  static func layerCurvature(_ step: Int, _ value: Double) -> TraceRow {
+    var row = TraceRow(.layerCurvature, at: step)
+    row[values: .layerGHg] = [value, 2 * value]
+    return row
   }
 
   @Test func keepsWhatTheCheckpointSawAndAppendsTheRest() throws {
@@ -31,32 +29,31 @@ struct TraceContinuationTests {
       path: path, configuration: "{\"x\":1}", model: "{}", toolVersion: "t", layout: Self.layout, flushEvery: 1)
     for step in 0..<10 {
       try first.append(Self.record(step, Float(step)))
-      if step % 3 == 0 { try first.append(Self.curvature(step, Double(step))) }
-      if step % 4 == 3 {
-        try first.append(
-          EpochRow(epoch: step / 4, trainLoss: 1, trainAccuracy: 0.5, validLoss: 1, validAccuracy: 0.5, seconds: 1))
-      }
+      if step % 3 == 0 { try first.append(TraceRows.curvature(step, Double(step))) }
+      if step % 6 == 0 { try first.append(Self.layerCurvature(step, Double(step))) }
+      if step % 4 == 3 { try first.append(TraceRows.epoch(step / 4)) }
     }
     try first.flush()
     // Resumed from the checkpoint after epoch 2 (8 steps): steps 8... are recorded again.
     let second = try TraceWriter.continuing(path, layout: Self.layout, beforeStep: 8, epochs: 2, flushEvery: 1)
     for step in 8..<12 {
       try second.append(Self.record(step, Float(100 + step)))
-      if step % 3 == 0 { try second.append(Self.curvature(step, Double(100 + step))) }
+      if step % 3 == 0 { try second.append(TraceRows.curvature(step, Double(100 + step))) }
+      if step % 6 == 0 { try second.append(Self.layerCurvature(step, Double(100 + step))) }
     }
-    try second.append(
-      EpochRow(epoch: 2, trainLoss: 1, trainAccuracy: 0.5, validLoss: 1, validAccuracy: 0.5, seconds: 1))
+    try second.append(TraceRows.epoch(2))
     try second.finish(status: "finished")
 
     let reader = try TraceReader(path: path)
-    #expect(try reader.column(TraceSchema.step) == (0..<12).map(Double.init))
-    #expect(try reader.column(TraceSchema.loss) == (0..<8).map(Double.init) + (108..<112).map(Double.init))
-    #expect(try reader.matrix(TraceSchema.gradientMeanAbs)[5] == [5, 10])
-    #expect(
-      try reader.matrix("/activations/mean").map { $0[0] } == (0..<8).map(Double.init) + (108..<112).map(Double.init))
-    #expect(try reader.column(TraceSchema.curvatureStep) == [0, 3, 6, 9])
-    #expect(try reader.column("/curvature/gTg") == [0, 3, 6, 109])
-    #expect(try reader.column("/epochs/epoch") == [0, 1, 2])
+    #expect(try reader.steps(.steps) == Array(0..<12))
+    #expect(try reader.values(.loss) == (0..<8).map(Double.init) + (108..<112).map(Double.init))
+    #expect(try reader.rows(.gradientMeanAbs)[5] == [5, 10])
+    #expect(try reader.rows(.activationMean).map { $0[0] } == (0..<8).map(Double.init) + (108..<112).map(Double.init))
+    #expect(try reader.steps(.curvature) == [0, 3, 6, 9])
+    #expect(try reader.values(.gTg) == [0, 3, 6, 109])
+    #expect(try reader.steps(.layerCurvature) == [0, 6])
+    #expect(try reader.rows(.layerGHg) == [[0, 0], [6, 12]])
+    #expect(try reader.steps(.epochs) == [0, 1, 2])
     #expect(reader.configuration == "{\"x\":1}" && reader.status == "finished")
     #expect(!FileManager.default.fileExists(atPath: path + ".interrupted"))
   }

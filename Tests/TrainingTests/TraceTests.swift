@@ -36,34 +36,28 @@ struct TraceTests {
     let layout = Self.twoLayers
     let writer = try TraceWriter(
       path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 1)
-    func row(_ step: Int, layers: Int = 2, activations: [[Float]] = [[0.5, 1, 0.25, .nan]]) -> StepRecord {
-      let g = [Float](repeating: 0.1, count: layers)
-      return StepRecord(
-        step: step, epoch: 0, loss: 2, accuracy: 0.1, learningRate: 1e-3, gradientMeanAbs: g, gradientL2Norm: g,
-        gradientMaxAbs: g, updateL2Norm: g, weightL2Norm: g, activations: activations)
+    func row(_ step: Int, layers: Int = 2, blocks: [Float] = [0.5]) -> TraceRow {
+      TraceRows.step(step, epoch: 0, loss: 2, gradientMeanAbs: Array(repeating: 0.1, count: layers), blocks: blocks)
     }
     try writer.append(row(0))
+    var layerCurvature = TraceRow(.layerCurvature, at: 1)
+    layerCurvature[values: .layerGHg] = [1]
+    let withoutCurvature = try TraceWriter(
+      path: temporaryDirectory("plain") + ".h5", configuration: "{}", model: "{}", toolVersion: "test",
+      layout: TraceLayout(
+        layerNames: ["a"], layerKinds: ["conv"], layerParameters: [1], activationNames: nil, recordsCurvature: false))
     let cases: [(() throws -> Void, String)] = [
       ({ try writer.append(row(1, layers: 3)) }, "/gradients/mean_abs"),
-      ({ try writer.append(row(1, activations: [[1, 2]])) }, "/activations/mean"),
-      ({ try writer.append(row(1, activations: [[1, 2, 3, 4], [1, 2, 3, 4]])) }, "/activations/mean"),
-      (
-        { try writer.append(CurvatureRecord(step: 1, scalars: [1, 2], layerGHg: [1, 2], layerTrace: [1, 2])) },
-        "11 scalars"
-      ),
-      (
-        {
-          try writer.append(
-            CurvatureRecord(step: 1, scalars: Array(repeating: 0, count: 11), layerGHg: [1], layerTrace: [1, 2]))
-        }, "/curvature/layer_gHg"
-      ),
+      ({ try writer.append(row(1, blocks: [1, 2])) }, "/activations/mean"),
+      ({ try writer.append(layerCurvature) }, "/layer_curvature/gHg"),
+      ({ try withoutCurvature.append(TraceRows.curvature(1, 1)) }, "created without curvature"),
     ]
     for (append, expected) in cases {
       do {
         try append()
         Issue.record("a wrong-length row was accepted (\(expected))")
       } catch {
-        #expect("\(error)".contains(expected) && "\(error)".contains(path), "\(error)")
+        #expect("\(error)".contains(expected) && "\(error)".contains("step 1"), "\(error)")
       }
     }
     try writer.append(row(1))
@@ -77,7 +71,8 @@ struct TraceTests {
         layout: mismatched)
     }
     let reader = try TraceReader(path: path)
-    #expect(try reader.file.read(Int64.self, from: TraceSchema.step).values == [0, 1])
+    let steps = try reader.steps(.steps)
+    #expect(steps == [0, 1], "\(steps)")
     let (status, output) = try checkWithH5py(path)
     #expect(status == 0, "\(output)")
   }
@@ -95,27 +90,30 @@ struct TraceTests {
     }
     for step in 0..<7 {
       let g: [Float] = [Float(step) * 0.5, step == 4 ? .nan : 1e-18 * Float(step + 1)]
-      try writer.append(
-        StepRecord(
-          step: step, epoch: step / 4, loss: 2.3 - Float(step) * 0.1, accuracy: 0.1, learningRate: 1e-3,
-          gradientMeanAbs: g, gradientL2Norm: g.map { $0 * 2 }, gradientMaxAbs: g.map { $0 * 3 },
-          updateL2Norm: [0.1, 0.2],
-          weightL2Norm: [1, 2], activations: [[0.5, 1, 0.25, .nan]]))
+      var row = TraceRows.step(step, epoch: step / 4, loss: 2.3 - Float(step) * 0.1, gradientMeanAbs: g, blocks: [0.5])
+      row[values: .activationFractionNegative] = [0.25]
+      row[values: .gradientL2Norm] = g.map { Double($0 * 2) }
+      try writer.append(row)
       log("steps/loss", [2.3 - Float(step) * 0.1])
       log("gradients/mean_abs", g)
+      log("gradients/l2_norm", g.map { $0 * 2 })
       log("activations/fraction_negative", [0.25])
       if step % 3 == 0 {
-        try writer.append(
-          CurvatureRecord(
-            step: step, scalars: (0..<11).map { Double($0) + Double(step) }, layerGHg: [1, 2], layerTrace: [.nan, .nan])
-        )
+        try writer.append(TraceRows.curvature(step, Double(1 + step)))
         log("curvature/gHg", [Float(1 + step)])
       }
+      if step % 6 == 0 {
+        // The per-layer split on its own index: only where measured, no NaN rows between.
+        var layers = TraceRow(.layerCurvature, at: step)
+        layers[values: .layerGHg] = [Double(step), 1]
+        try writer.append(layers)
+        log("layer_curvature/gHg", [Float(step), 1])
+        log("layer_curvature/step", [Float(step)])
+      }
     }
-    try writer.append(
-      EpochRow(epoch: 0, trainLoss: 2, trainAccuracy: 0.2, validLoss: 2.1, validAccuracy: 0.3, seconds: 1.5))
+    try writer.append(TraceRows.epoch(0))
     try writer.finish(status: "finished", testLoss: 2.2, testAccuracy: 0.25, bestEpoch: 0)
-    #expect(writer.firstNonFiniteStep == 4 && writer.nonFiniteCount == 3)
+    #expect(writer.firstNonFiniteStep == 4 && writer.nonFiniteCount == 2)
     let expect = temporaryDirectory("expect") + ".json"
     try JSONSerialization.data(withJSONObject: logged.mapValues { $0.map { $0 ?? NSNull() as Any } }).write(
       to: URL(fileURLWithPath: expect))
@@ -151,26 +149,30 @@ struct TraceTests {
     #expect(
       try reader.column("/epochs/valid_accuracy").map { Float($0) } == summary.epochs.map { Float($0.validAccuracy) })
     #expect(reader.status == "finished")
-    let lastWeights = try reader.matrix(TraceSchema.weightL2Norm).last!
+    let lastWeights = try reader.rows(.weightL2Norm).last!
     let expected = trainer.network.weightTensors.map { trainer.network.parameters[$0.name]!.squaredNorm.squareRoot() }
     for (recorded, actual) in zip(lastWeights, expected) { #expect(abs(recorded - actual) <= 1e-5 * actual) }
     // The recorded prediction along the update tracks the actual change on the same batch.
-    let predicted = try reader.column("/curvature/predicted_second")
-    let actual = try reader.column("/curvature/actual_delta")
+    let predicted = try reader.values(.predictedSecond)
+    let actual = try reader.values(.actualDelta)
     #expect(predicted.count == actual.count && !predicted.isEmpty)
-    // Per-layer gᵀHg on every 2nd measurement (summing to that row's gᵀHg), NaN between.
-    let layerGHg = try reader.matrix(TraceSchema.curvatureLayerGHg)
-    let gHg = try reader.column("/curvature/gHg")
-    #expect(layerGHg.count == gHg.count && gHg.count >= 3)
-    for (row, values) in layerGHg.enumerated() {
-      #expect(gHg[row].isFinite)
-      if row % 2 == 0 {
-        let total = values.reduce(0.0) { $0 + Double($1) }
-        #expect(abs(total - gHg[row]) <= 1e-3 * abs(gHg[row]) + 1e-6, "row \(row): Σ layers \(total), gᵀHg \(gHg[row])")
-      } else {
-        #expect(values.allSatisfy { $0.isNaN }, "row \(row) has per-layer values it did not measure")
-      }
+    // Per-layer gᵀHg on every 2nd measurement, on its own index, summing to that step's gᵀHg.
+    let curvatureSteps = try reader.steps(.curvature)
+    let layerSteps = try reader.steps(.layerCurvature)
+    #expect(layerSteps == curvatureSteps.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
+    let gHg = try reader.values(.gHg)
+    for (step, values) in zip(layerSteps, try reader.rows(.layerGHg)) {
+      let row = curvatureSteps.firstIndex(of: step)!
+      let total = values.reduce(0.0) { $0 + Double($1) }
+      #expect(abs(total - gHg[row]) <= 1e-3 * abs(gHg[row]) + 1e-6, "step \(step): Σ layers \(total), gᵀHg \(gHg[row])")
     }
+    // Every per-step statistic of the schema was computed (none left as the writer's NaN;
+    // saturation is NaN by definition for leaky ReLU).
+    for dataset in TraceSchema.datasets(following: .steps) where dataset != .activationFractionSaturated {
+      #expect(try reader.values(dataset).contains { $0.isFinite }, "\(dataset.path) holds no value")
+    }
+    // cos(g, d) per layer: Adam moves against the gradient.
+    #expect(try reader.rows(.updateGradientCosine)[0].allSatisfy { $0 < 0 && $0 >= -1 })
   }
 
   /// Plain VGG38 with leaky ReLU at lr 10 diverges at its third step (as PyTorch does); the
@@ -194,7 +196,7 @@ struct TraceTests {
     let reader = try TraceReader(path: path)
     #expect(reader.status.hasPrefix("failed: non-finite loss"))
     #expect(reader.summaryValue("first_nonfinite_step") == 2)
-    #expect(try reader.column(TraceSchema.loss).last!.isNaN)
+    #expect(try reader.values(.loss).last!.isNaN)
 
     let continuing = try Trainer(configuration: c, data: data, outputDirectory: temporaryDirectory("nan-continue"))
     let continuedPath = temporaryDirectory("nan-continue") + ".h5"

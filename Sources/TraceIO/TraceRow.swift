@@ -1,0 +1,81 @@
+/// One row of one index, its values keyed by schema entry: `row[.loss] = 2.3`,
+/// `row[values: .gradientMeanAbs] = meanAbs`. `TraceWriter.append(_:)` checks it against the
+/// schema and the trace's layout (every dataset of the index the trace holds, one value per
+/// layer or block where the entry says so) before buffering anything.
+public struct TraceRow: Sendable {
+  public let index: TraceIndex
+  /// The index value: the step (for `.epochs`, the epoch).
+  public var at: Int
+  /// The values of each dataset that follows `index`, by path (not the index dataset itself).
+  public private(set) var values: [TraceDataset: [Double]] = [:]
+
+  public init(_ index: TraceIndex, at: Int) {
+    self.index = index
+    self.at = at
+  }
+
+  /// A dataset of width one. - Precondition: it follows this row's index.
+  public subscript(_ dataset: TraceDataset) -> Double {
+    get { values[dataset]?.first ?? .nan }
+    set { self[values: dataset] = [newValue] }
+  }
+
+  /// A dataset's values (one per layer or block). - Precondition: it follows this row's index.
+  public subscript(values dataset: TraceDataset) -> [Double] {
+    get { values[dataset] ?? [] }
+    set {
+      precondition(
+        dataset.index == index && dataset != index.dataset,
+        "TraceRow: \(dataset.path) does not follow the \(index) index")
+      values[dataset] = newValue
+    }
+  }
+
+  /// Single-precision values (as the recorder computes them).
+  public mutating func set(_ dataset: TraceDataset, _ values: [Float]) {
+    self[values: dataset] = values.map(Double.init)
+  }
+}
+
+/// The layers (weight tensors) and block activations a trace records, and whether it records
+/// curvature: what decides which of the schema's datasets the file holds. One kind and one
+/// parameter count per layer name: `TraceWriter` refuses (throws) a layout that has not.
+public struct TraceLayout: Sendable {
+  public var layerNames: [String]
+  public var layerKinds: [String]
+  public var layerParameters: [Int]
+  /// Block names whose activations are recorded; nil when activations are not recorded.
+  public var activationNames: [String]?
+  public var recordsCurvature: Bool
+
+  public init(
+    layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
+    recordsCurvature: Bool
+  ) {
+    self.layerNames = layerNames
+    self.layerKinds = layerKinds
+    self.layerParameters = layerParameters
+    self.activationNames = activationNames
+    self.recordsCurvature = recordsCurvature
+  }
+
+  /// Whether a trace of this layout holds `dataset`.
+  public func holds(_ dataset: TraceDataset) -> Bool {
+    switch dataset.presence {
+    case .always: true
+    case .activations: activationNames != nil
+    case .curvature: recordsCurvature
+    }
+  }
+
+  public func holds(_ index: TraceIndex) -> Bool { holds(index.dataset) }
+
+  /// Values per row of `dataset`.
+  public func width(of dataset: TraceDataset) -> Int {
+    switch dataset.width {
+    case .one: 1
+    case .layers: layerNames.count
+    case .blocks: activationNames?.count ?? 0
+    }
+  }
+}
