@@ -9,7 +9,7 @@ BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
 .PHONY: all deps build test lint format demo custom-network golden benchmarks compare-torch fma-peak clean reproduce-small notebook-check \
-  notebook-data report-screenshot
+  notebook-data report-screenshot tensorboard-check tensorboard-proto
 
 all: build
 
@@ -35,7 +35,7 @@ format:
 
 # Tests run in release: the numeric kernels are generic and ~100x slower unoptimised.
 test: deps lint
-	@python3 -c "import h5py, numpy" 2>/dev/null || pip install -q h5py numpy
+	@python3 -c "import h5py, numpy, tensorboard" 2>/dev/null || pip install -q h5py numpy tensorboard
 	swift build $(SWIFT_BUILD_FLAGS) --build-tests
 	swift test $(SWIFT_BUILD_FLAGS) --skip-build
 	$(MAKE) custom-network
@@ -93,6 +93,23 @@ report-screenshot:
 	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1100,4200 \
 	  --screenshot=$(REPORT:.html=.png) file://$(abspath $(REPORT)) 2>/dev/null
 	@echo "screenshot: $(REPORT:.html=.png)"
+
+# TensorBoard reads gradtrace's event files back (its own EventAccumulator) and every scalar
+# equals the trace's, for an exported finished run, a version 1 trace and a live run read while
+# it writes. Installs tensorboard and h5py with pip when missing.
+tensorboard-check: build
+	@python3 -c "import tensorboard, h5py, numpy" 2>/dev/null || pip install -q tensorboard h5py numpy
+	python3 scripts/check_tensorboard.py --gradtrace $(BIN)
+
+# Regenerate Sources/TensorBoard/Generated from proto/tensorboard_events.proto: protoc from
+# pip's grpcio-tools, protoc-gen-swift built from the swift-protobuf version Package.swift pins.
+PROTOBUF_VERSION := 1.39.0
+tensorboard-proto:
+	@python3 -c "import grpc_tools" 2>/dev/null || pip install -q grpcio-tools
+	rm -rf .build-protobuf && git clone -q --branch $(PROTOBUF_VERSION) https://github.com/apple/swift-protobuf .build-protobuf
+	swift build -c release --package-path .build-protobuf --product protoc-gen-swift
+	python3 -m grpc_tools.protoc --plugin=protoc-gen-swift=.build-protobuf/.build/release/protoc-gen-swift \
+	  --swift_out=Sources/TensorBoard/Generated --swift_opt=Visibility=Internal -Iproto proto/tensorboard_events.proto
 
 # Regenerate the PyTorch golden values (needs: pip install torch==2.13.0 h5py numpy).
 golden: build

@@ -24,7 +24,8 @@ let package = Package(
       targets: ["Networks", "Training", "TraceIO", "Analysis", "Datasets", "TensorCore", "Autodiff", "Curvature"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
   ],
   targets: [
     .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -41,6 +42,11 @@ let package = Package(
     .target(name: "Networks", dependencies: ["Autodiff", "TensorCore"], swiftSettings: optimised),
     .target(name: "TraceIO", dependencies: ["CHDF5"], swiftSettings: optimised),
     .target(name: "Analysis", dependencies: ["TraceIO"], swiftSettings: optimised),
+    // TensorBoard event files from traces. Generated/ is protoc-gen-swift's output for
+    // proto/tensorboard_events.proto (`make tensorboard-proto`), committed.
+    .target(
+      name: "TensorBoard", dependencies: ["TraceIO", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: optimised),
     .target(
       name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff", "Curvature"],
       swiftSettings: optimised),
@@ -48,7 +54,7 @@ let package = Package(
       name: "gradtrace",
       dependencies: [
         "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore", "Analysis", "CConsole",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "TensorBoard", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimised),
     .executableTarget(

@@ -79,3 +79,9 @@ public struct TraceLayout: Sendable {
     }
   }
 }
+
+/// Receives the rows a `TraceWriter` has just written to its file (each flush, in index
+/// order): another view of the same run kept in step with the trace (TensorBoard's event files).
+public protocol TraceRowSink: AnyObject {
+  func written(_ rows: [TraceRow], layout: TraceLayout) throws
+}

@@ -9,10 +9,15 @@ public final class TraceWriter {
   public let path: String
   public let layout: TraceLayout
   public let flushEvery: Int
+  /// The root attributes `config` and `model` (JSON).
+  public let configuration: String
+  public let model: String
   private var file: HDF5File?
   /// Rows waiting for the next flush, per index.
   private var buffered: [TraceIndex: [TraceRow]] = [:]
   private var stepsSinceFlush = 0
+  /// Told of every row once it is in the file (after each flush).
+  public var sinks: [any TraceRowSink] = []
   /// The first step whose loss or gradient statistics were not finite.
   public private(set) var firstNonFiniteStep: Int?
   /// Non-finite values seen in recorded step statistics.
@@ -34,6 +39,8 @@ public final class TraceWriter {
     self.path = path
     self.layout = layout
     self.flushEvery = flushEvery
+    self.configuration = configuration
+    self.model = model
     // The schema is written under a temporary name and the file renamed into place once it is
     // complete: a run killed while creating its trace never leaves a half-made file at `path`.
     let partial = path + ".partial"
@@ -126,10 +133,14 @@ public final class TraceWriter {
   }
 
   /// Appends every buffered row to the file and flushes it.
+  /// - Throws: `HDF5Error` for the file; a sink's failure is reported as one too (naming the
+  ///   sink's own file), after the trace holds the rows.
   public func flush() throws(HDF5Error) {
     guard let file else { return }
+    var written: [TraceRow] = []
     for index in TraceIndex.allCases {
       guard let rows = buffered[index], !rows.isEmpty else { continue }
+      written += rows
       let n = rows.count
       for dataset in TraceSchema.datasets(following: index) where layout.holds(dataset) {
         let width = layout.width(of: dataset)
@@ -147,6 +158,16 @@ public final class TraceWriter {
     }
     try file.flush()
     stepsSinceFlush = 0
+    guard !written.isEmpty else { return }
+    for sink in sinks {
+      do {
+        try sink.written(written, layout: layout)
+      } catch {
+        throw HDF5Error(
+          operation: "the trace holds the rows, but a view of it failed: \(error)", file: path, objectPath: "",
+          details: [])
+      }
+    }
   }
 
   /// Flushes, closes, and records how the run ended in `/summary`'s attributes (status

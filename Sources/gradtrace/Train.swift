@@ -3,6 +3,7 @@ import CConsole
 import Datasets
 import Foundation
 import Networks
+import TensorBoard
 import TensorCore
 import Training
 
@@ -94,6 +95,13 @@ struct Train: ParsableCommand {
   @Option(
     help: "Write a trace of the run (HDF5, schema v2: docs/trace-format.md) to this file; with --resume, continue it.")
   var trace: String?
+  @Option(
+    help: ArgumentHelp(
+      "Also write the trace's rows as TensorBoard event files in this directory, live (each flush).",
+      discussion:
+        "Needs --trace; `tensorboard --logdir DIR` shows them (export --format tensorboard writes the same from a finished trace)."
+    ))
+  var tensorboard: String?
   @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record =
     "gradients,activations"
   @Option(
@@ -191,6 +199,9 @@ struct Train: ParsableCommand {
       ("--record", CommandLine.arguments.contains("--record")), ("--record-every", recordEvery != nil),
       ("--flush-every", flushEvery != nil),
     ]
+    if tensorboard != nil && trace == nil && resume == nil {
+      throw ValidationError("--tensorboard shows the trace's rows: give --trace FILE too")
+    }
     if trace == nil && resume == nil, let flag = traceOptions.first(where: \.1)?.0 {
       throw ValidationError("\(flag) has no effect without --trace FILE (the trace it configures)")
     }
@@ -302,6 +313,15 @@ struct Train: ParsableCommand {
         trainer.recorder = try TraceRecorder(
           path: trace, network: trainer.network, configuration: trainer.configuration.json, options: options)
       }
+    }
+    if let tensorboard {
+      guard let recorder = trainer.recorder else {
+        throw CommandError("--tensorboard shows the trace's rows, and this run records no trace: give --trace FILE")
+      }
+      let run = try TensorBoardRun(
+        directory: tensorboard, configuration: recorder.writer.configuration, model: recorder.writer.model)
+      recorder.writer.sinks.append(run)
+      notice("TensorBoard event file \(run.path)")
     }
     trainer.continueAfterNonFinite = onNonfinite == .continue
     let request = CheckpointRequest()
