@@ -6,11 +6,19 @@ extension HDF5File {
   /// Creates an empty dataset [0] (`columns` nil) or [0, columns], unlimited along the first
   /// axis, stored in checksummed chunks of `chunkRows` rows.
   public func createAppendable<Element: HDF5Element>(
-    _: Element.Type, at objectPath: String, columns: Int? = nil, chunkRows: Int = 1024
+    _ element: Element.Type, at objectPath: String, columns: Int? = nil, chunkRows: Int = 1024
   ) throws(HDF5Error) {
-    let current: [hsize_t] = columns.map { [0, hsize_t($0)] } ?? [0]
-    let maximum: [hsize_t] = columns.map { [gt_H5S_UNLIMITED(), hsize_t($0)] } ?? [gt_H5S_UNLIMITED()]
-    let chunk: [hsize_t] = columns.map { [hsize_t(chunkRows), hsize_t(max($0, 1))] } ?? [hsize_t(chunkRows)]
+    try createAppendable(element, at: objectPath, rowShape: columns.map { [$0] } ?? [], chunkRows: chunkRows)
+  }
+
+  /// Creates an empty dataset [0, rowShape…] of any rank (a histogram per layer and step is
+  /// [0, L, bins]), unlimited along the first axis, in checksummed chunks of `chunkRows` rows.
+  public func createAppendable<Element: HDF5Element>(
+    _: Element.Type, at objectPath: String, rowShape: [Int], chunkRows: Int = 1024
+  ) throws(HDF5Error) {
+    let current = [hsize_t(0)] + rowShape.map { hsize_t($0) }
+    let maximum = [gt_H5S_UNLIMITED()] + rowShape.map { hsize_t($0) }
+    let chunk = [hsize_t(chunkRows)] + rowShape.map { hsize_t(max($0, 1)) }
     let space = try simpleSpace(current, maximum: maximum, for: objectPath)
     let create = try propertyList(gt_H5P_DATASET_CREATE(), for: objectPath)
     try check(H5Pset_chunk(create.id, Int32(chunk.count), chunk), "cannot set the chunk shape of", objectPath)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceIO
 
 /// Every HDF5 call in Sources/TraceIO goes through a wrapper that checks what it returns
 /// (`check`, `checkSize`, `checkClass`) or takes ownership of the identifier it returns
@@ -52,5 +53,24 @@ struct HDF5StatusTests {
       """
     let flagged = Self.calls(in: source).filter { call in !Self.wrappers.contains { call.before.hasSuffix($0) } }
     #expect(flagged.map(\.function) == ["H5Dclose", "H5Dwrite"])
+  }
+}
+
+/// Appends of any rank: a [N, L, bins] dataset grows row by row and reads back in blocks.
+@Suite("HDF5 appends of any rank")
+struct HDF5AppendTests {
+  @Test func threeDimensionalRowsAppendAndReadBack() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("rank3-\(UUID().uuidString).h5").path
+    let file = try HDF5File(creating: path)
+    try file.createAppendable(Float.self, at: "/histograms/counts", rowShape: [3, 4], chunkRows: 2)
+    let rows = (0..<5).map { row in (0..<12).map { Float(row * 100 + $0) } }
+    try file.append(rows[0] + rows[1], rows: 2, to: "/histograms/counts")
+    for row in rows[2...] { try file.append(row, rows: 1, to: "/histograms/counts") }
+    #expect(try file.shape(of: "/histograms/counts") == [5, 3, 4])
+    #expect(try file.readRows(Float.self, from: "/histograms/counts", start: 1, count: 3) == rows[1...3].flatMap { $0 })
+    #expect(throws: HDF5Error.self, "a row of the wrong size") {
+      try file.append([Float](repeating: 0, count: 11), rows: 1, to: "/histograms/counts")
+    }
+    try file.close()
   }
 }
