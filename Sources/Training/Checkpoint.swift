@@ -176,12 +176,10 @@ public struct Checkpoint {
           file: path, message: "format_version \(version) is newer than this gradtrace reads (\(formatVersion))")
       }
       let model = try file.stringAttribute("model")
-      guard let data = model.data(using: .utf8),
-        let description = try? JSONDecoder().decode(ModelDescription.self, from: data)
-      else {
+      guard let configuration = try? ConfigurationDecoding.network(inModelDescription: model) else {
         throw CheckpointError(file: path, message: "attribute 'model' on / is not a gradtrace model description")
       }
-      let network = try Network<Float>(description.configuration)
+      let network = try Network<Float>(configuration)
       var checkpoint = Checkpoint(model: network)
       checkpoint.parameters = try readTensors(file, group: "parameters", like: network.parameters)
       checkpoint.buffers = try readTensors(file, group: "buffers", like: network.buffers)

@@ -6,7 +6,7 @@ import Networks
 /// since: the stored JSON is laid over the encoding of a default configuration (object by
 /// object), then decoded. Synthesized `Codable` alone would refuse a file that lacks a field,
 /// and every checkpoint, summary and trace written before the field existed lacks it.
-enum ConfigurationDecoding {
+public enum ConfigurationDecoding {
   /// `stored` over `defaults`: every key of `stored` wins; objects present in both merge
   /// recursively; a key only `defaults` has is added.
   static func merge(_ stored: [String: Any], over defaults: [String: Any]) -> [String: Any] {
@@ -25,6 +25,23 @@ enum ConfigurationDecoding {
     // Plain structs of strings, numbers and booleans: encoding cannot fail.
     let data = try! JSONEncoder().encode(value)
     return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+  }
+
+  /// A stored network configuration over its family's defaults.
+  static func withDefaults(_ network: [String: Any]) -> [String: Any] {
+    merge(network, over: networkDefaults(family: network["family"] as? String))
+  }
+
+  /// The network configuration of a stored model description (the `model` attribute of
+  /// checkpoints and traces), fields added since taking their defaults.
+  public static func network(inModelDescription json: String) throws -> NetworkConfiguration {
+    guard let description = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+      let network = description["configuration"] as? [String: Any]
+    else {
+      throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "no \"configuration\" object"))
+    }
+    return try JSONDecoder().decode(
+      NetworkConfiguration.self, from: try JSONSerialization.data(withJSONObject: withDefaults(network)))
   }
 
   /// The defaults of a network family (what a field added to it later takes when missing).
@@ -51,8 +68,7 @@ extension TrainingConfiguration {
       throw DecodingError.dataCorrupted(
         .init(codingPath: [], debugDescription: "no \"model\": a training configuration needs its model"))
     }
-    stored["model"] = ConfigurationDecoding.merge(
-      model, over: ConfigurationDecoding.networkDefaults(family: model["family"] as? String))
+    stored["model"] = ConfigurationDecoding.withDefaults(model)
     let dataset = (stored["dataset"] as? String).flatMap(DatasetName.init(rawValue:)) ?? .fashionMNIST
     var defaults = ConfigurationDecoding.object(
       TrainingConfiguration(model: .vgg(.preset(.vgg08)), dataset: dataset))

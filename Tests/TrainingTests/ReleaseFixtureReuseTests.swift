@@ -55,6 +55,21 @@ struct VersionedConfigurationTests {
     #expect(throws: (any Error).self) { try TrainingConfiguration.decoding(#"{"epochs": 2}"#) }
   }
 
+  /// The model description stored in a checkpoint decodes without fields added to its family
+  /// since (here release 0.1.0's vgg38 BN+residual without `activation`).
+  @Test func aModelDescriptionMissingLaterFieldsDecodes() throws {
+    let file = try HDF5File(reading: "\(Self.fixture)/init-vgg38-bn-res.h5")
+    let stored = try file.stringAttribute("model")
+    var description = try #require(try JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any])
+    var configuration = try #require(description["configuration"] as? [String: Any])
+    configuration["activation"] = nil
+    description["configuration"] = configuration
+    let older = String(decoding: try JSONSerialization.data(withJSONObject: description), as: UTF8.self)
+    #expect(
+      try ConfigurationDecoding.network(inModelDescription: older)
+        == ConfigurationDecoding.network(inModelDescription: stored))
+  }
+
   @Test func aSummaryFromANewerVersionIsRefusedWithBothVersions() throws {
     let path = "\(Self.fixture)/reproduce-smoke/runs/vgg08-b100-lr0.001/summary.json"
     let summary = try TrainingSummary.read(from: path)
