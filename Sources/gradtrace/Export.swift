@@ -6,7 +6,7 @@ import TraceIO
 
 struct Export: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write a table of one or more traces as CSV, Markdown, LaTeX or JSON, or TensorBoard event files.",
+    abstract: "Tables of traces (CSV, Markdown, LaTeX, JSON), or TensorBoard files.",
     discussion: """
       Tables and their columns (stable: scripts may key on them):
       \(TraceTable.columnHelp)
