@@ -1,0 +1,113 @@
+import TensorCore
+
+/// The extreme eigenpairs of the Hessian at the probe's weights (BatchNorm in training mode),
+/// from Lanczos on exact Hessian-vector products, and where a direction lives among them.
+public struct HessianSpectrum: Codable, Sendable {
+  /// The largest Ritz values, descending, and the smallest, ascending (λ_min first: negative
+  /// curvature shows here).
+  public var top: [Double]
+  public var bottom: [Double]
+  /// Lanczos steps taken (Hessian-vector products), and whether the Krylov space became
+  /// invariant first (then every Ritz value is an eigenvalue).
+  public var steps: Int
+  public var exhausted: Bool
+  /// ‖P_k v‖² / ‖v‖² for each direction asked for (the gradient, the update), P_k the
+  /// projector on the span of the top-k Ritz vectors.
+  public var overlaps: [Double]
+}
+
+/// The spectral density of the Hessian by stochastic Lanczos quadrature: for each Gaussian
+/// probe v (normalised), m Lanczos steps give nodes θ_j and weights τ_j with
+/// vᵀ δ(H − t) v ≈ Σ_j τ_j δ(t − θ_j); averaged over probes and each node broadened by a
+/// Gaussian of width σ, φ(t) = (1/P) Σ_p Σ_j τ_j 𝒩(t; θ_j, σ²), whose integral is 1.
+public struct SpectralDensity: Codable, Sendable {
+  /// Each probe's nodes and weights (what the density is recomputed from offline).
+  public var nodes: [[Double]]
+  public var weights: [[Double]]
+  public var sigma: Double
+  /// The density on `grid` (evenly spaced, covering every node ± 4σ, negative ones included).
+  public var grid: [Double]
+  public var density: [Double]
+
+  /// φ(t) on an evenly spaced grid of `points` covering every node ± 4σ.
+  public static func broadened(nodes: [[Double]], weights: [[Double]], sigma: Double, points: Int) -> SpectralDensity {
+    let all = nodes.joined()
+    let low = (all.min() ?? 0) - 4 * sigma
+    let high = (all.max() ?? 0) + 4 * sigma
+    let step = (high - low) / Double(max(points - 1, 1))
+    let grid = (0..<points).map { low + Double($0) * step }
+    let normal = 1 / (sigma * (2 * Double.pi).squareRoot() * Double(max(nodes.count, 1)))
+    let density = grid.map { t in
+      zip(nodes, weights).reduce(0.0) { sum, probe in
+        sum
+          + zip(probe.0, probe.1).reduce(0.0) { inner, node in
+            let z = (t - node.0) / sigma
+            return inner + node.1 * normal * Double.exp(-0.5 * z * z)
+          }
+      }
+    }
+    return SpectralDensity(nodes: nodes, weights: weights, sigma: sigma, grid: grid, density: density)
+  }
+}
+
+extension CurvatureProbe {
+  /// The `topK` largest and smallest eigenvalues of H after at most `steps` Lanczos steps from a
+  /// Gaussian start (seeded), and the fraction of each of `directions` (the gradient, the
+  /// update) in the span of the top-k Ritz vectors.
+  public func spectrum(steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [])
+    -> HessianSpectrum
+  {
+    var generator = SeededGenerator(seed: seed)
+    let start = flatten(weights.filled { _, _ in Scalar(generator.nextNormal()) })
+    let result = Lanczos.run(start: start, steps: steps, ritzVectors: directions.isEmpty ? 0 : topK) { v in
+      flatten(hessianVectorProduct(unflatten(v)))
+    }
+    let k = min(topK, result.ritzValues.count)
+    let overlaps = directions.map { direction -> Double in
+      let d = flatten(direction)
+      let total = Lanczos.dot(d, d)
+      let inSpan = result.topRitzVectors.prefix(k).reduce(0.0) { $0 + Lanczos.dot($1, d) * Lanczos.dot($1, d) }
+      return total > 0 ? inSpan / total : .nan
+    }
+    return HessianSpectrum(
+      top: Array(result.ritzValues.suffix(k).reversed()), bottom: Array(result.ritzValues.prefix(k)),
+      steps: result.alphas.count, exhausted: result.exhausted, overlaps: overlaps)
+  }
+
+  /// The spectral density by stochastic Lanczos quadrature: `probes` Gaussian starts (seeded),
+  /// `steps` Lanczos steps each, broadened by `sigma` (default: 1% of the nodes' range) on a
+  /// grid of `points`.
+  public func spectralDensity(probes: Int, steps: Int, sigma: Double? = nil, points: Int = 200, seed: UInt64)
+    -> SpectralDensity
+  {
+    var generator = SeededGenerator(seed: seed)
+    var nodes: [[Double]] = []
+    var weights: [[Double]] = []
+    for _ in 0..<max(probes, 1) {
+      let start = flatten(self.weights.filled { _, _ in Scalar(generator.nextNormal()) })
+      let result = Lanczos.run(start: start, steps: steps) { v in flatten(hessianVectorProduct(unflatten(v))) }
+      nodes.append(result.ritzValues)
+      weights.append(result.quadratureWeights)
+    }
+    let all = nodes.joined()
+    let range = (all.max() ?? 1) - (all.min() ?? 0)
+    return .broadened(
+      nodes: nodes, weights: weights, sigma: sigma ?? max(0.01 * range, .leastNormalMagnitude), points: points)
+  }
+
+  /// The parameters as one vector, in the network's order.
+  func flatten(_ tensors: NamedTensors<Scalar>) -> [Double] {
+    tensors.names.flatMap { tensors[$0]!.scalars.map(\.doubleValue) }
+  }
+
+  /// A flat vector back as tensors shaped like the weights.
+  func unflatten(_ vector: [Double]) -> NamedTensors<Scalar> {
+    var offsets: [String: Int] = [:]
+    var offset = 0
+    for name in weights.names {
+      offsets[name] = offset
+      offset += weights[name]!.count
+    }
+    return weights.filled { name, index in Scalar(vector[offsets[name]! + index]) }
+  }
+}

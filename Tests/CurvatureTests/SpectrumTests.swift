@@ -1,0 +1,124 @@
+import Curvature
+import Networks
+import TensorCore
+import Testing
+
+/// Lanczos and stochastic Lanczos quadrature in Double against the Hessian written out column
+/// by column (H e_i for every unit vector) and decomposed densely, on small networks of each
+/// kind with BatchNorm in training mode where they have it.
+@Suite("Hessian spectrum")
+struct SpectrumTests {
+  static func probe(_ configuration: NetworkConfiguration, images: Int = 6) throws -> CurvatureProbe<Double> {
+    let network = try Network<Double>(configuration, initialization: .he, seed: 4)
+    let shape = configuration.inputShape
+    var generator = SeededGenerator(seed: 8)
+    let count = images * shape.reduce(1, *)
+    let batch = Tensor<Double>(
+      shape: [images] + shape, scalars: (0..<count).map { _ in generator.nextNormal() })
+    return CurvatureProbe(
+      network: network, images: batch, labels: (0..<images).map { $0 % configuration.classes })
+  }
+
+  static let networks: [(String, NetworkConfiguration)] = [
+    (
+      "plain",
+      .vgg(
+        .init(
+          numFilters: 2, numStages: 1, blocksPerStage: 0, inputChannels: 1, inputHeight: 4, inputWidth: 4,
+          classes: 3, batchNorm: false, residual: false, activation: .sigmoid))
+    ),
+    (
+      "BN+residual",
+      .vgg(
+        .init(
+          numFilters: 2, numStages: 1, blocksPerStage: 1, inputChannels: 1, inputHeight: 4, inputWidth: 4,
+          classes: 3, batchNorm: true, residual: true, activation: .sigmoid))
+    ),
+    (
+      "dense",
+      .denseNet(
+        DenseNetConfiguration(
+          depth: 10, growthRate: 2, batchNorm: true, inputChannels: 1, inputHeight: 4, inputWidth: 4, classes: 3))
+    ),
+  ]
+
+  /// The dense symmetrised Hessian, one product per parameter.
+  static func denseHessian(_ probe: CurvatureProbe<Double>) -> [[Double]] {
+    let names = probe.weights.names
+    let total = names.reduce(0) { $0 + probe.weights[$1]!.count }
+    var columns: [[Double]] = []
+    for column in 0..<total {
+      var offset = 0
+      var offsets: [String: Int] = [:]
+      for name in names {
+        offsets[name] = offset
+        offset += probe.weights[name]!.count
+      }
+      let basis = probe.weights.filled { name, index in offsets[name]! + index == column ? 1 : 0 }
+      let product = probe.hessianVectorProduct(basis)
+      columns.append(names.flatMap { product[$0]!.scalars })
+    }
+    return (0..<total).map { i in (0..<total).map { j in 0.5 * (columns[i][j] + columns[j][i]) } }
+  }
+
+  @Test(arguments: networks.map(\.0))
+  func extremeEigenvaluesAndOverlapsMatchTheExplicitHessian(name: String) throws {
+    let configuration = try #require(Self.networks.first { $0.0 == name }).1
+    let probe = try Self.probe(configuration)
+    let hessian = Self.denseHessian(probe)
+    let n = hessian.count
+    let (values, vectors) = SymmetricEigen.decompose(hessian)
+    let (_, _, g) = probe.gradient()
+    // Enough steps to span the whole space: every Ritz value is an eigenvalue.
+    let spectrum = probe.spectrum(steps: n, topK: 5, seed: 1, directions: [g])
+    let scale = values.map(abs).max()!
+    for (ritz, exact) in zip(spectrum.top, values.reversed()) {
+      #expect(abs(ritz - exact) <= 1e-8 * scale, "\(name) top: Lanczos \(ritz), dense \(exact) (n = \(n))")
+    }
+    for (ritz, exact) in zip(spectrum.bottom, values) {
+      #expect(abs(ritz - exact) <= 1e-8 * scale, "\(name) bottom: Lanczos \(ritz), dense \(exact)")
+    }
+    // The gradient's share of ‖g‖² in the top-5 eigenvectors' span.
+    let flat = probe.weights.names.flatMap { g[$0]!.scalars }
+    let total = flat.reduce(0) { $0 + $1 * $1 }
+    let inTop = vectors.suffix(5).reduce(0.0) { sum, v in
+      let c = zip(v, flat).reduce(0) { $0 + $1.0 * $1.1 }
+      return sum + c * c
+    }
+    #expect(abs(spectrum.overlaps[0] - inTop / total) <= 1e-10, "\(name): \(spectrum.overlaps[0]) vs \(inTop / total)")
+  }
+
+  /// SLQ's density is a probability density whose first two moments estimate tr(H)/n and
+  /// tr(H²)/n within their sampling error.
+  @Test func densityMomentsMatchTheExactSpectrum() throws {
+    let probe = try Self.probe(Self.networks[0].1)
+    let hessian = Self.denseHessian(probe)
+    let n = Double(hessian.count)
+    let (values, _) = SymmetricEigen.decompose(hessian)
+    let density = probe.spectralDensity(probes: 40, steps: 20, points: 2000, seed: 3)
+    let step = density.grid[1] - density.grid[0]
+    #expect(abs(density.density.reduce(0, +) * step - 1) < 1e-3, "the density integrates to 1")
+    // Moments straight from the quadrature (no broadening): per probe Σ τ_j θ_j^k.
+    for power in [1, 2] {
+      func raised(_ x: Double) -> Double { power == 1 ? x : x * x }
+      let perProbe: [Double] = zip(density.nodes, density.weights).map { nodes, weights in
+        zip(nodes, weights).reduce(0.0) { $0 + $1.1 * raised($1.0) }
+      }
+      let count = Double(perProbe.count)
+      let mean = perProbe.reduce(0, +) / count
+      let variance: Double = perProbe.reduce(0.0) { $0 + ($1 - mean) * ($1 - mean) } / (count - 1)
+      let standardError = (variance / count).squareRoot()
+      let exact = values.reduce(0.0) { $0 + raised($1) } / n
+      #expect(
+        abs(mean - exact) <= 4 * standardError + 1e-12,
+        "moment \(power): SLQ \(mean) ± \(standardError), exact \(exact)")
+    }
+  }
+
+  @Test func jacobiDecomposesAKnownMatrix() {
+    // [[2, 1], [1, 2]]: eigenvalues 1 and 3, eigenvectors (1, −1)/√2 and (1, 1)/√2.
+    let (values, vectors) = SymmetricEigen.decompose([[2, 1], [1, 2]])
+    #expect(abs(values[0] - 1) < 1e-15 && abs(values[1] - 3) < 1e-15)
+    #expect(abs(abs(vectors[1][0]) - 0.5.squareRoot()) < 1e-15 && vectors[1][0] * vectors[1][1] > 0)
+  }
+}
