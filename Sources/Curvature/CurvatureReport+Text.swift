@@ -50,6 +50,23 @@ extension CurvatureReport {
         column(multiple, 6) + column(number(row.epsilon), 12) + column(number(row.predictedFirst), 13)
           + column(number(row.predictedSecond), 13) + column(number(row.actual), 13) + column(error, 15))
     }
+    if let spectrum {
+      let pairs = spectrum.eigenpairs
+      lines.append("")
+      lines.append(
+        "Hessian spectrum (Lanczos, \(pairs.steps) steps\(pairs.exhausted ? ", the whole Krylov space" : ""), full reorthogonalisation):"
+      )
+      lines.append("  largest  " + pairs.top.map(number).joined(separator: "  "))
+      lines.append("  smallest " + pairs.bottom.map(number).joined(separator: "  "))
+      lines.append(
+        String(
+          format: "  share of ‖g‖² in the top-%d eigenvectors' span: %.3g", pairs.top.count, spectrum.gradientOverlap))
+      let density = spectrum.density
+      lines.append(
+        "  density (stochastic Lanczos quadrature, \(density.nodes.count) probes, σ = \(number(density.sigma))): "
+          + "support \(number(density.grid.first ?? .nan)) to \(number(density.grid.last ?? .nan)), "
+          + String(format: "%.3g%% of it below zero", spectrum.negativeMass * 100))
+    }
     return lines.joined(separator: "\n")
   }
 }

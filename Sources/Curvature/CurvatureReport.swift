@@ -32,7 +32,21 @@ public struct CurvatureReport: Codable, Sendable {
   public var trace: TraceEstimate
   public var dominantEigenvalue: EigenvalueEstimate
   public var taylor: [TaylorRow]
+  /// The extreme eigenpairs and the spectral density, when asked for (`Options.spectrum`).
+  public var spectrum: SpectrumReport?
   public var hessianVectorProducts: Int
+
+  /// Lanczos' extreme eigenvalues with the gradient's share in the top-k span, and the density
+  /// by stochastic Lanczos quadrature with its mass below zero.
+  public struct SpectrumReport: Codable, Sendable {
+    public var eigenpairs: HessianSpectrum
+    /// ‖P_k g‖² / ‖g‖²: the share of the gradient in the span of the top-k eigenvectors.
+    public var gradientOverlap: Double
+    public var density: SpectralDensity
+    /// ∫_{t<0} φ(t) dt from the quadrature (Σ of the weights of negative nodes, averaged over
+    /// probes): the share of the spectrum that is negative curvature.
+    public var negativeMass: Double
+  }
 
   /// What the probe computes and how.
   public struct Options: Sendable {
@@ -44,6 +58,13 @@ public struct CurvatureReport: Codable, Sendable {
     public var multiples = [0.01, 0.1, 0.5, 1, 2]
     /// Step sizes used instead when ε* does not exist.
     public var epsilonGrid = [1e-4, 1e-3, 1e-2, 1e-1, 1]
+    /// Lanczos and SLQ (off unless asked for): steps, top-k, density probes, broadening σ (nil:
+    /// 1% of the nodes' range).
+    public var spectrum = false
+    public var spectrumSteps = 30
+    public var spectrumTopK = 5
+    public var spectrumProbes = 4
+    public var spectrumSigma: Double?
     public init() {}
   }
 
@@ -72,11 +93,25 @@ public struct CurvatureReport: Codable, Sendable {
         gradientMaxAbs: weight.scalars.reduce(0) { max($0, abs($1.doubleValue)) },
         gHg: along.layerGHg[index], trace: trace.layerTraces[index])
     }
+    var spectrum: SpectrumReport?
+    if options.spectrum {
+      let eigenpairs = probe.spectrum(
+        steps: options.spectrumSteps, topK: options.spectrumTopK, seed: options.seed &+ 2, directions: [g])
+      let density = probe.spectralDensity(
+        probes: options.spectrumProbes, steps: options.spectrumSteps, sigma: options.spectrumSigma,
+        seed: options.seed &+ 3)
+      let negative =
+        zip(density.nodes, density.weights).reduce(0.0) { sum, probe in
+          sum + zip(probe.0, probe.1).reduce(0.0) { $0 + ($1.0 < 0 ? $1.1 : 0) }
+        } / Double(max(density.nodes.count, 1))
+      spectrum = SpectrumReport(
+        eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0], density: density, negativeMass: negative)
+    }
     return CurvatureReport(
       model: probe.model.name, examples: probe.labels.count, loss: loss,
       accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,
       negativeCurvature: along.gHg <= 0,
-      layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor,
+      layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor, spectrum: spectrum,
       hessianVectorProducts: probe.productCount)
   }
 

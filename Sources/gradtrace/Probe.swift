@@ -28,6 +28,7 @@ struct Probe: ParsableCommand {
         gradtrace init --model vgg08 -o vgg08.h5
         gradtrace probe --checkpoint vgg08.h5 --dataset fashion-mnist --examples 100
         gradtrace probe --checkpoint vgg08.h5 --batch batch.h5 --json
+        gradtrace probe --checkpoint vgg08.h5 --dataset fashion-mnist --spectrum
       """)
 
   @Option(help: "Checkpoint with the weights (from `gradtrace init` or training).")
@@ -63,6 +64,26 @@ struct Probe: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "Step sizes ε for the Taylor table when ε* does not exist.")
   var epsilonGrid: [Double] = [1e-4, 1e-3, 1e-2, 1e-1, 1]
 
+  @Flag(
+    help: """
+      Also the Hessian's spectrum: the largest and smallest eigenvalues by Lanczos \
+      (full reorthogonalisation) with the gradient's share in the top ones' span, \
+      and the spectral density by stochastic Lanczos quadrature.
+      """)
+  var spectrum = false
+
+  @Option(parsing: .unconditional, help: "Lanczos steps (Hessian-vector products) per spectrum or density probe.")
+  var spectrumSteps = 30
+
+  @Option(parsing: .unconditional, help: "How many of the largest (and smallest) eigenvalues to report.")
+  var spectrumTopK = 5
+
+  @Option(parsing: .unconditional, help: "Probes of the spectral density.")
+  var spectrumProbes = 4
+
+  @Option(parsing: .unconditional, help: "Gaussian broadening σ of the density (default: 1% of its range).")
+  var spectrumSigma: Double?
+
   @Option(parsing: .unconditional, help: "Worker threads.")
   var threads = 2
 
@@ -91,6 +112,20 @@ struct Probe: ParsableCommand {
     }
     guard probes >= 1 else { throw ValidationError("--probes must be at least 1, got \(probes)") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    guard spectrumSteps >= 2, spectrumTopK >= 1, spectrumProbes >= 1, spectrumSigma.map({ $0 > 0 }) ?? true else {
+      throw ValidationError(
+        "--spectrum-steps must be at least 2, --spectrum-top-k and --spectrum-probes at least 1, --spectrum-sigma positive"
+      )
+    }
+    let spectrumOptions: [(String, Bool)] = [
+      ("--spectrum-steps", CommandLine.arguments.contains("--spectrum-steps")),
+      ("--spectrum-top-k", CommandLine.arguments.contains("--spectrum-top-k")),
+      ("--spectrum-probes", CommandLine.arguments.contains("--spectrum-probes")),
+      ("--spectrum-sigma", spectrumSigma != nil),
+    ]
+    if !spectrum, let flag = spectrumOptions.first(where: \.1)?.0 {
+      throw ValidationError("\(flag) has no effect without --spectrum")
+    }
     guard eigenTolerance > 0, maxEigenProducts >= 1 else {
       throw ValidationError("--eigen-tolerance must be positive and --max-eigen-products at least 1")
     }
@@ -132,6 +167,11 @@ struct Probe: ParsableCommand {
     options.maximumEigenvalueProducts = maxEigenProducts
     options.multiples = multiples
     options.epsilonGrid = epsilonGrid
+    options.spectrum = spectrum
+    options.spectrumSteps = spectrumSteps
+    options.spectrumTopK = spectrumTopK
+    options.spectrumProbes = spectrumProbes
+    options.spectrumSigma = spectrumSigma
     let report: CurvatureReport
     switch precision {
     case .float:

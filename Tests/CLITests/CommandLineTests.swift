@@ -151,6 +151,41 @@ struct ProbeCommandTests {
     #expect(json["hessian_vector_products"] as? Int == 1 + 2 + 4)
   }
 
+  /// --spectrum: Lanczos' largest eigenvalue agrees with power iteration run to convergence,
+  /// the gradient's share of the top span is a fraction, and the density integrates to 1.
+  @Test func spectrumInTheJSONReport() throws {
+    let checkpoint = temporaryPath("spectrum.h5")
+    #expect(
+      try GradTraceRun(["init", "--model", "vgg08", "--classes", "10", "--input", "1x32x32", "-o", checkpoint]).status
+        == 0)
+    let run = try GradTraceRun([
+      "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "8", "--probes", "1",
+      "--max-eigen-products", "300", "--eigen-tolerance", "1e-9", "--spectrum", "--spectrum-steps", "40",
+      "--spectrum-top-k", "3", "--spectrum-probes", "2", "--json",
+    ])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    let spectrum = try #require(json["spectrum"] as? [String: Any])
+    let pairs = try #require(spectrum["eigenpairs"] as? [String: Any])
+    let top = try #require(pairs["top"] as? [Double])
+    let bottom = try #require(pairs["bottom"] as? [Double])
+    #expect(top.count == 3 && bottom.count == 3 && top == top.sorted(by: >) && bottom == bottom.sorted())
+    let power = try #require((json["dominant_eigenvalue"] as? [String: Any])?["eigenvalue"] as? Double)
+    // The dominant eigenvalue is the largest or the smallest, whichever is larger in magnitude.
+    let extreme = abs(top[0]) >= abs(bottom[0]) ? top[0] : bottom[0]
+    #expect(abs(extreme - power) <= 1e-6 * abs(power), "Lanczos \(extreme), power iteration \(power)")
+    let overlap = try #require(spectrum["gradient_overlap"] as? Double)
+    #expect(overlap >= 0 && overlap <= 1)
+    let density = try #require(spectrum["density"] as? [String: Any])
+    let grid = try #require(density["grid"] as? [Double])
+    let values = try #require(density["density"] as? [Double])
+    #expect(abs(values.reduce(0, +) * (grid[1] - grid[0]) - 1) < 1e-2, "∫φ = 1")
+    let unused = try GradTraceRun([
+      "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--spectrum-steps", "9",
+    ])
+    #expect(unused.status == 64 && unused.standardError.contains("without --spectrum"), "\(unused.standardError)")
+  }
+
   @Test func mismatchedBatchAndUsageErrors() throws {
     let checkpoint = temporaryPath("vgg08.h5")
     _ = try GradTraceRun(["init", "--model", "vgg08", "--dataset", "cifar100", "-o", checkpoint])  // 3x32x32
