@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// The extreme eigenpairs of the Hessian at the probe's weights (BatchNorm in training mode),
@@ -54,13 +55,20 @@ extension CurvatureProbe {
   /// The `topK` largest and smallest eigenvalues of H after at most `steps` Lanczos steps from a
   /// Gaussian start (seeded), and the fraction of each of `directions` (the gradient, the
   /// update) in the span of the top-k Ritz vectors.
-  public func spectrum(steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [])
-    -> HessianSpectrum
-  {
+  ///
+  /// With `scaling` D (a positive diagonal, shaped like the weights) the operator is D H D:
+  /// for Adam, D = P^(−1/2) with P = diag(√v̂ + ε) from the optimizer's state, the Hessian of the
+  /// preconditioned problem whose top eigenvalue is compared with (2 + 2β₁)/((1 − β₁)η).
+  public func spectrum(
+    steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [], scaling: NamedTensors<Scalar>? = nil
+  ) -> HessianSpectrum {
     var generator = SeededGenerator(seed: seed)
     let start = flatten(weights.filled { _, _ in Scalar(generator.nextNormal()) })
+    let d = scaling.map(flatten)
     let result = Lanczos.run(start: start, steps: steps, ritzVectors: directions.isEmpty ? 0 : topK) { v in
-      flatten(hessianVectorProduct(unflatten(v)))
+      guard let d else { return flatten(hessianVectorProduct(unflatten(v))) }
+      let product = flatten(hessianVectorProduct(unflatten(zip(d, v).map(*))))
+      return zip(d, product).map(*)
     }
     let k = min(topK, result.ritzValues.count)
     let overlaps = directions.map { direction -> Double in
@@ -109,5 +117,31 @@ extension CurvatureProbe {
       offset += weights[name]!.count
     }
     return weights.filled { name, index in Scalar(vector[offsets[name]! + index]) }
+  }
+}
+
+/// The step sizes beyond which gradient descent on a quadratic of curvature λ diverges (Cohen
+/// et al. 2021, 2022: training tends to sit at this edge of stability): λ < 2/η for SGD,
+/// 2(1 + β)/η with heavy-ball momentum β, and for Adam's preconditioned sharpness
+/// (2 + 2β₁)/((1 − β₁)η) (38/η at β₁ = 0.9).
+public enum StabilityThreshold {
+  public static func sgd(learningRate eta: Double, momentum beta: Double = 0) -> Double { 2 * (1 + beta) / eta }
+  public static func adam(learningRate eta: Double, beta1: Double) -> Double { (2 + 2 * beta1) / ((1 - beta1) * eta) }
+
+  /// P^(−1/2) for Adam's state: 1/√(√v̂ + ε) per parameter, v̂ = v / (1 − β₂ᵗ) after t steps.
+  public static func adamScaling<Scalar: TensorScalar>(
+    secondMoment v: NamedTensors<Scalar>, steps t: Int, beta2: Double, epsilon: Double
+  ) -> NamedTensors<Scalar> {
+    let correction = 1 - pow(beta2, Double(t))
+    var scaling = v
+    for name in v.names {
+      let values = v[name]!
+      scaling[name] = Tensor(
+        shape: values.shape,
+        scalars: values.scalars.map {
+          Scalar(1 / ((($0.doubleValue / correction).squareRoot() + epsilon).squareRoot()))
+        })
+    }
+    return scaling
   }
 }

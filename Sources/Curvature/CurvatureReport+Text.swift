@@ -67,6 +67,15 @@ extension CurvatureReport {
           + "support \(number(density.grid.first ?? .nan)) to \(number(density.grid.last ?? .nan)), "
           + String(format: "%.3g%% of it below zero", spectrum.negativeMass * 100))
     }
+    if let stability {
+      let what =
+        stability.optimizer == "adam" ? "λ_max of P^(−1/2) H P^(−1/2) (Adam's preconditioned sharpness)" : "λ_max"
+      let threshold = stability.optimizer == "adam" ? "(2 + 2β₁)/((1 − β₁)η)" : "2(1 + β)/η"
+      lines.append(
+        "  edge of stability at η = \(number(stability.learningRate)): \(what) = \(number(stability.sharpness)) against "
+          + "\(threshold) = \(number(stability.threshold)) (ratio \(String(format: "%.3g", stability.ratio))); "
+          + "gᵀHg/gᵀg = \(number(stability.gradientCurvature))")
+    }
     return lines.joined(separator: "\n")
   }
 }

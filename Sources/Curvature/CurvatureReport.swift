@@ -34,7 +34,32 @@ public struct CurvatureReport: Codable, Sendable {
   public var taylor: [TaylorRow]
   /// The extreme eigenpairs and the spectral density, when asked for (`Options.spectrum`).
   public var spectrum: SpectrumReport?
+  /// The sharpness against the optimizer's edge of stability, when the spectrum was asked for
+  /// and the optimizer is known (`Options.optimizer`).
+  public var stability: StabilityReport?
   public var hessianVectorProducts: Int
+
+  /// λ_max of H (SGD) or of P^(−1/2) H P^(−1/2) (Adam) against its threshold, and the
+  /// directional curvature gᵀHg/gᵀg against the same.
+  public struct StabilityReport: Codable, Sendable {
+    public var optimizer: String
+    public var learningRate: Double
+    public var threshold: Double
+    /// "lambda_max" (SGD) or "preconditioned_lambda_max" (Adam).
+    public var sharpnessKind: String
+    public var sharpness: Double
+    public var gradientCurvature: Double
+    /// sharpness / threshold: 1 is the edge of stability.
+    public var ratio: Double
+  }
+
+  /// The optimizer the weights were trained with, for the edge of stability.
+  public enum OptimizerState: Sendable {
+    case sgd(learningRate: Double, momentum: Double)
+    /// Adam with its scaling P^(−1/2) (`StabilityThreshold.adamScaling`), flattened in the
+    /// weights' order.
+    case adam(learningRate: Double, beta1: Double, scaling: [String: [Double]])
+  }
 
   /// Lanczos' extreme eigenvalues with the gradient's share in the top-k span, and the density
   /// by stochastic Lanczos quadrature with its mass below zero.
@@ -65,6 +90,8 @@ public struct CurvatureReport: Codable, Sendable {
     public var spectrumTopK = 5
     public var spectrumProbes = 4
     public var spectrumSigma: Double?
+    /// The optimizer at these weights (with the spectrum: the stability report).
+    public var optimizer: OptimizerState?
     public init() {}
   }
 
@@ -94,6 +121,7 @@ public struct CurvatureReport: Codable, Sendable {
         gHg: along.layerGHg[index], trace: trace.layerTraces[index])
     }
     var spectrum: SpectrumReport?
+    var stability: StabilityReport?
     if options.spectrum {
       let eigenpairs = probe.spectrum(
         steps: options.spectrumSteps, topK: options.spectrumTopK, seed: options.seed &+ 2, directions: [g])
@@ -106,13 +134,32 @@ public struct CurvatureReport: Codable, Sendable {
         } / Double(max(density.nodes.count, 1))
       spectrum = SpectrumReport(
         eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0], density: density, negativeMass: negative)
+      let directional = along.gTg > 0 ? along.gHg / along.gTg : .nan
+      switch options.optimizer {
+      case .sgd(let eta, let momentum)?:
+        let threshold = StabilityThreshold.sgd(learningRate: eta, momentum: momentum)
+        let sharpness = eigenpairs.top.first ?? .nan
+        stability = StabilityReport(
+          optimizer: "sgd", learningRate: eta, threshold: threshold, sharpnessKind: "lambda_max", sharpness: sharpness,
+          gradientCurvature: directional, ratio: sharpness / threshold)
+      case .adam(let eta, let beta1, let scaling)?:
+        let threshold = StabilityThreshold.adam(learningRate: eta, beta1: beta1)
+        let d = probe.weights.filled { name, index in Scalar(scaling[name]![index]) }
+        let preconditioned = probe.spectrum(
+          steps: options.spectrumSteps, topK: 1, seed: options.seed &+ 4, scaling: d)
+        let sharpness = preconditioned.top.first ?? .nan
+        stability = StabilityReport(
+          optimizer: "adam", learningRate: eta, threshold: threshold, sharpnessKind: "preconditioned_lambda_max",
+          sharpness: sharpness, gradientCurvature: directional, ratio: sharpness / threshold)
+      case nil: break
+      }
     }
     return CurvatureReport(
       model: probe.model.name, examples: probe.labels.count, loss: loss,
       accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,
       negativeCurvature: along.gHg <= 0,
       layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor, spectrum: spectrum,
-      hessianVectorProducts: probe.productCount)
+      stability: stability, hessianVectorProducts: probe.productCount)
   }
 
   /// Pretty, key-sorted JSON; NaN and infinities as the strings "NaN", "Infinity".

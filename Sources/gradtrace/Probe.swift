@@ -172,6 +172,7 @@ struct Probe: ParsableCommand {
     options.spectrumTopK = spectrumTopK
     options.spectrumProbes = spectrumProbes
     options.spectrumSigma = spectrumSigma
+    options.optimizer = Self.optimizerState(saved)
     let report: CurvatureReport
     switch precision {
     case .float:
@@ -184,5 +185,32 @@ struct Probe: ParsableCommand {
         CurvatureProbe(network: wide, images: images.converted(), labels: labels), options: options)
     }
     print(json ? try report.json() : report.text)
+    if spectrum && options.optimizer == nil && !json {
+      print("  (no edge of stability: \(checkpoint) holds no training run's optimizer state)")
+    }
+  }
+
+  /// The optimizer a training checkpoint was written by, at the learning rate of the epoch it
+  /// resumes into; nil for a checkpoint without a run (`gradtrace init`'s) or without Adam's
+  /// second moments.
+  static func optimizerState(_ saved: Checkpoint) -> CurvatureReport.OptimizerState? {
+    guard let run = TrainingConfiguration.decode(saved.runConfiguration) else { return nil }
+    let eta = run.learningRateSchedule.learningRate(epoch: saved.epoch)
+    switch run.optimizer {
+    case .sgd: return .sgd(learningRate: eta, momentum: run.momentum)
+    case .adam:
+      let adam = Adam<Float>()
+      var secondMoment = NamedTensors<Float>()
+      for name in saved.parameters.names {
+        guard let v = saved.optimizerState["exp_avg_sq/\(name)"] else { return nil }
+        secondMoment.append(v, named: name)
+      }
+      guard saved.optimizerSteps > 0 else { return nil }
+      let scaling = StabilityThreshold.adamScaling(
+        secondMoment: secondMoment, steps: saved.optimizerSteps, beta2: adam.beta2, epsilon: adam.epsilon)
+      return .adam(
+        learningRate: eta, beta1: adam.beta1,
+        scaling: Dictionary(uniqueKeysWithValues: scaling.names.map { ($0, scaling[$0]!.scalars.map(Double.init)) }))
+    }
   }
 }

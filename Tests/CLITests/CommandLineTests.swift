@@ -180,6 +180,27 @@ struct ProbeCommandTests {
     let grid = try #require(density["grid"] as? [Double])
     let values = try #require(density["density"] as? [Double])
     #expect(abs(values.reduce(0, +) * (grid[1] - grid[0]) - 1) < 1e-2, "∫φ = 1")
+    // A trained checkpoint: Adam's preconditioned sharpness against 38/η at the epoch it resumes into.
+    let directory = temporaryPath("adam-run")
+    #expect(
+      try GradTraceRun([
+        "train", "--model", "vgg08", "--epochs", "1", "--subset", "200", "--validation", "100", "--test-examples",
+        "100",
+        "--batch-size", "50", "--schedule", "constant", "--lr", "0.002", "--output", directory, "--quiet",
+      ]).status == 0)
+    let trained = try GradTraceRun([
+      "probe", "--checkpoint", "\(directory)/last.h5", "--dataset", "fashion-mnist", "--examples", "8", "--probes", "1",
+      "--max-eigen-products", "2", "--spectrum", "--spectrum-steps", "10", "--spectrum-probes", "1", "--json",
+    ])
+    #expect(trained.status == 0, "\(trained.standardError)")
+    let report = try #require(
+      try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
+    let stability = try #require(report["stability"] as? [String: Any])
+    #expect(stability["optimizer"] as? String == "adam")
+    #expect(abs((stability["threshold"] as? Double ?? 0) - 38 / 0.002) < 1e-6)
+    let sharpness = try #require(stability["sharpness"] as? Double)
+    #expect(sharpness > 0 && abs((stability["ratio"] as? Double ?? 0) - sharpness / 19_000) < 1e-9 * sharpness)
+    #expect(json["stability"] == nil, "an init checkpoint has no optimizer")
     let unused = try GradTraceRun([
       "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--spectrum-steps", "9",
     ])

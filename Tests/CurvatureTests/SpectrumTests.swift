@@ -1,3 +1,4 @@
+import Foundation
 import Curvature
 import Networks
 import TensorCore
@@ -113,6 +114,30 @@ struct SpectrumTests {
         abs(mean - exact) <= 4 * standardError + 1e-12,
         "moment \(power): SLQ \(mean) ± \(standardError), exact \(exact)")
     }
+  }
+
+  /// Adam's preconditioned Hessian P^(−1/2) H P^(−1/2), P = diag(√v̂ + ε), against the same
+  /// matrix formed explicitly.
+  @Test func preconditionedTopEigenvalueMatchesTheExplicitMatrix() throws {
+    let probe = try Self.probe(Self.networks[1].1)
+    let hessian = Self.denseHessian(probe)
+    let n = hessian.count
+    var generator = SeededGenerator(seed: 11)
+    let secondMoment = probe.weights.filled { _, _ in 1e-6 * abs(generator.nextNormal()) + 1e-9 }
+    let scaling = StabilityThreshold.adamScaling(secondMoment: secondMoment, steps: 10, beta2: 0.999, epsilon: 1e-8)
+    let d = probe.weights.names.flatMap { scaling[$0]!.scalars }
+    // P^(−1/2) = 1/√(√(v/(1 − β₂¹⁰)) + ε), checked on one entry.
+    let v0 = secondMoment[probe.weights.names[0]]!.scalars[0]
+    #expect(abs(d[0] - 1 / ((v0 / (1 - pow(0.999, 10))).squareRoot() + 1e-8).squareRoot()) <= 1e-12 * d[0])
+    let explicit = (0..<n).map { i in (0..<n).map { j in d[i] * hessian[i][j] * d[j] } }
+    let (values, _) = SymmetricEigen.decompose(explicit)
+    let spectrum = probe.spectrum(steps: n, topK: 3, seed: 2, scaling: scaling)
+    let scale = values.map(abs).max()!
+    for (ritz, exact) in zip(spectrum.top, values.reversed()) {
+      #expect(abs(ritz - exact) <= 1e-8 * scale, "preconditioned: Lanczos \(ritz), dense \(exact)")
+    }
+    #expect(abs(StabilityThreshold.adam(learningRate: 1e-3, beta1: 0.9) - 38_000) < 1e-9)
+    #expect(abs(StabilityThreshold.sgd(learningRate: 0.1, momentum: 0.9) - 38) < 1e-12)
   }
 
   @Test func jacobiDecomposesAKnownMatrix() {
