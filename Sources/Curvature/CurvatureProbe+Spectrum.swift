@@ -59,12 +59,22 @@ extension CurvatureProbe {
   /// With `scaling` D (a positive diagonal, shaped like the weights) the operator is D H D:
   /// for Adam, D = P^(−1/2) with P = diag(√v̂ + ε) from the optimizer's state, the Hessian of the
   /// preconditioned problem whose top eigenvalue is compared with (2 + 2β₁)/((1 − β₁)η).
+  ///
+  /// With `block` (parameter names: a layer's, or any group's) the operator is that diagonal
+  /// block H_bb: vectors are zero outside the block before and after each product.
   public func spectrum(
-    steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [], scaling: NamedTensors<Scalar>? = nil
+    steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [], scaling: NamedTensors<Scalar>? = nil,
+    block: Set<String>? = nil
   ) -> HessianSpectrum {
     var generator = SeededGenerator(seed: seed)
-    let start = flatten(weights.filled { _, _ in Scalar(generator.nextNormal()) })
-    let d = scaling.map(flatten)
+    var d = scaling.map(flatten)
+    if let block {
+      // The block's restriction is a diagonal scaling by its 0/1 indicator.
+      let indicator = flatten(weights.filled { name, _ in block.contains(name) ? 1 : 0 })
+      d = d.map { zip($0, indicator).map(*) } ?? indicator
+    }
+    var start = flatten(weights.filled { _, _ in Scalar(generator.nextNormal()) })
+    if let d { start = zip(start, d).map { $1 == 0 ? 0 : $0 } }
     let result = Lanczos.run(start: start, steps: steps, ritzVectors: directions.isEmpty ? 0 : topK) { v in
       guard let d else { return flatten(hessianVectorProduct(unflatten(v))) }
       let product = flatten(hessianVectorProduct(unflatten(zip(d, v).map(*))))

@@ -65,7 +65,16 @@ extension CurvatureReport {
       lines.append(
         "  density (stochastic Lanczos quadrature, \(density.nodes.count) probes, σ = \(number(density.sigma))): "
           + "support \(number(density.grid.first ?? .nan)) to \(number(density.grid.last ?? .nan)), "
-          + String(format: "%.3g%% of it below zero", spectrum.negativeMass * 100))
+          + String(format: "%.3g%% of it clearly below zero", spectrum.negativeMass * 100))
+      if let layers = spectrum.layers {
+        let width = max(5, layers.map(\.label.count).max() ?? 0)
+        lines.append("  " + column("layer", width, right: false) + "  λ_max(H_ll)  λ_min(H_ll)")
+        for layer in layers {
+          lines.append(
+            "  " + column(layer.label, width, right: false) + column(number(layer.largest), 13)
+              + column(number(layer.smallest), 13))
+        }
+      }
     }
     if let stability {
       let what =

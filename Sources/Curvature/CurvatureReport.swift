@@ -68,9 +68,21 @@ public struct CurvatureReport: Codable, Sendable {
     /// ‖P_k g‖² / ‖g‖²: the share of the gradient in the span of the top-k eigenvectors.
     public var gradientOverlap: Double
     public var density: SpectralDensity
-    /// ∫_{t<0} φ(t) dt from the quadrature (Σ of the weights of negative nodes, averaged over
-    /// probes): the share of the spectrum that is negative curvature.
+    /// The quadrature weight of the nodes below −σ (beyond the density's resolution; by default
+    /// 1% of its range), averaged over probes: the share of the spectrum that is clearly
+    /// negative curvature. (With few Lanczos steps one node stands for the whole bulk near 0 and
+    /// can land on either side of it; the margin keeps it out.)
     public var negativeMass: Double
+    /// Each layer's diagonal block H_ll (its weights and biases), when asked for.
+    public var layers: [LayerSpectrum]?
+  }
+
+  /// The extreme eigenvalues of one layer's diagonal Hessian block.
+  public struct LayerSpectrum: Codable, Sendable {
+    public var label: String
+    public var largest: Double
+    public var smallest: Double
+    public var steps: Int
   }
 
   /// What the probe computes and how.
@@ -90,6 +102,8 @@ public struct CurvatureReport: Codable, Sendable {
     public var spectrumTopK = 5
     public var spectrumProbes = 4
     public var spectrumSigma: Double?
+    /// Also each layer's diagonal block (one Lanczos run of `spectrumSteps` per layer).
+    public var spectrumPerLayer = false
     /// The optimizer at these weights (with the spectrum: the stability report).
     public var optimizer: OptimizerState?
     public init() {}
@@ -128,12 +142,24 @@ public struct CurvatureReport: Codable, Sendable {
       let density = probe.spectralDensity(
         probes: options.spectrumProbes, steps: options.spectrumSteps, sigma: options.spectrumSigma,
         seed: options.seed &+ 3)
+      let margin = density.sigma
       let negative =
         zip(density.nodes, density.weights).reduce(0.0) { sum, probe in
-          sum + zip(probe.0, probe.1).reduce(0.0) { $0 + ($1.0 < 0 ? $1.1 : 0) }
+          sum + zip(probe.0, probe.1).reduce(0.0) { $0 + ($1.0 < -margin ? $1.1 : 0) }
         } / Double(max(density.nodes.count, 1))
+      let layers =
+        options.spectrumPerLayer
+        ? probe.layers.groups.enumerated().map { index, group in
+          let block = probe.spectrum(
+            steps: options.spectrumSteps, topK: 1, seed: options.seed &+ 5 &+ UInt64(index),
+            block: Set(group.parameters))
+          return LayerSpectrum(
+            label: group.label, largest: block.top.first ?? .nan, smallest: block.bottom.first ?? .nan,
+            steps: block.steps)
+        } : nil
       spectrum = SpectrumReport(
-        eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0], density: density, negativeMass: negative)
+        eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0], density: density, negativeMass: negative,
+        layers: layers)
       let directional = along.gTg > 0 ? along.gHg / along.gTg : .nan
       switch options.optimizer {
       case .sgd(let eta, let momentum)?:

@@ -84,6 +84,9 @@ struct Probe: ParsableCommand {
   @Option(parsing: .unconditional, help: "Gaussian broadening σ of the density (default: 1% of its range).")
   var spectrumSigma: Double?
 
+  @Flag(help: "Also each layer's diagonal Hessian block: its largest and smallest eigenvalue (Lanczos per layer).")
+  var spectrumPerLayer = false
+
   @Option(parsing: .unconditional, help: "Worker threads.")
   var threads = 2
 
@@ -121,7 +124,7 @@ struct Probe: ParsableCommand {
       ("--spectrum-steps", CommandLine.arguments.contains("--spectrum-steps")),
       ("--spectrum-top-k", CommandLine.arguments.contains("--spectrum-top-k")),
       ("--spectrum-probes", CommandLine.arguments.contains("--spectrum-probes")),
-      ("--spectrum-sigma", spectrumSigma != nil),
+      ("--spectrum-sigma", spectrumSigma != nil), ("--spectrum-per-layer", spectrumPerLayer),
     ]
     if !spectrum, let flag = spectrumOptions.first(where: \.1)?.0 {
       throw ValidationError("\(flag) has no effect without --spectrum")
@@ -172,6 +175,7 @@ struct Probe: ParsableCommand {
     options.spectrumTopK = spectrumTopK
     options.spectrumProbes = spectrumProbes
     options.spectrumSigma = spectrumSigma
+    options.spectrumPerLayer = spectrumPerLayer
     options.optimizer = Self.optimizerState(saved)
     let report: CurvatureReport
     switch precision {

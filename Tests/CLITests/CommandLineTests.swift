@@ -161,7 +161,7 @@ struct ProbeCommandTests {
     let run = try GradTraceRun([
       "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "8", "--probes", "1",
       "--max-eigen-products", "300", "--eigen-tolerance", "1e-9", "--spectrum", "--spectrum-steps", "40",
-      "--spectrum-top-k", "3", "--spectrum-probes", "2", "--json",
+      "--spectrum-top-k", "3", "--spectrum-probes", "2", "--spectrum-per-layer", "--json",
     ])
     #expect(run.status == 0, "\(run.standardError)")
     let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
@@ -174,6 +174,9 @@ struct ProbeCommandTests {
     // The dominant eigenvalue is the largest or the smallest, whichever is larger in magnitude.
     let extreme = abs(top[0]) >= abs(bottom[0]) ? top[0] : bottom[0]
     #expect(abs(extreme - power) <= 1e-6 * abs(power), "Lanczos \(extreme), power iteration \(power)")
+    let layers = try #require(spectrum["layers"] as? [[String: Any]])
+    #expect(
+      layers.count == 9 && layers.allSatisfy { ($0["largest"] as? Double ?? 0) >= ($0["smallest"] as? Double ?? 1) })
     let overlap = try #require(spectrum["gradient_overlap"] as? Double)
     #expect(overlap >= 0 && overlap <= 1)
     let density = try #require(spectrum["density"] as? [String: Any])

@@ -140,6 +140,35 @@ struct SpectrumTests {
     #expect(abs(StabilityThreshold.sgd(learningRate: 0.1, momentum: 0.9) - 38) < 1e-12)
   }
 
+  /// A layer's diagonal block H_ll: Lanczos restricted to its parameters against the dense
+  /// Hessian's block.
+  @Test func aLayerBlockMatchesTheExplicitBlock() throws {
+    let probe = try Self.probe(Self.networks[1].1)
+    let hessian = Self.denseHessian(probe)
+    // The largest layer (a convolution with its bias).
+    let group = try #require(
+      probe.layers.groups.max { a, b in
+        a.parameters.reduce(0) { $0 + probe.weights[$1]!.count }
+          < b.parameters.reduce(0) { $0 + probe.weights[$1]!.count }
+      })
+    var indices: [Int] = []
+    var offset = 0
+    for name in probe.weights.names {
+      let count = probe.weights[name]!.count
+      if group.parameters.contains(name) { indices += offset..<(offset + count) }
+      offset += count
+    }
+    let block = indices.map { i in indices.map { hessian[i][$0] } }
+    let (values, _) = SymmetricEigen.decompose(block)
+    let spectrum = probe.spectrum(steps: indices.count + 5, topK: 2, seed: 9, block: Set(group.parameters))
+    let scale = values.map(abs).max()!
+    #expect(spectrum.exhausted, "the Krylov space stays in the block (\(indices.count) parameters)")
+    #expect(indices.count >= 10, "\(group.label): \(indices.count) parameters")
+    for (ritz, exact) in Array(zip(spectrum.top, values.reversed())) + Array(zip(spectrum.bottom, values)) {
+      #expect(abs(ritz - exact) <= 1e-8 * scale, "\(group.label): Lanczos \(ritz), dense \(exact)")
+    }
+  }
+
   @Test func jacobiDecomposesAKnownMatrix() {
     // [[2, 1], [1, 2]]: eigenvalues 1 and 3, eigenvectors (1, −1)/√2 and (1, 1)/√2.
     let (values, vectors) = SymmetricEigen.decompose([[2, 1], [1, 2]])
