@@ -75,27 +75,18 @@ public final class TensorBoardRun: TraceRowSink {
   /// Writes a whole trace as one run in `directory` (a new event file): every row of every
   /// index the trace holds, read through `TraceReader` (version 1 traces included) in blocks.
   @discardableResult
-  public static func export(trace path: String, to directory: String, blockRows: Int = 4096) throws -> TensorBoardRun {
-    let reader = try TraceReader(path: path)
+  public static func export(_ reader: TraceReader, to directory: String, blockRows: Int = 4096) throws
+    -> TensorBoardRun
+  {
     let layout = try reader.layout()
     let created = ISO8601DateFormatter().date(from: reader.created)?.timeIntervalSince1970 ?? 0
     let run = try TensorBoardRun(
       directory: directory, configuration: reader.configuration, model: reader.model, wallTime: created)
     for index in TraceIndex.allCases where reader.holds(index) {
       let rows = try reader.rowCount(index)
-      let datasets = TraceSchema.datasets(following: index).dropFirst().filter(reader.holds)
-      var start = 0
-      while start < rows {
-        let count = min(blockRows, rows - start)
-        let steps = try reader.values(index.dataset, start: start, count: count)
-        var block = steps.map { TraceRow(index, at: Int($0)) }
-        for dataset in datasets {
-          let values = try reader.values(dataset, start: start, count: count)
-          let width = values.count / count
-          for row in 0..<count { block[row][values: dataset] = Array(values[(row * width)..<((row + 1) * width)]) }
-        }
+      for start in stride(from: 0, to: rows, by: blockRows) {
+        let block = try reader.traceRows(index, start: start, count: min(blockRows, rows - start))
         try run.file.write(events(block, layout: layout, wallTime: created))
-        start += count
       }
     }
     try run.close()

@@ -143,6 +143,20 @@ public final class TraceReader {
     return try file.readRows(Double.self, from: storedPath(dataset), start: start, count: count)
   }
 
+  /// Rows `start ..< start + count` of `index` as `TraceRow`s holding every dataset of the
+  /// index that this trace has (one a version 1 trace lacks is left out: a writer stores it as
+  /// NaN). What continuation and the TensorBoard export copy.
+  public func traceRows(_ index: TraceIndex, start: Int, count: Int) throws(HDF5Error) -> [TraceRow] {
+    guard count > 0 else { return [] }
+    var rows = try values(index.dataset, start: start, count: count).map { TraceRow(index, at: Int($0)) }
+    for dataset in TraceSchema.datasets(following: index).dropFirst() where holds(dataset) {
+      let values = try values(dataset, start: start, count: count)
+      let width = values.count / count
+      for row in 0..<count { rows[row][values: dataset] = Array(values[(row * width)..<((row + 1) * width)]) }
+    }
+    return rows
+  }
+
   /// A per-layer or per-block dataset as rows.
   public func rows(_ dataset: TraceDataset) throws(HDF5Error) -> [[Double]] {
     let values = try values(dataset)

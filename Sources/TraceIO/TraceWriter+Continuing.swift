@@ -44,7 +44,8 @@ extension TraceWriter {
   /// Writes `path` from the rows of `old` before `step` (the first `epochs` epoch rows), then
   /// removes `old`. Every index of the schema is copied the same way, read through
   /// `TraceReader`, so a version 1 trace continues as version 2: its sparse quantities move to
-  /// their own indices, and a per-step dataset it did not record is NaN in its old rows.
+  /// their own indices, and a per-step dataset it did not record is NaN in its old rows (the
+  /// writer's value for what a row leaves out).
   private static func rewrite(
     _ old: String, as path: String, layout: TraceLayout, beforeStep step: Int, epochs: Int, flushEvery: Int
   ) throws(HDF5Error) -> TraceWriter {
@@ -55,15 +56,7 @@ extension TraceWriter {
     for index in TraceIndex.allCases where layout.holds(index) && reader.holds(index) {
       let at = try reader.steps(index)
       let kept = index == .epochs ? min(epochs, at.count) : at.prefix { $0 < step }.count
-      var rows = at.prefix(kept).map { TraceRow(index, at: $0) }
-      for dataset in TraceSchema.datasets(following: index).dropFirst() where layout.holds(dataset) {
-        let width = layout.width(of: dataset)
-        let values =
-          reader.holds(dataset)
-          ? try reader.values(dataset, start: 0, count: kept) : Array(repeating: .nan, count: kept * width)
-        for row in 0..<kept { rows[row][values: dataset] = Array(values[(row * width)..<((row + 1) * width)]) }
-      }
-      for row in rows { try writer.append(row) }
+      for row in try reader.traceRows(index, start: 0, count: kept) { try writer.append(row) }
     }
     try writer.flush()
     try? FileManager.default.removeItem(atPath: old)

@@ -58,7 +58,7 @@ struct Export: ParsableCommand {
       var inputs = TraceInputs(traces)
       _ = inputs.map { path in
         let reader = try TraceReader(path: path)
-        let run = try TensorBoardRun.export(trace: path, to: "\(output!)/\(RunInfo(reader: reader).name)")
+        let run = try TensorBoardRun.export(reader, to: "\(output!)/\(RunInfo(reader: reader).name)")
         print("\(path) -> \(run.path)")
       }
       try inputs.finish()
