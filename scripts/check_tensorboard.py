@@ -69,7 +69,14 @@ def expected_scalars(trace):
             if version == 1 and path in VERSION_ONE:  # only the measured rows
                 keep = ~np.all(np.isnan(values), axis=1)
                 values, steps = values[keep], steps[keep]
-            entries = [None] if len(shape) == 1 else (blocks if shape[1] == "B" else layers)
+            if len(shape) == 1:
+                entries = [None]
+            elif shape[1] in ("B", "L"):
+                entries = blocks if shape[1] == "B" else layers
+            elif shape[1] == "k":  # the top-k eigenvalues, by rank from 1
+                entries = [str(i + 1) for i in range(values.shape[1])]
+            else:  # quadrature nodes and density grids are not scalars
+                continue
             parts = path.strip("/").split("/")
             for column, entry in enumerate(entries):
                 tag = "/".join(parts if entry is None else parts[:-1] + [entry, parts[-1]])

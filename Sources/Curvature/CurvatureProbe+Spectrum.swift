@@ -66,6 +66,15 @@ extension CurvatureProbe {
     steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [], scaling: NamedTensors<Scalar>? = nil,
     block: Set<String>? = nil
   ) -> HessianSpectrum {
+    lanczosSpectrum(steps: steps, topK: topK, seed: seed, directions: directions, scaling: scaling, block: block).0
+  }
+
+  /// `spectrum(…)` with the Lanczos run it came from (without scaling or block, its start is a
+  /// Gaussian probe of the whole space: a quadrature of the density too).
+  func lanczosSpectrum(
+    steps: Int, topK: Int, seed: UInt64, directions: [NamedTensors<Scalar>] = [], scaling: NamedTensors<Scalar>? = nil,
+    block: Set<String>? = nil
+  ) -> (HessianSpectrum, LanczosResult) {
     var generator = SeededGenerator(seed: seed)
     var d = scaling.map(flatten)
     if let block {
@@ -87,21 +96,23 @@ extension CurvatureProbe {
       let inSpan = result.topRitzVectors.prefix(k).reduce(0.0) { $0 + Lanczos.dot($1, d) * Lanczos.dot($1, d) }
       return total > 0 ? inSpan / total : .nan
     }
-    return HessianSpectrum(
+    let spectrum = HessianSpectrum(
       top: Array(result.ritzValues.suffix(k).reversed()), bottom: Array(result.ritzValues.prefix(k)),
       steps: result.alphas.count, exhausted: result.exhausted, overlaps: overlaps)
+    return (spectrum, result)
   }
 
   /// The spectral density by stochastic Lanczos quadrature: `probes` Gaussian starts (seeded),
   /// `steps` Lanczos steps each, broadened by `sigma` (default: 1% of the nodes' range) on a
-  /// grid of `points`.
-  public func spectralDensity(probes: Int, steps: Int, sigma: Double? = nil, points: Int = 200, seed: UInt64)
-    -> SpectralDensity
-  {
+  /// grid of `points`. `first`, a Lanczos run from a Gaussian start already made (the
+  /// eigenvalue run), stands for the first probe.
+  public func spectralDensity(
+    probes: Int, steps: Int, sigma: Double? = nil, points: Int = 200, seed: UInt64, first: LanczosResult? = nil
+  ) -> SpectralDensity {
     var generator = SeededGenerator(seed: seed)
-    var nodes: [[Double]] = []
-    var weights: [[Double]] = []
-    for _ in 0..<max(probes, 1) {
+    var nodes: [[Double]] = first.map { [$0.ritzValues] } ?? []
+    var weights: [[Double]] = first.map { [$0.quadratureWeights] } ?? []
+    while nodes.count < max(probes, 1) {
       let start = flatten(self.weights.filled { _, _ in Scalar(generator.nextNormal()) })
       let result = Lanczos.run(start: start, steps: steps) { v in flatten(hessianVectorProduct(unflatten(v))) }
       nodes.append(result.ritzValues)

@@ -61,6 +61,9 @@ extension CurvatureReport {
       lines.append(
         String(
           format: "  share of ‖g‖² in the top-%d eigenvectors' span: %.3g", pairs.top.count, spectrum.gradientOverlap))
+      lines.append(
+        "  outliers above the bulk (edge \(number(spectrum.bulkEdge)), docs/design.md \"Outliers\"): \(spectrum.outliers) of the top \(pairs.top.count)"
+      )
       let density = spectrum.density
       lines.append(
         "  density (stochastic Lanczos quadrature, \(density.nodes.count) probes, σ = \(number(density.sigma))): "

@@ -61,30 +61,6 @@ public struct CurvatureReport: Codable, Sendable {
     case adam(learningRate: Double, beta1: Double, scaling: [String: [Double]])
   }
 
-  /// Lanczos' extreme eigenvalues with the gradient's share in the top-k span, and the density
-  /// by stochastic Lanczos quadrature with its mass below zero.
-  public struct SpectrumReport: Codable, Sendable {
-    public var eigenpairs: HessianSpectrum
-    /// ‖P_k g‖² / ‖g‖²: the share of the gradient in the span of the top-k eigenvectors.
-    public var gradientOverlap: Double
-    public var density: SpectralDensity
-    /// The quadrature weight of the nodes below −σ (beyond the density's resolution; by default
-    /// 1% of its range), averaged over probes: the share of the spectrum that is clearly
-    /// negative curvature. (With few Lanczos steps one node stands for the whole bulk near 0 and
-    /// can land on either side of it; the margin keeps it out.)
-    public var negativeMass: Double
-    /// Each layer's diagonal block H_ll (its weights and biases), when asked for.
-    public var layers: [LayerSpectrum]?
-  }
-
-  /// The extreme eigenvalues of one layer's diagonal Hessian block.
-  public struct LayerSpectrum: Codable, Sendable {
-    public var label: String
-    public var largest: Double
-    public var smallest: Double
-    public var steps: Int
-  }
-
   /// What the probe computes and how.
   public struct Options: Sendable {
     public var probes = 10
@@ -95,15 +71,8 @@ public struct CurvatureReport: Codable, Sendable {
     public var multiples = [0.01, 0.1, 0.5, 1, 2]
     /// Step sizes used instead when ε* does not exist.
     public var epsilonGrid = [1e-4, 1e-3, 1e-2, 1e-1, 1]
-    /// Lanczos and SLQ (off unless asked for): steps, top-k, density probes, broadening σ (nil:
-    /// 1% of the nodes' range).
-    public var spectrum = false
-    public var spectrumSteps = 30
-    public var spectrumTopK = 5
-    public var spectrumProbes = 4
-    public var spectrumSigma: Double?
-    /// Also each layer's diagonal block (one Lanczos run of `spectrumSteps` per layer).
-    public var spectrumPerLayer = false
+    /// Lanczos and SLQ, when asked for (nil: off).
+    public var spectrum: SpectrumOptions?
     /// The optimizer at these weights (with the spectrum: the stability report).
     public var optimizer: OptimizerState?
     public init() {}
@@ -134,52 +103,13 @@ public struct CurvatureReport: Codable, Sendable {
         gradientMaxAbs: weight.scalars.reduce(0) { max($0, abs($1.doubleValue)) },
         gHg: along.layerGHg[index], trace: trace.layerTraces[index])
     }
-    var spectrum: SpectrumReport?
-    var stability: StabilityReport?
-    if options.spectrum {
-      let eigenpairs = probe.spectrum(
-        steps: options.spectrumSteps, topK: options.spectrumTopK, seed: options.seed &+ 2, directions: [g])
-      let density = probe.spectralDensity(
-        probes: options.spectrumProbes, steps: options.spectrumSteps, sigma: options.spectrumSigma,
-        seed: options.seed &+ 3)
-      let margin = density.sigma
-      let negative =
-        zip(density.nodes, density.weights).reduce(0.0) { sum, probe in
-          sum + zip(probe.0, probe.1).reduce(0.0) { $0 + ($1.0 < -margin ? $1.1 : 0) }
-        } / Double(max(density.nodes.count, 1))
-      let layers =
-        options.spectrumPerLayer
-        ? probe.layers.groups.enumerated().map { index, group in
-          let block = probe.spectrum(
-            steps: options.spectrumSteps, topK: 1, seed: options.seed &+ 5 &+ UInt64(index),
-            block: Set(group.parameters))
-          return LayerSpectrum(
-            label: group.label, largest: block.top.first ?? .nan, smallest: block.bottom.first ?? .nan,
-            steps: block.steps)
-        } : nil
-      spectrum = SpectrumReport(
-        eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0], density: density, negativeMass: negative,
-        layers: layers)
-      let directional = along.gTg > 0 ? along.gHg / along.gTg : .nan
-      switch options.optimizer {
-      case .sgd(let eta, let momentum)?:
-        let threshold = StabilityThreshold.sgd(learningRate: eta, momentum: momentum)
-        let sharpness = eigenpairs.top.first ?? .nan
-        stability = StabilityReport(
-          optimizer: "sgd", learningRate: eta, threshold: threshold, sharpnessKind: "lambda_max", sharpness: sharpness,
-          gradientCurvature: directional, ratio: sharpness / threshold)
-      case .adam(let eta, let beta1, let scaling)?:
-        let threshold = StabilityThreshold.adam(learningRate: eta, beta1: beta1)
-        let d = probe.weights.filled { name, index in Scalar(scaling[name]![index]) }
-        let preconditioned = probe.spectrum(
-          steps: options.spectrumSteps, topK: 1, seed: options.seed &+ 4, scaling: d)
-        let sharpness = preconditioned.top.first ?? .nan
-        stability = StabilityReport(
-          optimizer: "adam", learningRate: eta, threshold: threshold, sharpnessKind: "preconditioned_lambda_max",
-          sharpness: sharpness, gradientCurvature: directional, ratio: sharpness / threshold)
-      case nil: break
-      }
+    let measured = options.spectrum.map {
+      SpectrumReport.measure(
+        probe, gradient: g, update: nil, gradientCurvature: along.gTg > 0 ? along.gHg / along.gTg : .nan, options: $0,
+        optimizer: options.optimizer, seed: options.seed &+ 2)
     }
+    let spectrum = measured?.spectrum
+    let stability = measured?.stability
     return CurvatureReport(
       model: probe.model.name, examples: probe.labels.count, loss: loss,
       accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,

@@ -47,6 +47,9 @@ public final class TensorBoardRun: TraceRowSink {
           case .one: [nil]
           case .layers: layout.layerNames
           case .blocks: layout.activationNames ?? []
+          // The eigenvalues by rank from 1; quadratures and density grids are no scalars.
+          case .topK: (0..<values.count).map { String($0 + 1) }
+          case .quadrature, .grid: []
           }
         for (entry, value) in zip(entries, values) {
           var summary = Tensorboard_Summary.Value()

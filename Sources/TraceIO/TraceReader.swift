@@ -62,12 +62,28 @@ public final class TraceReader {
   }
   public var recordsCurvature: Bool { holds(.curvatureStep) }
 
+  /// The shape of the recorded spectra (from their datasets' extents); nil when the trace has none.
+  public func spectrumShape() throws(HDF5Error) -> TraceLayout.SpectrumShape? {
+    guard holds(.spectrumStep), holds(.spectrumTop), holds(.spectrumNodes), holds(.spectrumDensity) else { return nil }
+    let top = try file.shape(of: TraceDataset.spectrumTop.path)
+    let nodes = try file.shape(of: TraceDataset.spectrumNodes.path)
+    let density = try file.shape(of: TraceDataset.spectrumDensity.path)
+    guard top.count == 2 else { throw schemaError(TraceDataset.spectrumTop.path, expected: "[Q, k]", found: top) }
+    guard nodes.count == 3 else {
+      throw schemaError(TraceDataset.spectrumNodes.path, expected: "[Q, P, m]", found: nodes)
+    }
+    guard density.count == 2 else {
+      throw schemaError(TraceDataset.spectrumDensity.path, expected: "[Q, G]", found: density)
+    }
+    return TraceLayout.SpectrumShape(topK: top[1], probes: nodes[1], steps: nodes[2], gridPoints: density[1])
+  }
+
   /// The layout the trace was written with.
   public func layout() throws(HDF5Error) -> TraceLayout {
     TraceLayout(
       layerNames: try layerNames(), layerKinds: try file.readStrings(from: TraceDataset.layerKind.path),
       layerParameters: try file.read(Int64.self, from: TraceDataset.layerParameters.path).values.map { Int($0) },
-      activationNames: try activationNames(), recordsCurvature: recordsCurvature)
+      activationNames: try activationNames(), recordsCurvature: recordsCurvature, spectrum: try spectrumShape())
   }
 
   /// Rows recorded (and flushed) so far.
@@ -108,8 +124,12 @@ public final class TraceReader {
         guard shape.count == 2, shape[1] == blockCount else {
           throw schemaError(objectPath, expected: "[N, \(blockCount)] (one column per block)", found: shape)
         }
+      case .topK, .grid:
+        guard shape.count == 2 else { throw schemaError(objectPath, expected: "[N, columns]", found: shape) }
+      case .quadrature:
+        guard shape.count == 3 else { throw schemaError(objectPath, expected: "[N, probes, steps]", found: shape) }
       }
-      let rowBytes = (dataset.element == .int64 ? 8 : 4) * (shape.count == 2 ? max(shape[1], 1) : 1)
+      let rowBytes = (dataset.element == .int64 ? 8 : 4) * max(shape.dropFirst().reduce(1, *), 1)
       guard shape[0] <= fileBytes / rowBytes else {
         throw HDF5Error(
           operation: "\(shape[0]) rows claimed, more than the file's \(fileBytes) bytes can hold (damaged)",

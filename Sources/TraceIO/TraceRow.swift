@@ -47,16 +47,31 @@ public struct TraceLayout: Sendable {
   /// Block names whose activations are recorded; nil when activations are not recorded.
   public var activationNames: [String]?
   public var recordsCurvature: Bool
+  /// The shape of the recorded spectra; nil when spectra are not recorded.
+  public var spectrum: SpectrumShape?
+
+  /// The sizes of a spectrum row: k eigenvalues at each end, P probes of m Lanczos steps (the
+  /// quadrature nodes and weights), G density grid points.
+  public struct SpectrumShape: Equatable, Sendable {
+    public var topK: Int
+    public var probes: Int
+    public var steps: Int
+    public var gridPoints: Int
+    public init(topK: Int, probes: Int, steps: Int, gridPoints: Int) {
+      (self.topK, self.probes, self.steps, self.gridPoints) = (topK, probes, steps, gridPoints)
+    }
+  }
 
   public init(
     layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
-    recordsCurvature: Bool
+    recordsCurvature: Bool, spectrum: SpectrumShape? = nil
   ) {
     self.layerNames = layerNames
     self.layerKinds = layerKinds
     self.layerParameters = layerParameters
     self.activationNames = activationNames
     self.recordsCurvature = recordsCurvature
+    self.spectrum = spectrum
   }
 
   /// Whether a trace of this layout holds `dataset`.
@@ -65,17 +80,24 @@ public struct TraceLayout: Sendable {
     case .always: true
     case .activations: activationNames != nil
     case .curvature: recordsCurvature
+    case .spectrum: spectrum != nil
     }
   }
 
   public func holds(_ index: TraceIndex) -> Bool { holds(index.dataset) }
 
   /// Values per row of `dataset`.
-  public func width(of dataset: TraceDataset) -> Int {
+  public func width(of dataset: TraceDataset) -> Int { rowShape(of: dataset).reduce(1, *) }
+
+  /// The shape of one row of `dataset` in the file: [] for one value, [L], [B], [k], [P, m], [G].
+  public func rowShape(of dataset: TraceDataset) -> [Int] {
     switch dataset.width {
-    case .one: 1
-    case .layers: layerNames.count
-    case .blocks: activationNames?.count ?? 0
+    case .one: []
+    case .layers: [layerNames.count]
+    case .blocks: [activationNames?.count ?? 0]
+    case .topK: [spectrum?.topK ?? 0]
+    case .quadrature: [spectrum?.probes ?? 0, spectrum?.steps ?? 0]
+    case .grid: [spectrum?.gridPoints ?? 0]
     }
   }
 }

@@ -12,6 +12,7 @@ extension TraceSchema {
         case .always: ""
         case .activations: " (with `--record activations`)"
         case .curvature: " (with `--record curvature`)"
+        case .spectrum: " (with `--spectrum-every`)"
         }
       let added =
         !dataset.inVersionOne

@@ -24,6 +24,10 @@ public enum TraceSchema {
     .layerCurvatureStep, .layerGHg,
     .hessianTraceStep, .hessianTrace, .layerHessianTrace,
     .eigenvalueStep, .topEigenvalue,
+    .spectrumStep, .spectrumLanczosSteps, .spectrumTop, .spectrumBottom, .spectrumGradientOverlap,
+    .spectrumUpdateOverlap, .spectrumOutliers, .spectrumBulkEdge, .spectrumNegativeMass, .spectrumSharpness,
+    .spectrumThreshold, .spectrumNodes, .spectrumWeights, .spectrumSigma, .spectrumGridLow, .spectrumGridHigh,
+    .spectrumDensity,
     .epochIndex, .trainLoss, .trainAccuracy, .validLoss, .validAccuracy, .epochSeconds,
   ]
 
@@ -58,6 +62,8 @@ public enum TraceIndex: String, CaseIterable, Sendable {
   case hessianTrace
   /// Dominant eigenvalue (`--eigen-every` measurements).
   case eigenvalue
+  /// Lanczos spectra and densities (`--spectrum-every` steps).
+  case spectrum
   /// Epochs.
   case epochs
 
@@ -90,10 +96,12 @@ public enum TraceIndex: String, CaseIterable, Sendable {
 /// One entry of the schema.
 public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
   public enum Element: String, Sendable { case int64, int32, float32, string }
-  /// The shape of one row: one value, one per layer (L), or one per block (B).
-  public enum Width: String, Sendable { case one, layers, blocks }
+  /// The shape of one row: one value, one per layer (L), one per block (B); for spectra the
+  /// top-k eigenvalues (k), the quadrature nodes of each probe ([P, m]: probes × Lanczos steps)
+  /// or the density's grid (G).
+  public enum Width: String, Sendable { case one, layers, blocks, topK, quadrature, grid }
   /// When a trace holds the dataset.
-  public enum Presence: String, Sendable { case always, activations, curvature }
+  public enum Presence: String, Sendable { case always, activations, curvature, spectrum }
 
   public let path: String
   /// Its column in `export` tables and its tag in TensorBoard (unique among its index's datasets).
@@ -143,6 +151,9 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
     case (false, .one): return "[\(rows)]"
     case (false, .layers): return "[\(rows), L]"
     case (false, .blocks): return "[\(rows), B]"
+    case (_, .topK): return "[\(rows), k]"
+    case (_, .quadrature): return "[\(rows), P, m]"
+    case (_, .grid): return "[\(rows), G]"
     }
   }
 }
@@ -156,6 +167,7 @@ extension TraceIndex {
     case .layerCurvature: "K"
     case .hessianTrace: "T"
     case .eigenvalue: "P"
+    case .spectrum: "Q"
     case .epochs: "E"
     }
   }
@@ -270,6 +282,67 @@ extension TraceDataset {
   public static let topEigenvalue = TraceDataset(
     "/eigenvalue/top", name: "hessian_top_eigenvalue", .float32, .one, index: .eigenvalue, presence: .curvature,
     "dominant eigenvalue of H by power iteration", versionOne: "/curvature/hessian_top_eigenvalue")
+
+  public static let spectrumStep = TraceDataset(
+    "/spectrum/step", name: "spectrum_step", .int64, .one, index: .spectrum, presence: .spectrum, unit: "step",
+    "the step of each spectrum (`--spectrum-every`), at the weights before its update, on its batch",
+    inVersionOne: false)
+  public static let spectrumLanczosSteps = TraceDataset(
+    "/spectrum/lanczos_steps", name: "spectrum_lanczos_steps", .int32, .one, index: .spectrum, presence: .spectrum,
+    unit: "H·v", "Lanczos steps of the eigenvalue run (fewer than asked when the Krylov space became invariant)",
+    inVersionOne: false)
+  public static let spectrumTop = TraceDataset(
+    "/spectrum/top", name: "spectrum_top", .float32, .topK, index: .spectrum, presence: .spectrum,
+    "the k largest eigenvalues of H (Lanczos Ritz values), descending", inVersionOne: false)
+  public static let spectrumBottom = TraceDataset(
+    "/spectrum/bottom", name: "spectrum_bottom", .float32, .topK, index: .spectrum, presence: .spectrum,
+    "the k smallest eigenvalues of H, ascending (λ_min first: negative curvature)", inVersionOne: false)
+  public static let spectrumGradientOverlap = TraceDataset(
+    "/spectrum/gradient_overlap", name: "spectrum_gradient_overlap", .float32, .one, index: .spectrum,
+    presence: .spectrum, unit: "fraction",
+    "‖P_k g‖² / ‖g‖²: the gradient's share in the span of the top-k eigenvectors",
+    inVersionOne: false)
+  public static let spectrumUpdateOverlap = TraceDataset(
+    "/spectrum/update_overlap", name: "spectrum_update_overlap", .float32, .one, index: .spectrum,
+    presence: .spectrum, unit: "fraction", "‖P_k d‖² / ‖d‖², d the update the optimizer took", inVersionOne: false)
+  public static let spectrumOutliers = TraceDataset(
+    "/spectrum/outliers", name: "spectrum_outliers", .int32, .one, index: .spectrum, presence: .spectrum,
+    unit: "eigenvalues", "top-k eigenvalues above the bulk edge (docs/design.md, \"Outliers\")", inVersionOne: false)
+  public static let spectrumBulkEdge = TraceDataset(
+    "/spectrum/bulk_edge", name: "spectrum_bulk_edge", .float32, .one, index: .spectrum, presence: .spectrum,
+    "the bulk's upper edge: the largest quadrature node standing for many eigenvalues", inVersionOne: false)
+  public static let spectrumNegativeMass = TraceDataset(
+    "/spectrum/negative_mass", name: "spectrum_negative_mass", .float32, .one, index: .spectrum, presence: .spectrum,
+    unit: "fraction", "the density's mass below −σ: the share of clearly negative curvature", inVersionOne: false)
+  public static let spectrumSharpness = TraceDataset(
+    "/spectrum/sharpness", name: "spectrum_sharpness", .float32, .one, index: .spectrum, presence: .spectrum,
+    "λ_max of H (SGD) or of P^(−1/2) H P^(−1/2), P = diag(√v̂ + ε) from Adam's state after the step (Adam)",
+    inVersionOne: false)
+  public static let spectrumThreshold = TraceDataset(
+    "/spectrum/threshold", name: "spectrum_threshold", .float32, .one, index: .spectrum, presence: .spectrum,
+    "the edge of stability at the step's learning rate η: 2(1 + β)/η (SGD, momentum β), (2 + 2β₁)/((1 − β₁)η) (Adam)",
+    inVersionOne: false)
+  public static let spectrumNodes = TraceDataset(
+    "/spectrum/nodes", name: "spectrum_nodes", .float32, .quadrature, index: .spectrum, presence: .spectrum,
+    "each probe's quadrature nodes θ_j (eigenvalues of its Lanczos tridiagonal), ascending; NaN past its steps",
+    inVersionOne: false)
+  public static let spectrumWeights = TraceDataset(
+    "/spectrum/weights", name: "spectrum_weights", .float32, .quadrature, index: .spectrum, presence: .spectrum,
+    unit: "fraction",
+    "each probe's quadrature weights τ_j (they sum to 1): the density is the mean over probes of Σ_j τ_j δ(t − θ_j)",
+    inVersionOne: false)
+  public static let spectrumSigma = TraceDataset(
+    "/spectrum/sigma", name: "spectrum_sigma", .float32, .one, index: .spectrum, presence: .spectrum,
+    "the Gaussian broadening σ of the density", inVersionOne: false)
+  public static let spectrumGridLow = TraceDataset(
+    "/spectrum/grid_low", name: "spectrum_grid_low", .float32, .one, index: .spectrum, presence: .spectrum,
+    "the density grid's first point (the smallest node − 4σ)", inVersionOne: false)
+  public static let spectrumGridHigh = TraceDataset(
+    "/spectrum/grid_high", name: "spectrum_grid_high", .float32, .one, index: .spectrum, presence: .spectrum,
+    "the density grid's last point (the largest node + 4σ); G points evenly spaced between", inVersionOne: false)
+  public static let spectrumDensity = TraceDataset(
+    "/spectrum/density", name: "spectrum_density", .float32, .grid, index: .spectrum, presence: .spectrum,
+    unit: "1/curvature", "φ(t) on the grid: the broadened density, whose integral is 1", inVersionOne: false)
 
   public static let epochIndex = TraceDataset(
     "/epochs/epoch", .int32, .one, index: .epochs, unit: "epoch", "the epoch of each row (from 0)")

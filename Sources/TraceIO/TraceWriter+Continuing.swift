@@ -15,7 +15,8 @@ extension TraceWriter {
     do {
       let check = try TraceReader(path: path)
       guard try check.layerNames() == layout.layerNames,
-        try check.activationNames() == layout.activationNames, check.recordsCurvature == layout.recordsCurvature
+        try check.activationNames() == layout.activationNames, check.recordsCurvature == layout.recordsCurvature,
+        try check.spectrumShape() == layout.spectrum
       else {
         throw HDF5Error(
           operation:

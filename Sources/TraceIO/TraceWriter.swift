@@ -59,14 +59,16 @@ public final class TraceWriter {
       try file.writeStrings(activations, to: TraceDataset.activationName.path, fixedLength: true)
     }
     for dataset in TraceSchema.all where dataset.index != nil && layout.holds(dataset) {
-      let columns = dataset.width == .one ? nil : layout.width(of: dataset)
-      // Chunks of about 16 KB: dense step rows in long chunks, sparse and wide ones in shorter.
-      let chunkRows = dataset.index == .steps && dataset.width == .one ? 1024 : dataset.width == .one ? 256 : 64
+      let shape = layout.rowShape(of: dataset)
+      // Chunks of about 16 KB: dense step rows in long chunks, sparse and wide ones in shorter
+      // (spectra, a few per run, in chunks of 8 rows).
+      let chunkRows =
+        dataset.index == .spectrum ? 8 : dataset.index == .steps && shape.isEmpty ? 1024 : shape.isEmpty ? 256 : 64
       switch dataset.element {
-      case .int64: try file.createAppendable(Int64.self, at: dataset.path, columns: columns, chunkRows: chunkRows)
-      case .int32: try file.createAppendable(Int32.self, at: dataset.path, columns: columns, chunkRows: chunkRows)
+      case .int64: try file.createAppendable(Int64.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
+      case .int32: try file.createAppendable(Int32.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
       case .float32, .string:
-        try file.createAppendable(Float.self, at: dataset.path, columns: columns, chunkRows: chunkRows)
+        try file.createAppendable(Float.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
       }
     }
     for dataset in TraceSchema.all where layout.holds(dataset) {
@@ -99,7 +101,15 @@ public final class TraceWriter {
       guard let values = row.values[dataset] else { continue }
       let width = layout.width(of: dataset)
       guard values.count == width else {
-        let what = dataset.width == .layers ? " (one per layer)" : dataset.width == .blocks ? " (one per block)" : ""
+        let what =
+          switch dataset.width {
+          case .one: ""
+          case .layers: " (one per layer)"
+          case .blocks: " (one per block)"
+          case .topK: " (the top-k eigenvalues)"
+          case .quadrature: " (probes × Lanczos steps)"
+          case .grid: " (one per grid point)"
+          }
         throw rejected(row, dataset.path, "needs \(width) values\(what), got \(values.count)")
       }
     }

@@ -23,8 +23,15 @@ public struct RecordingOptions: Codable, Equatable, Sendable {
   public var traceProbes = 4
   /// Dominant eigenvalue every this many curvature measurements (0: never).
   public var eigenvalueEvery = 0
+  /// The Hessian's spectrum every this many steps (0: never): Lanczos eigenvalues, the density,
+  /// the overlaps, the outliers and the edge of stability (`SpectrumReport`).
+  public var spectrumEvery = 0
+  public var spectrum = SpectrumOptions()
   public var flushEvery = 100
   public init() {}
+
+  /// Whether the trace holds spectra.
+  public var recordsSpectrum: Bool { spectrumEvery > 0 }
 }
 
 /// Turns training steps into trace rows: per-layer gradient statistics (reduced where the
@@ -62,7 +69,11 @@ public final class TraceRecorder {
       layerNames: weights.map(\.label), layerKinds: weights.map(\.role.rawValue),
       layerParameters: weights.map(\.elementCount),
       activationNames: options.activations ? network.blockNames : nil,
-      recordsCurvature: options.curvature)
+      recordsCurvature: options.curvature,
+      spectrum: options.recordsSpectrum
+        ? TraceLayout.SpectrumShape(
+          topK: options.spectrum.topK, probes: options.spectrum.probes, steps: options.spectrum.steps,
+          gridPoints: options.spectrum.gridPoints) : nil)
   }
 
   /// Whether step `step` (from 0) of an epoch with `steps` steps is recorded.
@@ -231,6 +242,51 @@ public final class TraceRecorder {
       row[.topEigenvalue] = eigenvalue
       try writer.append(row)
     }
+  }
+
+  /// Whether the global step `globalStep` gets a spectrum.
+  public func measuresSpectrum(globalStep: Int) -> Bool {
+    options.recordsSpectrum && globalStep % options.spectrumEvery == 0
+  }
+
+  /// Measures the Hessian's spectrum at the weights `before` on the step's batch (its pass seed
+  /// `seed`), the overlaps of g and of the update d = after − before with the top-k
+  /// eigenvectors and, with `optimizer` (the state after the step: the preconditioner the step
+  /// used), the edge of stability; writes one `/spectrum` row.
+  public func recordSpectrum(
+    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64,
+    gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>,
+    optimizer: CurvatureReport.OptimizerState?
+  ) throws(HDF5Error) {
+    let probe = CurvatureProbe(
+      model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
+      exactLoss: false, seed: seed)
+    let shape = options.spectrum
+    let (spectrum, stability) = SpectrumReport.measure(
+      probe, gradient: g, update: after.adding(before, scaledBy: -1), gradientCurvature: .nan, options: shape,
+      optimizer: optimizer, seed: UInt64(step))
+    func padded(_ values: [Double], to count: Int) -> [Double] {
+      Array(values.prefix(count)) + Array(repeating: .nan, count: max(0, count - values.count))
+    }
+    var row = TraceRow(.spectrum, at: step)
+    row[.spectrumLanczosSteps] = Double(spectrum.eigenpairs.steps)
+    row[values: .spectrumTop] = padded(spectrum.eigenpairs.top, to: shape.topK)
+    row[values: .spectrumBottom] = padded(spectrum.eigenpairs.bottom, to: shape.topK)
+    row[.spectrumGradientOverlap] = spectrum.gradientOverlap
+    row[.spectrumUpdateOverlap] = spectrum.updateOverlap ?? .nan
+    row[.spectrumOutliers] = Double(spectrum.outliers)
+    row[.spectrumBulkEdge] = spectrum.bulkEdge
+    row[.spectrumNegativeMass] = spectrum.negativeMass
+    row[.spectrumSharpness] = stability?.sharpness ?? .nan
+    row[.spectrumThreshold] = stability?.threshold ?? .nan
+    let density = spectrum.density
+    row[values: .spectrumNodes] = (0..<shape.probes).flatMap { padded(density.nodes[$0], to: shape.steps) }
+    row[values: .spectrumWeights] = (0..<shape.probes).flatMap { padded(density.weights[$0], to: shape.steps) }
+    row[.spectrumSigma] = density.sigma
+    row[.spectrumGridLow] = density.grid.first ?? .nan
+    row[.spectrumGridHigh] = density.grid.last ?? .nan
+    row[values: .spectrumDensity] = density.density
+    try writer.append(row)
   }
 
   /// mean |x|, ‖x‖₂, max |x| in one pass (NaN propagates into all three).

@@ -271,6 +271,7 @@ public final class Trainer {
       let batch = data.train.batch(indices, augmentation: configuration.augmentation, generator: &generator)
       let recording = recorder?.records(step: step, of: steps) ?? false
       let measuring = recorder?.measuresCurvature(globalStep: stepCount) ?? false
+      let spectrum = recorder?.measuresSpectrum(globalStep: stepCount) ?? false
 
       // Forward and backward on one tape, so a recorder can read the block outputs in place.
       let tape = Tape<Float>()
@@ -290,7 +291,7 @@ public final class Trainer {
 
       // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
       // them makes the optimizer's in-place update copy every tensor).
-      let kept = recording || measuring ? network.parameters : nil
+      let kept = recording || measuring || spectrum ? network.parameters : nil
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
@@ -302,6 +303,12 @@ public final class Trainer {
           step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed, loss: loss,
           gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
         curvatureMeasurements += 1
+      }
+      if let recorder, let before = kept, spectrum, loss.isFinite {
+        try recorder.recordSpectrum(
+          step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed,
+          gradients: gradients, before: before, after: network.parameters,
+          optimizer: optimizer.stability(learningRate: learningRate))
       }
       stepCount += 1
       if !loss.isFinite && !continueAfterNonFinite {

@@ -1,3 +1,5 @@
+import Curvature
+import Foundation
 import Networks
 import TensorCore
 
@@ -48,6 +50,27 @@ public enum TrainingOptimizer {
     case .sgd(var sgd):
       sgd.restore(state: state, stepCount: stepCount)
       self = .sgd(sgd)
+    }
+  }
+
+  /// The optimizer for the edge of stability at learning rate η: SGD with its momentum, or Adam
+  /// with P^(−1/2), P = diag(√v̂ + ε) from its second moments after its `stepCount` steps (the
+  /// preconditioner its last step used); nil for Adam before its first step.
+  public func stability(learningRate eta: Double) -> CurvatureReport.OptimizerState? {
+    switch self {
+    case .sgd(let sgd): return .sgd(learningRate: eta, momentum: sgd.momentum)
+    case .adam(let adam):
+      guard adam.stepCount > 0 else { return nil }
+      let state = adam.state
+      var secondMoment = NamedTensors<Float>()
+      for (name, tensor) in state.entries where name.hasPrefix("exp_avg_sq/") {
+        secondMoment.append(tensor, named: String(name.dropFirst("exp_avg_sq/".count)))
+      }
+      let scaling = StabilityThreshold.adamScaling(
+        secondMoment: secondMoment, steps: adam.stepCount, beta2: adam.beta2, epsilon: adam.epsilon)
+      return .adam(
+        learningRate: eta, beta1: adam.beta1,
+        scaling: Dictionary(uniqueKeysWithValues: scaling.names.map { ($0, scaling[$0]!.scalars.map(Double.init)) }))
     }
   }
 }

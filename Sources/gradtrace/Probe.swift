@@ -72,17 +72,7 @@ struct Probe: ParsableCommand {
       """)
   var spectrum = false
 
-  @Option(parsing: .unconditional, help: "Lanczos steps (Hessian-vector products) per spectrum or density probe.")
-  var spectrumSteps = 30
-
-  @Option(parsing: .unconditional, help: "How many of the largest (and smallest) eigenvalues to report.")
-  var spectrumTopK = 5
-
-  @Option(parsing: .unconditional, help: "Probes of the spectral density.")
-  var spectrumProbes = 4
-
-  @Option(parsing: .unconditional, help: "Gaussian broadening σ of the density (default: 1% of its range).")
-  var spectrumSigma: Double?
+  @OptionGroup var spectrumArguments: SpectrumArguments
 
   @Flag(help: "Also each layer's diagonal Hessian block: its largest and smallest eigenvalue (Lanczos per layer).")
   var spectrumPerLayer = false
@@ -115,18 +105,7 @@ struct Probe: ParsableCommand {
     }
     guard probes >= 1 else { throw ValidationError("--probes must be at least 1, got \(probes)") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    guard spectrumSteps >= 2, spectrumTopK >= 1, spectrumProbes >= 1, spectrumSigma.map({ $0 > 0 }) ?? true else {
-      throw ValidationError(
-        "--spectrum-steps must be at least 2, --spectrum-top-k and --spectrum-probes at least 1, --spectrum-sigma positive"
-      )
-    }
-    let spectrumOptions: [(String, Bool)] = [
-      ("--spectrum-steps", CommandLine.arguments.contains("--spectrum-steps")),
-      ("--spectrum-top-k", CommandLine.arguments.contains("--spectrum-top-k")),
-      ("--spectrum-probes", CommandLine.arguments.contains("--spectrum-probes")),
-      ("--spectrum-sigma", spectrumSigma != nil), ("--spectrum-per-layer", spectrumPerLayer),
-    ]
-    if !spectrum, let flag = spectrumOptions.first(where: \.1)?.0 {
+    if !spectrum, let flag = spectrumArguments.firstGiven ?? (spectrumPerLayer ? "--spectrum-per-layer" : nil) {
       throw ValidationError("\(flag) has no effect without --spectrum")
     }
     guard eigenTolerance > 0, maxEigenProducts >= 1 else {
@@ -170,12 +149,11 @@ struct Probe: ParsableCommand {
     options.maximumEigenvalueProducts = maxEigenProducts
     options.multiples = multiples
     options.epsilonGrid = epsilonGrid
-    options.spectrum = spectrum
-    options.spectrumSteps = spectrumSteps
-    options.spectrumTopK = spectrumTopK
-    options.spectrumProbes = spectrumProbes
-    options.spectrumSigma = spectrumSigma
-    options.spectrumPerLayer = spectrumPerLayer
+    if spectrum {
+      var chosen = spectrumArguments.options
+      chosen.perLayer = spectrumPerLayer
+      options.spectrum = chosen
+    }
     options.optimizer = Self.optimizerState(saved)
     let report: CurvatureReport
     switch precision {
@@ -199,22 +177,12 @@ struct Probe: ParsableCommand {
   /// second moments.
   static func optimizerState(_ saved: Checkpoint) -> CurvatureReport.OptimizerState? {
     guard let run = TrainingConfiguration.decode(saved.runConfiguration) else { return nil }
-    let eta = run.learningRateSchedule.learningRate(epoch: saved.epoch)
-    switch run.optimizer {
-    case .sgd: return .sgd(learningRate: eta, momentum: run.momentum)
-    case .adam:
-      let adam = Adam<Float>()
-      var secondMoment = NamedTensors<Float>()
-      for name in saved.parameters.names {
-        guard let v = saved.optimizerState["exp_avg_sq/\(name)"] else { return nil }
-        secondMoment.append(v, named: name)
-      }
-      guard saved.optimizerSteps > 0 else { return nil }
-      let scaling = StabilityThreshold.adamScaling(
-        secondMoment: secondMoment, steps: saved.optimizerSteps, beta2: adam.beta2, epsilon: adam.epsilon)
-      return .adam(
-        learningRate: eta, beta1: adam.beta1,
-        scaling: Dictionary(uniqueKeysWithValues: scaling.names.map { ($0, scaling[$0]!.scalars.map(Double.init)) }))
-    }
+    guard
+      run.optimizer == .sgd || saved.parameters.names.allSatisfy({ saved.optimizerState.contains("exp_avg_sq/\($0)") })
+    else { return nil }
+    var optimizer = TrainingOptimizer(run)
+    optimizer.restore(state: saved.optimizerState, stepCount: saved.optimizerSteps)
+    return optimizer.stability(learningRate: run.learningRateSchedule.learningRate(epoch: saved.epoch))
   }
+
 }
