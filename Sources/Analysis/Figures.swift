@@ -14,6 +14,10 @@ public enum FigureKind: String, CaseIterable, Sendable {
   case taylor
   /// ε/ε* and gᵀHg over training.
   case curvature
+  /// The Hessian's spectrum over training (`train --spectrum-every`): the density as a heatmap
+  /// and the extreme eigenvalues (one pair of panels per run), the sharpness against the edge
+  /// of stability, the gradient's share in the top eigenvectors.
+  case spectrum
 }
 
 /// What the figures and the report need from one trace, read once (the gradient flow is
@@ -25,6 +29,8 @@ public struct FigureData: Sendable {
   /// /curvature columns by name (step, gTg, gHg, gTd, dHd, predicted_first, predicted_second,
   /// actual_delta, …); nil when curvature was not recorded.
   public var curvature: [String: [Double]]?
+  /// The recorded spectra; nil when there are none.
+  public var spectra: SpectrumHistory?
 
   public init(path: String, thresholds: VerdictThresholds = .init()) throws {
     analysis = try TraceAnalysis.analyze(path: path, thresholds: thresholds)
@@ -36,6 +42,7 @@ public struct FigureData: Sendable {
       curvature = Dictionary(
         uniqueKeysWithValues: zip(datasets.map { $0 == .curvatureStep ? "step" : $0.name }, values))
     }
+    spectra = try SpectrumHistory(reader: reader)
   }
 
   var name: String { analysis.run.name }
@@ -52,13 +59,14 @@ extension FigureKind {
     renderFigure(panels(runs, logarithmic: logarithmic)).inline
   }
 
-  func panels(_ runs: [FigureData], logarithmic: Bool) -> [PlotPanel] {
+  func panels(_ runs: [FigureData], logarithmic: Bool) -> [any FigurePanel] {
     switch self {
     case .gradientFlow: runs.map { gradientFlowPanel($0, logarithmic: logarithmic) }
     case .loss: [epochPanel(runs, train: 1, valid: 3, title: "Loss", unit: "cross-entropy loss", percent: false)]
     case .accuracy: [epochPanel(runs, train: 2, valid: 4, title: "Accuracy", unit: "accuracy (%)", percent: true)]
     case .taylor: runs.map(taylorPanel)
     case .curvature: curvaturePanels(runs)
+    case .spectrum: spectrumPanels(runs)
     }
   }
 

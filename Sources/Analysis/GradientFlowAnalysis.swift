@@ -67,6 +67,8 @@ public struct TraceAnalysis: Codable, Sendable {
   public var hint: String
   /// nil when the trace recorded no curvature.
   public var taylor: Taylor?
+  /// From the recorded spectra (`train --spectrum-every`); nil when there are none.
+  public var spectrum: Spectrum?
   public var missing: [String]
 
   /// Reads `path` in blocks of `blockRows` steps (memory stays bounded whatever its length).
@@ -171,11 +173,19 @@ public struct TraceAnalysis: Codable, Sendable {
     } else {
       missing.append("curvature (record it with --record gradients,activations,curvature)")
     }
-    return TraceAnalysis(
+    var spectrum: Spectrum?
+    if let history = try SpectrumHistory(reader: reader) {
+      spectrum = try spectrumSummary(history, reader: reader)
+    } else {
+      missing.append("the Hessian's spectrum (record it with --spectrum-every N)")
+    }
+    var analysis = TraceAnalysis(
       trace: path, run: RunInfo(reader: reader), status: reader.status, steps: steps, epochNumbers: epochNumbers,
       epochs: epochCount, outcome: outcome, layers: layers, firstToLastRatio: ratio, vanishingDepth: depth,
       trend: trend, nonFiniteSteps: nonFinite, verdict: verdict, evidence: evidence, hint: hint, taylor: taylor,
       missing: missing)
+    analysis.spectrum = spectrum
+    return analysis
   }
 
   /// Correlation, errors, α and ε/ε* over the curvature measurements (M is small: a tenth of

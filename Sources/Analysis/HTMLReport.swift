@@ -2,7 +2,7 @@ import Foundation
 
 /// One self-contained HTML page (inline CSS and SVG, no scripts, nothing fetched) with the
 /// comparison table, each run's verdict and gradient flow, the loss and accuracy curves and,
-/// where recorded, the Taylor and curvature figures.
+/// where recorded, the Taylor, curvature and spectrum figures.
 public struct HTMLReport {
   public var runs: [FigureData]
   public var title = "gradtrace report"
@@ -56,6 +56,20 @@ public struct HTMLReport {
     } else {
       body.append(figure(FigureKind.taylor.inlineSVG(curvatureRuns)))
       body.append(figure(FigureKind.curvature.inlineSVG(curvatureRuns)))
+    }
+    let spectrumRuns = runs.filter { $0.spectra != nil }
+    body.append("<h2>The Hessian's spectrum</h2>")
+    if spectrumRuns.isEmpty {
+      body.append(
+        "<p class=\"missing\">No trace recorded the spectrum (train with <code>--spectrum-every N</code>).</p>")
+    } else {
+      body.append(
+        "<ul>"
+          + spectrumRuns.map {
+            "<li><b>\(escaped($0.name))</b>: \(escaped($0.analysis.spectrum?.statement ?? ""))</li>"
+          }
+          .joined() + "</ul>")
+      body.append(figure(FigureKind.spectrum.inlineSVG(spectrumRuns)))
     }
     return """
       <!DOCTYPE html>

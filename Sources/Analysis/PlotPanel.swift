@@ -234,8 +234,8 @@ struct PlotPanel {
 
 /// Panels stacked top to bottom on one canvas.
 /// Wide enough for about 12 px per layer label (VGG38 with BatchNorm has 78).
-func renderFigure(_ panels: [PlotPanel]) -> SVGCanvas {
-  let layers = panels.compactMap { $0.categories?.count }.max() ?? 0
+func renderFigure(_ panels: [any FigurePanel]) -> SVGCanvas {
+  let layers = panels.map(\.categoryCount).max() ?? 0
   let legend = panels.map(\.legendWidth).max() ?? 0
   let width = max(960, 12 * Double(layers) + 120 + legend)
   var canvas = SVGCanvas(width: width, height: panels.map(\.height).reduce(0, +) + 10)

@@ -39,6 +39,24 @@ extension TraceAnalysis {
         "  ε/ε* quantiles (10/50/90%): \(taylor.stepRatioQuantiles.map { number($0) }.joined(separator: " / ")); ε > 2ε* (curvature term wins) at \(taylor.beyondTwiceOptimal) steps"
       )
     }
+    if let spectrum {
+      lines.append("")
+      lines.append(
+        "Spectrum: \(spectrum.measurements) measurements (Lanczos, BatchNorm in training mode), the last at step \(spectrum.lastStep)"
+      )
+      lines.append(
+        "  λ_max \(number(spectrum.largest)), λ_min \(number(spectrum.smallest)); \(spectrum.outliers) outliers above the bulk; \(percent(spectrum.negativeMass)) of the density clearly below zero"
+      )
+      lines.append(
+        "  share of ‖g‖² in the top eigenvectors' span: \(percent(spectrum.gradientOverlap)) (median over spectra \(percent(spectrum.medianGradientOverlap)))"
+      )
+      lines.append("  edge of stability: \(spectrum.statement)")
+      if spectrum.directionalCompared > 0 {
+        lines.append(
+          "  gᵀHg/gᵀg at or above the threshold at \(spectrum.gradientCurvatureAtEdge) of \(spectrum.directionalCompared) curvature measurements, dᵀHd/dᵀd at \(spectrum.updateCurvatureAtEdge)"
+        )
+      }
+    }
     for item in missing { lines.append("not recorded: \(item)") }
     return lines.joined(separator: "\n")
   }

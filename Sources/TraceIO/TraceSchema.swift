@@ -27,7 +27,7 @@ public enum TraceSchema {
     .spectrumStep, .spectrumLanczosSteps, .spectrumTop, .spectrumBottom, .spectrumGradientOverlap,
     .spectrumUpdateOverlap, .spectrumOutliers, .spectrumBulkEdge, .spectrumNegativeMass, .spectrumSharpness,
     .spectrumThreshold, .spectrumNodes, .spectrumWeights, .spectrumSigma, .spectrumGridLow, .spectrumGridHigh,
-    .spectrumDensity,
+    .spectrumDensity, .spectrumSeconds,
     .epochIndex, .trainLoss, .trainAccuracy, .validLoss, .validAccuracy, .epochSeconds,
   ]
 
@@ -343,6 +343,10 @@ extension TraceDataset {
   public static let spectrumDensity = TraceDataset(
     "/spectrum/density", name: "spectrum_density", .float32, .grid, index: .spectrum, presence: .spectrum,
     unit: "1/curvature", "φ(t) on the grid: the broadened density, whose integral is 1", inVersionOne: false)
+
+  public static let spectrumSeconds = TraceDataset(
+    "/spectrum/seconds", name: "spectrum_seconds", .float32, .one, index: .spectrum, presence: .spectrum, unit: "s",
+    "wall time of the measurement (its cost beside /epochs/seconds)", inVersionOne: false)
 
   public static let epochIndex = TraceDataset(
     "/epochs/epoch", .int32, .one, index: .epochs, unit: "epoch", "the epoch of each row (from 0)")

@@ -45,6 +45,22 @@ public struct ReproductionRun: Sendable {
 }
 
 public enum ReproductionPlan {
+  /// How many spectra of `products` Hessian-vector products fit in a tenth of a run of
+  /// `trainingSteps` steps, at most 8: an H·v is taken to cost 3 training steps (measured:
+  /// 1.4 on vgg38 BN+residual, BENCHMARKS.md), so the schedule stays under 1.1× the training
+  /// time. The paper's runs (50,000 steps) get 8 spectra of the defaults (150 products); the
+  /// smoke and small scales none (their whole training costs less than one spectrum).
+  public static func affordableSpectra(trainingSteps: Int, products: Int) -> Int {
+    min(8, Int(0.1 * Double(trainingSteps) / (3 * Double(max(products, 1)))))
+  }
+
+  /// `--spectrum-every` for `points` spectra evenly spaced from step 0 to the last step (0 for none).
+  public static func spectrumEvery(points: Int, trainingSteps: Int) -> Int {
+    guard points > 0 else { return 0 }
+    guard points > 1 else { return max(trainingSteps, 1) }
+    return max(1, (trainingSteps - 1) / (points - 1))
+  }
+
   /// Table 1: label, model, batch size, learning rate, weight decay, test and train accuracy
   /// (percent), whether the row is one of the four headline runs.
   static let table1:

@@ -262,6 +262,7 @@ public final class TraceRecorder {
       model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
       exactLoss: false, seed: seed)
     let shape = options.spectrum
+    let started = DispatchTime.now().uptimeNanoseconds
     let (spectrum, stability) = SpectrumReport.measure(
       probe, gradient: g, update: after.adding(before, scaledBy: -1), gradientCurvature: .nan, options: shape,
       optimizer: optimizer, seed: UInt64(step))
@@ -286,6 +287,7 @@ public final class TraceRecorder {
     row[.spectrumGridLow] = density.grid.first ?? .nan
     row[.spectrumGridHigh] = density.grid.last ?? .nan
     row[values: .spectrumDensity] = density.density
+    row[.spectrumSeconds] = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     try writer.append(row)
   }
 

@@ -19,16 +19,23 @@ struct Plot: ParsableCommand {
                        panel per trace.
         curvature      ε/ε* (ε = −gᵀd/gᵀg, the update's length along −g) with the
                        lines ε = ε* and ε = 2ε*, and gᵀHg, over training.
+        spectrum       the Hessian's spectrum over training (train --spectrum-every):
+                       per trace the density as a heatmap (log10, symmetric-log
+                       eigenvalue axis, the top-k as markers) and the extreme
+                       eigenvalues with the bulk edge; then sharpness / threshold
+                       (1: the edge of stability) and the gradient's and the
+                       update's share in the top-k eigenvectors' span.
 
       \(TraceExit.help)
 
       Examples:
         gradtrace plot run.h5 --figure gradient-flow -o flow.svg
         gradtrace plot vgg08.h5 vgg38.h5 --figure loss -o loss.svg
+        gradtrace plot vgg38.h5 vgg38-bn.h5 --figure spectrum -o spectrum.svg
       """)
 
   @Argument(help: "Trace files.") var traces: [String]
-  @Option(help: "gradient-flow, loss, accuracy, taylor or curvature.") var figure = FigureKind.gradientFlow
+  @Option(help: "gradient-flow, loss, accuracy, taylor, curvature or spectrum.") var figure = FigureKind.gradientFlow
   @Option(name: .shortAndLong, help: "The SVG file to write.") var output: String
   @Flag(help: "Linear instead of logarithmic gradient-flow axis.") var linear = false
 

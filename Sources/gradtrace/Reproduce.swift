@@ -41,12 +41,26 @@ struct Reproduce: ParsableCommand {
   var output: String?
   @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
   @Option(parsing: .unconditional, help: "Curvature every K steps in the headline runs.") var curvatureEvery: Int?
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Spectra per headline run, from step 0 to the last (default: as many as fit in a tenth of its training, at most 8).",
+      discussion: """
+        The paper's runs get 8 by default; smoke and small none, since one spectrum \
+        costs more than their whole training: give --spectrum-points 3 there to see \
+        the spectra (and the outliers experiment) anyway, at several times the cost.
+        """))
+  var spectrumPoints: Int?
+  @OptionGroup var spectrumArguments: SpectrumArguments
 
   func validate() throws {
     if scale == .paper && (dataset ?? .cifar100) != .fashionMNIST && dataDir == nil {
       throw ValidationError("--scale paper trains on CIFAR-100: give --data-dir with its binary version")
     }
     if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if let spectrumPoints, spectrumPoints < 0 {
+      throw ValidationError("--spectrum-points cannot be negative, got \(spectrumPoints)")
+    }
     if let curvatureEvery, curvatureEvery < 1 {
       throw ValidationError("--curvature-every must be at least 1, got \(curvatureEvery)")
     }
@@ -59,6 +73,8 @@ struct Reproduce: ParsableCommand {
     var runner = ReproductionRunner(directory: directory)
     runner.notice = { say("notice: \($0)") }
     runner.curvatureEvery = curvatureEvery ?? (scale == .smoke ? 8 : 10)
+    runner.spectrumPoints = spectrumPoints
+    runner.spectrum = spectrumArguments.options
     let started = Date()
     say("reproducing Table 1 at scale \(scale.rawValue): \(runs.count) runs into \(directory)")
     var trainingSeconds = 0.0
