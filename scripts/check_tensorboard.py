@@ -38,6 +38,7 @@ VERSION_ONE = {"/layer_curvature/gHg": ("/curvature/layer_gHg", "/curvature/step
 RUN = ["--model", "vgg08", "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic", "--batch-size", "25",
        "--validation", "50", "--subset", "300", "--record", "gradients,activations,curvature",
        "--curvature-every", "2", "--layer-curvature-every", "2", "--trace-every", "3", "--eigen-every", "2",
+       "--spectrum-every", "5", "--spectrum-steps", "6", "--spectrum-probes", "1", "--spectrum-top-k", "2",
        "--quiet", "--threads", "1"]
 
 

@@ -58,6 +58,12 @@ def main():
         json.loads(f.attrs["config"])
         json.loads(f.attrs["model"])
         sizes = {"L": len(f["layers/name"]), "B": len(f["activations/name"]) if "activations/name" in f else 0}
+        if "spectrum/nodes" in f:  # the spectrum's sizes are the trace's own: every dataset must agree
+            sizes.update(k=f["spectrum/top"].shape[1], P=f["spectrum/nodes"].shape[1], m=f["spectrum/nodes"].shape[2],
+                         G=f["spectrum/density"].shape[1])
+            weights = f["spectrum/weights"][:].astype(np.float64)
+            sums = np.nansum(weights, axis=2)
+            check(np.allclose(sums, 1, atol=1e-4), f"/spectrum/weights: a probe's weights sum to {sums.min()}-{sums.max()}, not 1")
         for path, dtype, shape, follows, optional in documented_datasets():
             if path not in f:
                 check(optional, f"{path} is missing")

@@ -54,7 +54,7 @@ public struct CurvatureReport: Codable, Sendable {
   }
 
   /// The optimizer the weights were trained with, for the edge of stability.
-  public enum OptimizerState: Sendable {
+  public enum OptimizerState: Equatable, Sendable {
     case sgd(learningRate: Double, momentum: Double)
     /// Adam with its scaling P^(−1/2) (`StabilityThreshold.adamScaling`), flattened in the
     /// weights' order.

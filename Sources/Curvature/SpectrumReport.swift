@@ -119,8 +119,9 @@ public struct SpectrumReport: Codable, Sendable {
 /// probability below 10⁻¹¹, and a cluster of ten below 50/n with probability 1 − 3·10⁻⁷. So a
 /// node heavier than 50/n stands for many eigenvalues: the bulk. The **bulk edge** is the
 /// largest node, over all probes, that is that heavy; an **outlier** is a top-k eigenvalue
-/// above it. The rule needs n ≫ 50·m (m Lanczos steps): with few parameters the bulk's own
-/// nodes weigh about 1/m and the edge moves inward.
+/// above it. The rule needs n ≫ 50 m² (m Lanczos steps; 45,000 at m = 30): the bulk's
+/// outermost node weighs about 1/m², and below that size it is lighter than 50/n, the edge
+/// moves inward and the bulk's own top Ritz values count as outliers.
 public enum Outliers {
   public static let bulkWeight = 50.0
 

@@ -4,15 +4,18 @@ import Testing
 import TraceIO
 
 /// Writes a trace whose gradient flow at every step is `flow(step)`, over `epochs` epochs of
-/// `stepsPerEpoch` steps.
+/// `stepsPerEpoch` steps; with `spectra`, a spectrum at each of their steps whose sharpness is
+/// `ratio` × `threshold` (k = 2, one probe of 3 nodes, 5 grid points).
 func makeTrace(
   layers: Int = 4, epochs: Int = 2, stepsPerEpoch: Int = 5, curvature: Bool = false,
+  spectra: [(step: Int, ratio: Double)] = [], threshold: Double = 38_000,
   epochOfStep: ((Int) -> Int)? = nil, flow: (Int) -> [Float]
 ) throws -> String {
   let path = FileManager.default.temporaryDirectory.appendingPathComponent("analysis-\(UUID().uuidString).h5").path
   let layout = TraceLayout(
     layerNames: (0..<layers).map { "layer_\($0)" }, layerKinds: Array(repeating: "conv", count: layers),
-    layerParameters: Array(repeating: 10, count: layers), activationNames: nil, recordsCurvature: curvature)
+    layerParameters: Array(repeating: 10, count: layers), activationNames: nil, recordsCurvature: curvature,
+    spectrum: spectra.isEmpty ? nil : TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5))
   let writer = try TraceWriter(
     path: path, configuration: "{}", model: "{}", toolVersion: "test", layout: layout, flushEvery: 4)
   for step in 0..<(epochs * stepsPerEpoch) {
@@ -37,6 +40,27 @@ func makeTrace(
         measured[dataset] = value
       }
       try writer.append(measured)
+    }
+    if let spectrum = spectra.first(where: { $0.step == step }) {
+      var row = TraceRow(.spectrum, at: step)
+      row[.spectrumLanczosSteps] = 3
+      row[values: .spectrumTop] = [2, 1]
+      row[values: .spectrumBottom] = [-0.1, 0]
+      row[.spectrumGradientOverlap] = 0.6
+      row[.spectrumUpdateOverlap] = 0.1
+      row[.spectrumOutliers] = 1
+      row[.spectrumBulkEdge] = 0.5
+      row[.spectrumNegativeMass] = 0.2
+      row[.spectrumSharpness] = spectrum.ratio * threshold
+      row[.spectrumThreshold] = threshold
+      row[values: .spectrumNodes] = [-0.1, 0.5, 2]
+      row[values: .spectrumWeights] = [0.2, 0.7, 0.1]
+      row[.spectrumSigma] = 0.05
+      row[.spectrumGridLow] = -0.3
+      row[.spectrumGridHigh] = 2.2
+      row[values: .spectrumDensity] = [0.1, 1, 2, 0.1, 0.5]
+      row[.spectrumSeconds] = 1
+      try writer.append(row)
     }
     if step % stepsPerEpoch == stepsPerEpoch - 1 {
       var epoch = TraceRow(.epochs, at: step / stepsPerEpoch)
@@ -101,6 +125,38 @@ struct AnalysisTests {
   }
 
   /// Reading in blocks of 3 rows gives exactly what reading in one block gives.
+  /// At the edge once every later sharpness/threshold is ≥ 0.9, above it past 1.1, below
+  /// otherwise; the directional curvatures against the threshold scaled to each step's η.
+  @Test func edgeOfStabilityIsStatedWithItsStep() throws {
+    let flat: (Int) -> [Float] = { _ in [0.1, 0.1, 0.1, 0.1] }
+    let cases: [([Double], Int?, Int?, String)] = [
+      ([0.5, 0.95, 1.0, 0.92], 2, nil, "trains at its edge of stability since step 2"),
+      ([0.5, 0.8, 1.2, 1.3], 4, 4, "trains above its edge of stability since step 4"),
+      ([0.95, 0.5, 0.93, 1.0], 4, nil, "since step 4"),
+      (
+        [0.3, 0.5, 0.4, 0.2], nil, nil,
+        "below its edge of stability: sharpness reaches at most 0.5 of the threshold (step 2)"
+      ),
+    ]
+    for (ratios, edge, above, statement) in cases {
+      let path = try makeTrace(spectra: ratios.enumerated().map { (2 * $0.offset, $0.element) }, flow: flat)
+      let spectrum = try #require(try TraceAnalysis.analyze(path: path).spectrum)
+      #expect(spectrum.edgeOfStabilitySince == edge && spectrum.aboveEdgeSince == above, "\(ratios)")
+      #expect(spectrum.statement.contains(statement), "\(spectrum.statement)")
+      #expect(spectrum.measurements == 4 && spectrum.lastStep == 6 && spectrum.largest == 2 && spectrum.outliers == 1)
+    }
+    // gᵀHg/gᵀg = 1 and dᵀHd/dᵀd = 1/(4 · 0.1²) = 25 at every measurement: below a threshold of
+    // 38,000, at or above one of 0.5.
+    let high = try TraceAnalysis.analyze(path: try makeTrace(curvature: true, spectra: [(0, 0.5)], flow: flat))
+    #expect(high.spectrum?.directionalCompared == 10 && high.spectrum?.gradientCurvatureAtEdge == 0)
+    let low = try TraceAnalysis.analyze(
+      path: try makeTrace(curvature: true, spectra: [(0, 0.5)], threshold: 0.5, flow: flat))
+    #expect(low.spectrum?.gradientCurvatureAtEdge == 10 && low.spectrum?.updateCurvatureAtEdge == 10)
+    #expect(low.text.contains("gᵀHg/gᵀg at or above the threshold at 10 of 10"), "\(low.text)")
+    let none = try TraceAnalysis.analyze(path: try makeTrace(flow: flat))
+    #expect(none.spectrum == nil && none.missing.contains { $0.contains("--spectrum-every") })
+  }
+
   @Test func streamingInSmallBlocksChangesNothing() throws {
     let path = try makeTrace(epochs: 3, stepsPerEpoch: 7) { step in [Float(step + 1) * 1e-3, 0.5, 0.2, 0.1] }
     let whole = try TraceAnalysis.analyze(path: path, blockRows: 1000)

@@ -137,6 +137,29 @@ struct TablesAndFiguresTests {
     #expect(FigureKind.loss.svg(runs).contains("cross-entropy loss"))
     #expect(FigureKind.taylor.svg([plain]).contains("curvature not recorded"))
     #expect(FigureKind.curvature.svg(runs).contains("ε = 2ε*"))
+    #expect(FigureKind.spectrum.svg(runs).contains("no spectrum recorded"))
+    let spectra = try FigureData(
+      path: try makeTrace(spectra: [(0, 0.5), (4, 1.2)]) { _ in [0.1, 0.1, 0.1, 0.1] })
+    let spectrum = FigureKind.spectrum.svg([spectra, plain])
+    let names = try Self.elements(spectrum)
+    #expect(spectrum.contains("Spectral density over training") && spectrum.contains("Edge of stability"))
+    #expect(spectrum.contains("symmetric log") && spectrum.contains("log10 density"))
+    // Two columns of 120 cells, the colour bar's 40, the panel's frame.
+    #expect(names.filter { $0 == "rect" }.count >= 2 * 120 + 40, "\(names.filter { $0 == "rect" }.count)")
+  }
+
+  /// The density recomputed from a spectrum's quadrature is the recorded formula: the mean over
+  /// probes of Σ_j τ_j 𝒩(t; θ_j, σ²).
+  @Test func spectrumDensityIsRecomputedFromTheQuadrature() throws {
+    let path = try makeTrace(spectra: [(0, 0.5)]) { _ in [0.1, 0.1, 0.1, 0.1] }
+    let history = try #require(try SpectrumHistory(reader: TraceReader(path: path)))
+    let t = 0.45
+    let expected = zip([-0.1, 0.5, 2.0], [0.2, 0.7, 0.1]).reduce(0.0) { sum, node in
+      let z = (t - node.0) / 0.05
+      return sum + node.1 * exp(-0.5 * z * z) / (0.05 * (2 * Double.pi).squareRoot())
+    }
+    #expect(abs(history.density(0, at: t) - expected) <= 1e-6 * expected)
+    #expect(history.ratios == [0.5])
   }
 
   @Test func reportHoldsTablesVerdictsAndFigures() throws {

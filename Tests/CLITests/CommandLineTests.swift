@@ -210,6 +210,47 @@ struct ProbeCommandTests {
     #expect(unused.status == 64 && unused.standardError.contains("without --spectrum"), "\(unused.standardError)")
   }
 
+  /// train --spectrum-every: the trace holds the spectra, analyze states the edge of stability,
+  /// plot and report draw them; spectrum options without --spectrum-every are refused.
+  @Test func spectraDuringTrainingReachAnalyzePlotAndReport() throws {
+    let directory = temporaryPath("spectrum-run")
+    let trace = "\(directory)/trace.h5"
+    let train = try GradTraceRun([
+      "train", "--model", "vgg08", "--epochs", "1", "--subset", "200", "--validation", "100", "--test-examples", "100",
+      "--batch-size", "50", "--output", directory, "--trace", trace, "--quiet", "--spectrum-every", "2",
+      "--spectrum-steps", "6", "--spectrum-probes", "1", "--spectrum-top-k", "2",
+    ])
+    #expect(train.status == 0, "\(train.standardError)")
+    let analysis = try GradTraceRun(["analyze", trace])
+    #expect(
+      analysis.status == 0 && analysis.standardOutput.contains("Spectrum: 2 measurements"), "\(analysis.standardOutput)"
+    )
+    #expect(analysis.standardOutput.contains("edge of stability: below its edge"), "\(analysis.standardOutput)")
+    let json = try #require(
+      try JSONSerialization.jsonObject(with: Data(try GradTraceRun(["analyze", trace, "--json"]).standardOutput.utf8))
+        as? [String: Any])
+    let spectrum = try #require(json["spectrum"] as? [String: Any])
+    #expect((spectrum["stability_ratios"] as? [Any])?.count == 2 && spectrum["statement"] is String)
+    let figure = temporaryPath("spectrum.svg")
+    #expect(try GradTraceRun(["plot", trace, "--figure", "spectrum", "-o", figure]).status == 0)
+    #expect(try String(contentsOfFile: figure, encoding: .utf8).contains("Spectral density over training"))
+    let report = temporaryPath("report.html")
+    #expect(try GradTraceRun(["report", trace, "-o", report]).status == 0)
+    let html = try String(contentsOfFile: report, encoding: .utf8)
+    #expect(html.contains("The Hessian&apos;s spectrum") || html.contains("The Hessian's spectrum"))
+    #expect(html.contains("Edge of stability"))
+    let unused = try GradTraceRun([
+      "train", "--model", "vgg08", "--output", temporaryPath("unused"), "--trace", temporaryPath("unused.h5"),
+      "--spectrum-probes", "2",
+    ])
+    #expect(unused.status == 64 && unused.standardError.contains("without --spectrum-every"), "\(unused.standardError)")
+    let tooMany = try GradTraceRun([
+      "train", "--model", "vgg08", "--output", temporaryPath("many"), "--trace", temporaryPath("many.h5"),
+      "--spectrum-every", "5", "--spectrum-steps", "4", "--spectrum-top-k", "5",
+    ])
+    #expect(tooMany.status == 64 && tooMany.standardError.contains("--spectrum-top-k 5"), "\(tooMany.standardError)")
+  }
+
   @Test func mismatchedBatchAndUsageErrors() throws {
     let checkpoint = temporaryPath("vgg08.h5")
     _ = try GradTraceRun(["init", "--model", "vgg08", "--dataset", "cifar100", "-o", checkpoint])  // 3x32x32

@@ -169,6 +169,32 @@ struct SpectrumTests {
     }
   }
 
+  /// The outlier rule on a spectrum with a known answer: 99,997 eigenvalues spread over [0, 1]
+  /// and three outliers at 5, 7 and 10. The bulk edge lands in the bulk's upper end, the three
+  /// are counted, and nothing is counted without them. (At n = 3,000, below the rule's 50 m²,
+  /// the bulk's outer nodes are lighter than 50/n and bulk eigenvalues count as outliers.)
+  @Test func outliersAboveTheBulkAreCounted() {
+    let n = 100_000
+    for outliers in [[5.0, 7, 10], []] {
+      let bulk = (0..<(n - outliers.count)).map { Double($0) / Double(n - outliers.count - 1) }
+      let diagonal = bulk + outliers
+      var generator = SeededGenerator(seed: 11)
+      var nodes: [[Double]] = []
+      var weights: [[Double]] = []
+      var top: [Double] = []
+      for probe in 0..<4 {
+        let start = (0..<n).map { _ in generator.nextNormal() }
+        let run = Lanczos.run(start: start, steps: 30) { v in zip(diagonal, v).map(*) }
+        nodes.append(run.ritzValues)
+        weights.append(run.quadratureWeights)
+        if probe == 0 { top = Array(run.ritzValues.suffix(5).reversed()) }
+      }
+      let edge = Outliers.bulkEdge(nodes: nodes, weights: weights, parameterCount: n)
+      #expect(edge > 0.8 && edge <= 1 + 1e-9, "bulk edge \(edge)")
+      #expect(Outliers.count(top: top, above: edge) == outliers.count, "top \(top), edge \(edge)")
+    }
+  }
+
   @Test func jacobiDecomposesAKnownMatrix() {
     // [[2, 1], [1, 2]]: eigenvalues 1 and 3, eigenvectors (1, −1)/√2 and (1, 1)/√2.
     let (values, vectors) = SymmetricEigen.decompose([[2, 1], [1, 2]])
