@@ -20,6 +20,12 @@ public enum TraceTable: String, CaseIterable, Sendable {
   case layers
   /// One row per recorded step and block: every per-block activation statistic.
   case activations
+  /// One row per spectrum and rank r = 1…k: the r-th largest and r-th smallest eigenvalue, then
+  /// the spectrum's scalars (overlaps, outliers, sharpness, threshold, …), the same on each rank.
+  case spectrum
+
+  /// The spectrum table's scalar values.
+  static let spectrumDatasets = TraceSchema.datasets(following: .spectrum).dropFirst().filter { $0.width == .one }
 
   /// The curvature table's values: the measurement's scalars, then the sparser ones (Hessian
   /// trace, top eigenvalue) at the steps they were measured, NaN at the others.
@@ -68,6 +74,11 @@ public enum TraceTable: String, CaseIterable, Sendable {
         .init("run", .text), .init("step", .integer), .init("epoch", .integer), .init("block_index", .integer),
         .init("block", .text),
       ] + Self.perEntryDatasets(.blocks).map(Self.column)
+    case .spectrum:
+      [
+        .init("run", .text), .init("step", .integer), .init("rank", .integer), Self.column(.spectrumTop),
+        Self.column(.spectrumBottom),
+      ] + Self.spectrumDatasets.map(Self.column)
     }
   }
 
@@ -100,11 +111,12 @@ public enum TraceTable: String, CaseIterable, Sendable {
 
   /// The per-step tables' columns, from the schema (docs/trace-format.md defines each).
   static var schemaTables: String {
-    [TraceTable.curvature, .epochs, .steps, .layers, .activations].map { table in
+    [TraceTable.curvature, .epochs, .steps, .layers, .activations, .spectrum].map { table in
       let note =
         switch table {
         case .curvature: " (NaN where not measured or undefined)"
         case .layers: " (the curvature ones NaN where not measured)"
+        case .spectrum: " (docs/trace-format.md, /spectrum)"
         default: ""
         }
       return wrapped("\(table.rawValue): " + table.columns.map(\.name).joined(separator: ", ") + note + ".")
@@ -177,6 +189,31 @@ public enum TraceTable: String, CaseIterable, Sendable {
       let reader = try TraceReader(path: path)
       guard let blocks = try reader.activationNames() else { return }
       try Self.streamEntries(reader, .blocks, names: blocks, blockRows: blockRows, to: &writer)
+    case .spectrum:
+      let reader = try TraceReader(path: path)
+      guard let shape = try reader.spectrumShape() else { return }
+      let run = RunInfo(reader: reader).name
+      let steps = try reader.steps(.spectrum)
+      let top = try reader.values(.spectrumTop, start: 0, count: steps.count)
+      let bottom = try reader.values(.spectrumBottom, start: 0, count: steps.count)
+      // A dataset the trace lacks (written before it existed) reads as NaN.
+      let scalars = try reader.columns(Self.spectrumDatasets).map {
+        $0.count >= steps.count ? $0 : Array(repeating: .nan, count: steps.count)
+      }
+      for (row, step) in steps.enumerated() {
+        for rank in 0..<shape.topK {
+          let at = row * shape.topK + rank
+          writer.append(
+            [
+              .text(run), .integer(step), .integer(rank + 1), .number(Self.shortest(top[at], .spectrumTop)),
+              .number(Self.shortest(bottom[at], .spectrumBottom)),
+            ]
+              + zip(Self.spectrumDatasets, scalars).map { dataset, values in
+                dataset.element == .float32 || !values[row].isFinite
+                  ? .number(Self.shortest(values[row], dataset)) : .integer(Int(values[row]))
+              })
+        }
+      }
     }
   }
 

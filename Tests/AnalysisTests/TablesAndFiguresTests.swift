@@ -68,6 +68,21 @@ struct TablesAndFiguresTests {
       try Self.table(.curvature, [try makeTrace { _ in [1, 1, 1, 1] }], format: .csv).split(separator: "\n").count == 1)
   }
 
+  /// One row per spectrum and rank, the scalars repeated; no rows from a trace without spectra.
+  @Test func spectrumTableHasOneRowPerSpectrumAndRank() throws {
+    let path = try makeTrace(spectra: [(0, 0.5), (4, 1.2)]) { _ in [0.1, 0.1, 0.1, 0.1] }
+    let lines = try Self.table(.spectrum, [path], format: .csv).split(separator: "\n").map {
+      $0.split(separator: ",").map(String.init)
+    }
+    #expect(lines.count == 1 + 2 * 2)
+    func value(_ row: Int, _ column: String) -> String { lines[row][lines[0].firstIndex(of: column)!] }
+    #expect(value(3, "step") == "4" && value(3, "rank") == "1" && value(3, "spectrum_top") == "2.0")
+    #expect(value(4, "rank") == "2" && value(4, "spectrum_bottom") == "0.0" && value(4, "spectrum_outliers") == "1")
+    #expect(Double(value(4, "spectrum_sharpness")) == 1.2 * 38_000)
+    #expect(
+      try Self.table(.spectrum, [try makeTrace { _ in [1, 1, 1, 1] }], format: .csv).split(separator: "\n").count == 1)
+  }
+
   @Test func markdownAndLatexEscapeAndShowPercentages() throws {
     let path = try makeTrace { _ in [0.1, 0.1, 0.1, 0.1] }
     let latex = try Self.table(.epochs, [path], format: .latex)
