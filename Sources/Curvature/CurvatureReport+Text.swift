@@ -69,13 +69,14 @@ extension CurvatureReport {
         "  density (stochastic Lanczos quadrature, \(density.nodes.count) probes, σ = \(number(density.sigma))): "
           + "support \(number(density.grid.first ?? .nan)) to \(number(density.grid.last ?? .nan)), "
           + String(format: "%.3g%% of it clearly below zero", spectrum.negativeMass * 100))
-      if let layers = spectrum.layers {
-        let width = max(5, layers.map(\.label.count).max() ?? 0)
-        lines.append("  " + column("layer", width, right: false) + "  λ_max(H_ll)  λ_min(H_ll)")
-        for layer in layers {
+      for (heading, parts) in [("layer", spectrum.layers), ("block", spectrum.blocks)] {
+        guard let parts else { continue }
+        let width = max(5, parts.map(\.label.count).max() ?? 0)
+        lines.append("  " + column(heading, width, right: false) + "  λ_max(H_bb)  λ_min(H_bb)")
+        for part in parts {
           lines.append(
-            "  " + column(layer.label, width, right: false) + column(number(layer.largest), 13)
-              + column(number(layer.smallest), 13))
+            "  " + column(part.label, width, right: false) + column(number(part.largest), 13)
+              + column(number(part.smallest), 13))
         }
       }
     }

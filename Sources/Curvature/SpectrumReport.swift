@@ -16,12 +16,14 @@ public struct SpectrumOptions: Codable, Equatable, Sendable {
   public var gridPoints = 200
   /// Also each layer's diagonal block (one Lanczos run of `steps` per layer).
   public var perLayer = false
+  /// Also each block's (of the network description: a VGG block, a dense block, …).
+  public var perBlock = false
   public init() {}
 
   /// Hessian-vector products of one measurement: the eigenvalue run, the other density probes,
   /// Adam's preconditioned run, one run per layer when asked for.
-  public func products(preconditioned: Bool, layers: Int) -> Int {
-    steps * (probes + (preconditioned ? 1 : 0) + (perLayer ? layers : 0))
+  public func products(preconditioned: Bool, layers: Int, blocks: Int = 0) -> Int {
+    steps * (probes + (preconditioned ? 1 : 0) + (perLayer ? layers : 0) + (perBlock ? blocks : 0))
   }
 }
 
@@ -44,8 +46,10 @@ public struct SpectrumReport: Codable, Sendable {
   public var outliers: Int
   /// Each layer's diagonal block H_ll (its weights and biases), when asked for.
   public var layers: [LayerSpectrum]?
+  /// Each description block's diagonal block (all its layers' parameters), when asked for.
+  public var blocks: [LayerSpectrum]?
 
-  /// The extreme eigenvalues of one layer's diagonal Hessian block.
+  /// The extreme eigenvalues of one layer's (or block's) diagonal Hessian block.
   public struct LayerSpectrum: Codable, Sendable {
     public var label: String
     public var largest: Double
@@ -83,10 +87,19 @@ public struct SpectrumReport: Codable, Sendable {
           label: group.label, largest: block.top.first ?? .nan, smallest: block.bottom.first ?? .nan,
           steps: block.steps)
       } : nil
+    let blocks =
+      options.perBlock
+      ? probe.model.blockParameters.enumerated().map { index, block in
+        let restricted = probe.spectrum(
+          steps: options.steps, topK: 1, seed: seed &+ 1_000 &+ UInt64(index), block: Set(block.parameters))
+        return LayerSpectrum(
+          label: block.name, largest: restricted.top.first ?? .nan, smallest: restricted.bottom.first ?? .nan,
+          steps: restricted.steps)
+      } : nil
     let spectrum = SpectrumReport(
       eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0],
       updateOverlap: d == nil ? nil : eigenpairs.overlaps[1], density: density, negativeMass: negative,
-      bulkEdge: edge, outliers: Outliers.count(top: eigenpairs.top, above: edge), layers: layers)
+      bulkEdge: edge, outliers: Outliers.count(top: eigenpairs.top, above: edge), layers: layers, blocks: blocks)
     let stability: CurvatureReport.StabilityReport?
     switch optimizer {
     case .sgd(let eta, let momentum)?:

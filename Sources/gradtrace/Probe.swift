@@ -77,6 +77,10 @@ struct Probe: ParsableCommand {
   @Flag(help: "Also each layer's diagonal Hessian block: its largest and smallest eigenvalue (Lanczos per layer).")
   var spectrumPerLayer = false
 
+  @Flag(
+    help: "Also each block's (of the network description) diagonal Hessian block: its largest and smallest eigenvalue.")
+  var spectrumPerBlock = false
+
   @Option(parsing: .unconditional, help: "Worker threads.")
   var threads = 2
 
@@ -105,7 +109,8 @@ struct Probe: ParsableCommand {
     }
     guard probes >= 1 else { throw ValidationError("--probes must be at least 1, got \(probes)") }
     guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    if !spectrum, let flag = spectrumArguments.firstGiven ?? (spectrumPerLayer ? "--spectrum-per-layer" : nil) {
+    let perFlag = spectrumPerLayer ? "--spectrum-per-layer" : spectrumPerBlock ? "--spectrum-per-block" : nil
+    if !spectrum, let flag = spectrumArguments.firstGiven ?? perFlag {
       throw ValidationError("\(flag) has no effect without --spectrum")
     }
     guard eigenTolerance > 0, maxEigenProducts >= 1 else {
@@ -152,6 +157,7 @@ struct Probe: ParsableCommand {
     if spectrum {
       var chosen = spectrumArguments.options
       chosen.perLayer = spectrumPerLayer
+      chosen.perBlock = spectrumPerBlock
       options.spectrum = chosen
     }
     options.optimizer = Self.optimizerState(saved)

@@ -169,6 +169,44 @@ struct SpectrumTests {
     }
   }
 
+  /// Per description block: the blocks' parameters partition the network's, and each block's
+  /// extreme eigenvalues are those of its explicitly assembled diagonal block of H (VGG with
+  /// BatchNorm and residual connections: stem, block, reduction, head).
+  @Test func descriptionBlocksMatchTheirExplicitBlocks() throws {
+    let probe = try Self.probe(Self.networks[1].1)
+    let blocks = probe.model.blockParameters
+    let all = blocks.flatMap(\.parameters)
+    #expect(all.sorted() == probe.weights.names.sorted() && Set(all).count == all.count, "a partition")
+    #expect(blocks.count >= 3 && blocks.last?.name == "head", "\(blocks.map(\.name))")
+    let hessian = Self.denseHessian(probe)
+    var options = SpectrumOptions()
+    // Enough steps to exhaust every block (its Krylov space stays inside it).
+    options.steps = blocks.map { $0.parameters.reduce(0) { $0 + probe.weights[$1]!.count } }.max()! + 2
+    options.probes = 1
+    options.topK = 1
+    options.perBlock = true
+    let g = probe.gradient().2
+    let report = SpectrumReport.measure(
+      probe, gradient: g, update: nil, gradientCurvature: .nan, options: options, optimizer: nil, seed: 3
+    ).spectrum
+    let measured = try #require(report.blocks)
+    #expect(measured.map(\.label) == blocks.map(\.name))
+    let scale = SymmetricEigen.decompose(hessian).0.map(abs).max()!
+    for (block, spectrum) in zip(blocks, measured) {
+      var indices: [Int] = []
+      var offset = 0
+      for name in probe.weights.names {
+        let count = probe.weights[name]!.count
+        if block.parameters.contains(name) { indices += offset..<(offset + count) }
+        offset += count
+      }
+      let (values, _) = SymmetricEigen.decompose(indices.map { i in indices.map { hessian[i][$0] } })
+      #expect(
+        abs(spectrum.largest - values.last!) <= 1e-8 * scale, "\(block.name): \(spectrum.largest) vs \(values.last!)")
+      #expect(abs(spectrum.smallest - values.first!) <= 1e-8 * scale, "\(block.name)")
+    }
+  }
+
   /// The outlier rule on a spectrum with a known answer: 99,997 eigenvalues spread over [0, 1]
   /// and three outliers at 5, 7 and 10. The bulk edge lands in the bulk's upper end, the three
   /// are counted, and nothing is counted without them. (At n = 3,000, below the rule's 50 m²,

@@ -114,6 +114,21 @@ public struct Model: Sendable {
   public var blocks: [(name: String, layer: Int)] {
     graph.nodes.enumerated().compactMap { position, node in node.block.map { ($0, position) } }
   }
+  /// The parameters of each block: those of the layers after the previous block's last layer up
+  /// to its own (layers after the last block, the head, form a block named "head").
+  public var blockParameters: [(name: String, parameters: [String])] {
+    var result: [(name: String, parameters: [String])] = []
+    var current: [String] = []
+    for node in graph.nodes {
+      current += specifications.filter { $0.name.hasPrefix(node.name + ".") }.map(\.name)
+      if let block = node.block {
+        result.append((block, current))
+        current = []
+      }
+    }
+    if !current.isEmpty { result.append(("head", current)) }
+    return result.filter { !$0.parameters.isEmpty }
+  }
   /// The total number of trainable scalars.
   public var parameterCount: Int { specifications.reduce(0) { $0 + $1.elementCount } }
   /// The weight tensors of the gradient-flow figure (conv weights, BatchNorm γ, linear
