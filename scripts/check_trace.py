@@ -2,7 +2,7 @@
 """Checks a gradtrace trace with h5py alone, against the schema as docs/trace-format.md
 publishes it: every dataset the document lists that the file holds has the documented dtype,
 shape and `index` attribute, one row per row of its index; the datasets every trace holds are
-present; sparse indices (per-layer curvature, Hessian trace, eigenvalue) hold only measured rows
+present; sparse indices (per-layer curvature, Hessian trace, eigenvalue, spectrum) hold only measured rows
 (no row that is NaN throughout); every dataset carries a `description` attribute. With
 --expect, the recorded values also equal those the Swift side logged (a JSON file of
 {"path": [values...]} with rows flattened).
@@ -32,7 +32,7 @@ def documented_datasets():
             match = re.match(r"\| `(/[^`]+)` \| (\w+) \| \[([^\]]*)\] \| (?:`([^`]+)`)? \| [^|]* \| (.*) \|$", line)
             if match:
                 path, dtype, shape, follows, meaning = match.groups()
-                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, "(with `--record" in meaning))
+                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, "(with `--record" in meaning or "(with `--spectrum" in meaning))
     if not rows:
         raise SystemExit(f"{DOCUMENT}: no datasets table found")
     return rows

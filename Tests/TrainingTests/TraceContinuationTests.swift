@@ -9,7 +9,16 @@ import Training
 struct TraceContinuationTests {
   static let layout = TraceLayout(
     layerNames: ["a", "b"], layerKinds: ["conv", "linear"], layerParameters: [4, 2], activationNames: ["block"],
-    recordsCurvature: true)
+    recordsCurvature: true, spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 2, steps: 3, gridPoints: 4))
+
+  /// A spectrum whose every value is `value` (nodes and weights [2, 3], stored [Q, 2, 3]).
+  static func spectrum(_ step: Int, _ value: Double) -> TraceRow {
+    var row = TraceRow(.spectrum, at: step)
+    for dataset in TraceSchema.datasets(following: .spectrum).dropFirst() {
+      row[values: dataset] = Array(repeating: value, count: layout.width(of: dataset))
+    }
+    return row
+  }
 
   static func record(_ step: Int, _ value: Float) -> TraceRow {
     TraceRows.step(step, epoch: step / 4, loss: value, gradientMeanAbs: [value, 2 * value], blocks: [value])
@@ -31,6 +40,7 @@ struct TraceContinuationTests {
       try first.append(Self.record(step, Float(step)))
       if step % 3 == 0 { try first.append(TraceRows.curvature(step, Double(step))) }
       if step % 6 == 0 { try first.append(Self.layerCurvature(step, Double(step))) }
+      if step % 5 == 0 { try first.append(Self.spectrum(step, Double(step))) }
       if step % 4 == 3 { try first.append(TraceRows.epoch(step / 4)) }
     }
     try first.flush()
@@ -40,6 +50,7 @@ struct TraceContinuationTests {
       try second.append(Self.record(step, Float(100 + step)))
       if step % 3 == 0 { try second.append(TraceRows.curvature(step, Double(100 + step))) }
       if step % 6 == 0 { try second.append(Self.layerCurvature(step, Double(100 + step))) }
+      if step % 5 == 0 { try second.append(Self.spectrum(step, Double(100 + step))) }
     }
     try second.append(TraceRows.epoch(2))
     try second.finish(status: "finished")
@@ -53,6 +64,9 @@ struct TraceContinuationTests {
     #expect(try reader.values(.gTg) == [0, 3, 6, 109])
     #expect(try reader.steps(.layerCurvature) == [0, 6])
     #expect(try reader.rows(.layerGHg) == [[0, 0], [6, 12]])
+    #expect(try reader.steps(.spectrum) == [0, 5, 10])
+    #expect(try reader.rows(.spectrumNodes) == [0.0, 5, 110].map { Array(repeating: $0, count: 6) })
+    #expect(try reader.spectrumShape() == Self.layout.spectrum)
     #expect(try reader.steps(.epochs) == [0, 1, 2])
     #expect(reader.configuration == "{\"x\":1}" && reader.status == "finished")
     #expect(!FileManager.default.fileExists(atPath: path + ".interrupted"))

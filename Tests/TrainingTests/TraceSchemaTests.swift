@@ -62,7 +62,8 @@ struct TraceSchemaTests {
   @Test func datasetsCarryTheirUnitMeaningAndIndex() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID().uuidString).h5").path
     let layout = TraceLayout(
-      layerNames: ["a"], layerKinds: ["conv"], layerParameters: [3], activationNames: ["b"], recordsCurvature: true)
+      layerNames: ["a"], layerKinds: ["conv"], layerParameters: [3], activationNames: ["b"], recordsCurvature: true,
+      spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5))
     let writer = try TraceWriter(path: path, configuration: "{}", model: "{}", toolVersion: "t", layout: layout)
     try writer.finish(status: "finished")
     let file = try HDF5File(reading: path)
