@@ -1,4 +1,5 @@
 import Autodiff
+import Curvature
 import Dispatch
 import Networks
 import TensorCore
@@ -19,6 +20,10 @@ public struct EngineBenchmark: Sendable {
     case jets
     /// The loss alone, activations released as they go.
     case forward
+    /// One Hessian spectrum of the defaults (`SpectrumOptions`: the Lanczos eigenvalue run, the
+    /// density's other probes and Adam's preconditioned run, 150 H·v), after one Adam step; the
+    /// warm-up is one H·v.
+    case spectrum
   }
 
   /// What one benchmark measured.
@@ -123,12 +128,32 @@ public struct EngineBenchmark: Sendable {
     case .hvp: body = { _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction) }
     case .jets: body = { _ = network.curvature(images: images, labels: labels, along: direction) }
     case .forward: body = { _ = network.evaluate(images: images, labels: labels, mode: .training) }
+    case .spectrum:
+      let gradients = network.gradients(images: images, labels: labels, updateRunningStatistics: false).gradients
+      // Adam's second moment after one step from zero: v = (1 − β₂) g².
+      let scaling = StabilityThreshold.adamScaling(
+        secondMoment: gradients.filled { name, index in
+          let g = gradients[name]!.scalars[index]
+          return (1 - Float(adam.beta2)) * g * g
+        }, steps: 1, beta2: adam.beta2, epsilon: adam.epsilon)
+      let optimizer = CurvatureReport.OptimizerState.adam(
+        learningRate: 1e-3, beta1: adam.beta1,
+        scaling: Dictionary(uniqueKeysWithValues: scaling.names.map { ($0, scaling[$0]!.scalars.map(Double.init)) }))
+      let probe = CurvatureProbe(network: network, images: images, labels: labels)
+      body = {
+        _ = SpectrumReport.measure(
+          probe, gradient: gradients, update: nil, gradientCurvature: .nan, options: SpectrumOptions(),
+          optimizer: optimizer, seed: 0)
+      }
     }
+    let warmUp =
+      pass == .spectrum
+      ? { _ = network.hessianVectorProduct(images: images, labels: labels, direction: direction) } : body
     var times: [Double] = []
     let kernels = KernelProfile()
     for index in 0...repeats {
       let start = DispatchTime.now().uptimeNanoseconds
-      KernelProfile.$active.withValue(profile && index > 0 ? kernels : nil) { body() }
+      KernelProfile.$active.withValue(profile && index > 0 ? kernels : nil) { index == 0 ? warmUp() : body() }
       let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
       if index > 0 { times.append(milliseconds) }
     }
@@ -138,7 +163,7 @@ public struct EngineBenchmark: Sendable {
       switch pass {
       case .forward: 1
       case .gradient, .step: 3
-      case .hvp, .jets: nil
+      case .hvp, .jets, .spectrum: nil
       }
     return Result(
       model: c.shortName, pass: pass.rawValue, batchSize: batchSize, threads: ComputeThreads.count, repeats: repeats,

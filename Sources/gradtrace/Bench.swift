@@ -8,25 +8,28 @@ extension EngineBenchmark.Pass: ExpressibleByArgument {}
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Time the engine: a training step, gradient, H·v, jets or forward pass.",
+    abstract: "Time the engine: a training step, gradient, H·v, jets, forward pass or spectrum.",
     discussion: """
       Builds the model (freshly initialised, seed 0), draws one batch of normal noise,
       runs the pass once to warm up and then --repeats times, and prints the median,
       fastest and slowest time and images per second. GFLOP/s counts the
       convolutions' and the linear layer's FLOPs in real arithmetic (a step or a
       gradient does three times the forward pass's); for hvp and jets, whose
-      arithmetic is on Dual and Jet numbers, it is not given. Use a release build on
-      an otherwise idle machine and compare medians.
+      arithmetic is on Dual and Jet numbers, it is not given. spectrum times one
+      spectrum of train --spectrum-every's defaults (150 H·v; its warm-up is one
+      H·v): compare it with step to price a --spectrum-every schedule. Use a release
+      build on an otherwise idle machine and compare medians.
 
       Examples:
         gradtrace bench --model vgg38 --batchnorm --residual --threads 2
         gradtrace bench --model vgg08 --pass hvp --repeats 5 --json
         gradtrace bench --model densenet --batchnorm --profile
+        gradtrace bench --model vgg38 --batchnorm --pass spectrum --repeats 1
       """)
 
   @OptionGroup var modelOptions: ModelOptions
 
-  @Option(help: "What to time: step, gradient, hvp, jets, forward.") var pass: EngineBenchmark.Pass = .step
+  @Option(help: "What to time: step, gradient, hvp, jets, forward, spectrum.") var pass: EngineBenchmark.Pass = .step
   @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 100
   @Option(parsing: .unconditional, help: "Worker threads.") var threads = 2
   @Option(parsing: .unconditional, help: "Timed passes after the warm-up.") var repeats = 7

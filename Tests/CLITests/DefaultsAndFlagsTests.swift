@@ -168,6 +168,14 @@ struct DefaultsAndFlagsTests {
     #expect(try #require(json["min_ms"] as? Double) <= median && median <= (json["max_ms"] as? Double ?? 0))
     let hvp = try GradTraceRun(["bench", "--model", "vgg08", "--pass", "hvp", "--batch-size", "4", "--repeats", "1"])
     #expect(hvp.status == 0 && hvp.standardOutput.contains("hvp"), "\(hvp.standardError)")
+    let spectrum = try GradTraceRun([
+      "bench", "--model", "vgg08", "--input", "1x8x8", "--classes", "3", "--pass", "spectrum", "--batch-size", "2",
+      "--repeats", "1", "--json",
+    ])
+    #expect(spectrum.status == 0, "\(spectrum.standardError)")
+    let timed = try #require(
+      try JSONSerialization.jsonObject(with: Data(spectrum.standardOutput.utf8)) as? [String: Any])
+    #expect(timed["pass"] as? String == "spectrum" && (timed["median_ms"] as? Double ?? 0) > 0)
   }
 
   /// `bench --profile`: the kinds' own times add up to the pass, convolutions carry GFLOP/s,
