@@ -173,12 +173,8 @@ public struct TraceAnalysis: Codable, Sendable {
     } else {
       missing.append("curvature (record it with --record gradients,activations,curvature)")
     }
-    var spectrum: Spectrum?
-    if let history = try SpectrumHistory(reader: reader) {
-      spectrum = try spectrumSummary(history, reader: reader)
-    } else {
-      missing.append("the Hessian's spectrum (record it with --spectrum-every N)")
-    }
+    // Spectra are opt-in (`--spectrum-every`): a trace without them is not missing anything.
+    let spectrum = try SpectrumHistory(reader: reader).map { try spectrumSummary($0, reader: reader) }
     var analysis = TraceAnalysis(
       trace: path, run: RunInfo(reader: reader), status: reader.status, steps: steps, epochNumbers: epochNumbers,
       epochs: epochCount, outcome: outcome, layers: layers, firstToLastRatio: ratio, vanishingDepth: depth,

@@ -23,11 +23,11 @@ public struct HTMLReport {
       body.append(unreadable.map { "<li><code>\(escaped($0))</code></li>" }.joined())
       body.append("</ul></div>")
     }
-    body.append("<h2>Runs</h2>")
+    body.append("<h2 id=\"runs\">Runs</h2>")
     let table = Table(columns: TraceTable.summary.columns, rows: runs.map { TraceTable.summaryRow($0.analysis) })
     body.append("<div class=\"wide\">" + htmlTable(table) + "</div>")
 
-    body.append("<h2>Verdicts and gradient flow</h2>")
+    body.append("<h2 id=\"verdicts\">Verdicts and gradient flow</h2>")
     for run in runs {
       let analysis = run.analysis
       body.append(
@@ -44,11 +44,11 @@ public struct HTMLReport {
       body.append("</section>")
     }
 
-    body.append("<h2>Loss and accuracy</h2>")
+    body.append("<h2 id=\"loss\">Loss and accuracy</h2>")
     body.append(figure(FigureKind.loss.inlineSVG(runs)))
     body.append(figure(FigureKind.accuracy.inlineSVG(runs)))
     let curvatureRuns = runs.filter { $0.curvature != nil }
-    body.append("<h2>Curvature and the Taylor prediction</h2>")
+    body.append("<h2 id=\"curvature\">Curvature and the Taylor prediction</h2>")
     if curvatureRuns.isEmpty {
       body.append(
         "<p class=\"missing\">No trace recorded curvature (train with <code>--record gradients,activations,curvature</code>).</p>"
@@ -58,7 +58,7 @@ public struct HTMLReport {
       body.append(figure(FigureKind.curvature.inlineSVG(curvatureRuns)))
     }
     let spectrumRuns = runs.filter { $0.spectra != nil }
-    body.append("<h2>The Hessian's spectrum</h2>")
+    body.append("<h2 id=\"spectrum\">The Hessian's spectrum</h2>")
     if spectrumRuns.isEmpty {
       body.append(
         "<p class=\"missing\">No trace recorded the spectrum (train with <code>--spectrum-every N</code>).</p>")

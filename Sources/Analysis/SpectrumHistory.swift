@@ -128,8 +128,16 @@ extension TraceAnalysis {
         "trains at its edge of stability since step \(edge): sharpness/threshold \(f(since.min()!))-\(f(since.max()!)) over the \(since.count) spectra since"
     } else {
       let peak = finite.max { $0.element < $1.element }!
-      statement =
-        "below its edge of stability: sharpness reaches at most \(f(peak.element)) of the threshold (step \(history.steps[peak.offset]))"
+      if let lastAtEdge = finite.last(where: { $0.element >= edgeRatio }),
+        let next = finite.first(where: { $0.offset > lastAtEdge.offset })
+      {
+        // It was at or above the edge, and has left it.
+        statement =
+          "below its edge of stability since step \(history.steps[next.offset]) (sharpness/threshold \(f(finite.last!.element)) at the last spectrum); at or above it until step \(history.steps[lastAtEdge.offset]), up to \(f(peak.element)) (step \(history.steps[peak.offset]))"
+      } else {
+        statement =
+          "below its edge of stability: sharpness reaches at most \(f(peak.element)) of the threshold (step \(history.steps[peak.offset]))"
+      }
     }
     return Spectrum(
       measurements: history.count, lastStep: history.steps[last], largest: history.top[last].first ?? .nan,

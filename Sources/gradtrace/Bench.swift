@@ -8,7 +8,7 @@ extension EngineBenchmark.Pass: ExpressibleByArgument {}
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Time the engine: a training step, gradient, H·v, jets, forward pass or spectrum.",
+    abstract: "Time the engine: a step, gradient, H·v, jets, forward or spectrum.",
     discussion: """
       Builds the model (freshly initialised, seed 0), draws one batch of normal noise,
       runs the pass once to warm up and then --repeats times, and prints the median,

@@ -154,7 +154,8 @@ struct AnalysisTests {
     #expect(low.spectrum?.gradientCurvatureAtEdge == 10 && low.spectrum?.updateCurvatureAtEdge == 10)
     #expect(low.text.contains("gᵀHg/gᵀg at or above the threshold at 10 of 10"), "\(low.text)")
     let none = try TraceAnalysis.analyze(path: try makeTrace(flow: flat))
-    #expect(none.spectrum == nil && none.missing.contains { $0.contains("--spectrum-every") })
+    #expect(
+      none.spectrum == nil && !none.missing.contains { $0.contains("spectrum") } && !none.text.contains("Spectrum"))
   }
 
   @Test func streamingInSmallBlocksChangesNothing() throws {

@@ -72,7 +72,9 @@ struct SpectrumRecordingTests {
   }
 
   /// Adam's preconditioner for the edge of stability is the one its last step used: after one
-  /// step from zero moments v̂ = g², so P^(−1/2) = 1/√(|g| + ε).
+  /// step from zero moments v̂ = v/(1 − β₂) with v = (1 − β₂)g² computed in Float, where
+  /// 1 − Float(β₂) = 0.000999987 (exact, Sterbenz) differs from 1 − β₂ by 1.3e-5 relative; so
+  /// P^(−1/2) = 1/√(√v̂ + ε) with that factor, to a few Float roundings (≤ 1e-6 relative).
   @Test func adamStabilityUsesItsOwnSecondMoments() throws {
     var c = TrainingConfiguration(model: .vgg(.preset(.vgg08)), dataset: .synthetic)
     c.learningRate = 0.01
@@ -89,7 +91,9 @@ struct SpectrumRecordingTests {
     }
     #expect(eta == 0.01 && beta1 == 0.9)
     for (computed, g) in zip(scaling["w"]!, [0.5, -2, 1e-3]) {
-      let expected = 1 / (Double(Float(abs(g))) + 1e-8).squareRoot()
+      let beta2 = 1 - Double(1 - Float(0.999))
+      let vHat = Double(Float(g) * Float(g)) * (1 - beta2) / (1 - 0.999)
+      let expected = 1 / (vHat.squareRoot() + 1e-8).squareRoot()
       #expect(abs(computed - expected) <= 1e-6 * expected, "\(computed) vs \(expected)")
     }
     c.optimizer = .sgd
