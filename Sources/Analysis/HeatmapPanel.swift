@@ -13,6 +13,22 @@ extension PlotPanel: FigurePanel {
   var categoryCount: Int { categories?.count ?? 0 }
 }
 
+extension FigurePanel {
+  /// The title, the note under it and the plot area's frame, in the layout every panel shares;
+  /// returns the plot area's left, right, top and bottom.
+  func drawFrame(on canvas: inout SVGCanvas, top: Double, title: String, note: String?, plotHeight: Double) -> (
+    Double, Double, Double, Double
+  ) {
+    let left = 88.0
+    let right = canvas.width - legendWidth - 16
+    let plotTop = top + 52
+    canvas.text(title, x: left, y: top + 22, size: 15, bold: true)
+    if let note { canvas.text(note, x: left, y: top + 41, size: 11, color: "#666666") }
+    canvas.rectangle(left, plotTop, right - left, plotHeight, fill: "#fbfbfb", stroke: .init(color: "#999999"))
+    return (left, right, plotTop, plotTop + plotHeight)
+  }
+}
+
 /// The symmetric logarithm: linear within ±c, logarithmic beyond, so negative eigenvalues
 /// show beside positive ones over many decades: T(y) = sign(y) log10(1 + |y|/c).
 struct SymmetricLogScale {
@@ -62,13 +78,8 @@ struct HeatmapPanel: FigurePanel {
   var categoryCount: Int { 0 }
 
   func draw(on canvas: inout SVGCanvas, top: Double) {
-    let left = 88.0
-    let right = canvas.width - legendWidth - 16
-    let plotTop = top + 52
-    let plotBottom = plotTop + Self.plotHeight
-    canvas.text(title, x: left, y: top + 22, size: 15, bold: true)
-    if let note { canvas.text(note, x: left, y: top + 41, size: 11, color: "#666666") }
-    canvas.rectangle(left, plotTop, right - left, Self.plotHeight, fill: "#fbfbfb", stroke: .init(color: "#999999"))
+    let (left, right, plotTop, plotBottom) = drawFrame(
+      on: &canvas, top: top, title: title, note: note, plotHeight: Self.plotHeight)
     let logs = values.map { $0.map { $0 > 0 ? log10($0) : -Double.infinity } }
     guard let maximum = logs.flatMap({ $0 }).filter(\.isFinite).max(), !columns.isEmpty, high > low else {
       canvas.text(

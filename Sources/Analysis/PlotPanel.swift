@@ -119,13 +119,8 @@ struct PlotPanel {
   }
 
   func draw(on canvas: inout SVGCanvas, top: Double) {
-    let left = 88.0
-    let right = canvas.width - legendWidth - 16
-    let plotTop = top + 52
-    let plotBottom = plotTop + Self.plotHeight
-    canvas.text(title, x: left, y: top + 22, size: 15, bold: true)
-    if let note { canvas.text(note, x: left, y: top + 41, size: 11, color: "#666666") }
-    canvas.rectangle(left, plotTop, right - left, Self.plotHeight, fill: "#fbfbfb", stroke: .init(color: "#999999"))
+    let (left, right, plotTop, plotBottom) = drawFrame(
+      on: &canvas, top: top, title: title, note: note, plotHeight: Self.plotHeight)
 
     let xs = series.flatMap { $0.points.map(\.x) }
     var ys = series.flatMap { $0.points.map(\.y) } + references.map(\.y)

@@ -78,24 +78,21 @@ public struct SpectrumReport: Codable, Sendable {
       } / Double(max(density.nodes.count, 1))
     let edge = Outliers.bulkEdge(
       nodes: density.nodes, weights: density.weights, parameterCount: probe.weights.elementCount)
-    let layers =
-      options.perLayer
-      ? probe.layers.groups.enumerated().map { index, group in
+    /// The extreme eigenvalues of each group's diagonal block H_bb, one seeded Lanczos run each.
+    func restricted(_ groups: [(label: String, parameters: [String])], seed: UInt64) -> [LayerSpectrum] {
+      groups.enumerated().map { index, group in
         let block = probe.spectrum(
-          steps: options.steps, topK: 1, seed: seed &+ 3 &+ UInt64(index), block: Set(group.parameters))
+          steps: options.steps, topK: 1, seed: seed &+ UInt64(index), block: Set(group.parameters))
         return LayerSpectrum(
           label: group.label, largest: block.top.first ?? .nan, smallest: block.bottom.first ?? .nan,
           steps: block.steps)
-      } : nil
+      }
+    }
+    let layers =
+      options.perLayer ? restricted(probe.layers.groups.map { ($0.label, $0.parameters) }, seed: seed &+ 3) : nil
     let blocks =
       options.perBlock
-      ? probe.model.blockParameters.enumerated().map { index, block in
-        let restricted = probe.spectrum(
-          steps: options.steps, topK: 1, seed: seed &+ 1_000 &+ UInt64(index), block: Set(block.parameters))
-        return LayerSpectrum(
-          label: block.name, largest: restricted.top.first ?? .nan, smallest: restricted.bottom.first ?? .nan,
-          steps: restricted.steps)
-      } : nil
+      ? restricted(probe.model.blockParameters.map { ($0.name, $0.parameters) }, seed: seed &+ 1_000) : nil
     let spectrum = SpectrumReport(
       eigenpairs: eigenpairs, gradientOverlap: eigenpairs.overlaps[0],
       updateOverlap: d == nil ? nil : eigenpairs.overlaps[1], density: density, negativeMass: negative,

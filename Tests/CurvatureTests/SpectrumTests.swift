@@ -43,6 +43,18 @@ struct SpectrumTests {
     ),
   ]
 
+  /// The positions of `parameters`' scalars in the flat parameter vector (the Hessian's rows).
+  static func positions(of parameters: [String], in probe: CurvatureProbe<Double>) -> [Int] {
+    var indices: [Int] = []
+    var offset = 0
+    for name in probe.weights.names {
+      let count = probe.weights[name]!.count
+      if parameters.contains(name) { indices += offset..<(offset + count) }
+      offset += count
+    }
+    return indices
+  }
+
   /// The dense symmetrised Hessian, one product per parameter.
   static func denseHessian(_ probe: CurvatureProbe<Double>) -> [[Double]] {
     let names = probe.weights.names
@@ -151,13 +163,7 @@ struct SpectrumTests {
         a.parameters.reduce(0) { $0 + probe.weights[$1]!.count }
           < b.parameters.reduce(0) { $0 + probe.weights[$1]!.count }
       })
-    var indices: [Int] = []
-    var offset = 0
-    for name in probe.weights.names {
-      let count = probe.weights[name]!.count
-      if group.parameters.contains(name) { indices += offset..<(offset + count) }
-      offset += count
-    }
+    let indices = Self.positions(of: group.parameters, in: probe)
     let block = indices.map { i in indices.map { hessian[i][$0] } }
     let (values, _) = SymmetricEigen.decompose(block)
     let spectrum = probe.spectrum(steps: indices.count + 5, topK: 2, seed: 9, block: Set(group.parameters))
@@ -193,13 +199,7 @@ struct SpectrumTests {
     #expect(measured.map(\.label) == blocks.map(\.name))
     let scale = SymmetricEigen.decompose(hessian).0.map(abs).max()!
     for (block, spectrum) in zip(blocks, measured) {
-      var indices: [Int] = []
-      var offset = 0
-      for name in probe.weights.names {
-        let count = probe.weights[name]!.count
-        if block.parameters.contains(name) { indices += offset..<(offset + count) }
-        offset += count
-      }
+      let indices = Self.positions(of: block.parameters, in: probe)
       let (values, _) = SymmetricEigen.decompose(indices.map { i in indices.map { hessian[i][$0] } })
       #expect(
         abs(spectrum.largest - values.last!) <= 1e-8 * scale, "\(block.name): \(spectrum.largest) vs \(values.last!)")
