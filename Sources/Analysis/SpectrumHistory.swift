@@ -78,6 +78,8 @@ extension TraceAnalysis {
     public var largest: Double
     public var smallest: Double
     public var outliers: Int
+    /// k: how many of the largest eigenvalues were kept (outliers = k means at least k).
+    public var topK: Int
     public var gradientOverlap: Double
     public var negativeMass: Double
     /// The median over spectra of the gradient's share in the top-k span.
@@ -141,7 +143,7 @@ extension TraceAnalysis {
     }
     return Spectrum(
       measurements: history.count, lastStep: history.steps[last], largest: history.top[last].first ?? .nan,
-      smallest: history.bottom[last].first ?? .nan, outliers: history.outliers[last],
+      smallest: history.bottom[last].first ?? .nan, outliers: history.outliers[last], topK: history.top[last].count,
       gradientOverlap: history.gradientOverlap[last], negativeMass: history.negativeMass[last],
       medianGradientOverlap: quantile(history.gradientOverlap.filter(\.isFinite).sorted(), 0.5),
       stabilityRatios: ratios, edgeOfStabilitySince: edge, aboveEdgeSince: above,

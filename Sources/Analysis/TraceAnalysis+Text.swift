@@ -45,7 +45,7 @@ extension TraceAnalysis {
         "Spectrum: \(spectrum.measurements) measurements (Lanczos, BatchNorm in training mode), the last at step \(spectrum.lastStep)"
       )
       lines.append(
-        "  λ_max \(number(spectrum.largest)), λ_min \(number(spectrum.smallest)); \(spectrum.outliers) outliers above the bulk; \(percent(spectrum.negativeMass)) of the density clearly below zero"
+        "  λ_max \(number(spectrum.largest)), λ_min \(number(spectrum.smallest)); \(Self.outlierText(spectrum.outliers, of: spectrum.topK)); \(percent(spectrum.negativeMass)) of the density clearly below zero"
       )
       lines.append(
         "  share of ‖g‖² in the top eigenvectors' span: \(percent(spectrum.gradientOverlap)) (median over spectra \(percent(spectrum.medianGradientOverlap)))"
@@ -59,6 +59,13 @@ extension TraceAnalysis {
     }
     for item in missing { lines.append("not recorded: \(item)") }
     return lines.joined(separator: "\n")
+  }
+
+  /// "3 of the top 5 eigenvalues above the bulk", or, when all k are, that there may be more.
+  static func outlierText(_ outliers: Int, of k: Int) -> String {
+    outliers < k
+      ? "\(outliers) of the top \(k) eigenvalues above the bulk"
+      : "all top \(k) eigenvalues above the bulk (more may be: raise --spectrum-top-k)"
   }
 
   /// Key-sorted JSON; NaN as the string "NaN".

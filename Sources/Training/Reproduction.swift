@@ -46,12 +46,13 @@ public struct ReproductionRun: Sendable {
 
 public enum ReproductionPlan {
   /// How many spectra of `products` Hessian-vector products fit in a tenth of a run of
-  /// `trainingSteps` steps, at most 8: an H·v is taken to cost 3 training steps (measured:
-  /// 1.4 on vgg38 BN+residual, BENCHMARKS.md), so the schedule stays under 1.1× the training
-  /// time. The paper's runs (50,000 steps) get 8 spectra of the defaults (150 products); the
-  /// smoke and small scales none (their whole training costs less than one spectrum).
+  /// `trainingSteps` steps, at most 8: a spectrum's H·v is taken to cost 5 training steps
+  /// (measured with `bench --pass spectrum` against `--pass step`: 3.8-4.7 on the headline
+  /// models, BENCHMARKS.md), so the schedule stays under 1.1× the training time. The paper's
+  /// batch-100 runs (45,000 steps) get 6 spectra of the defaults (150 products), its batch-256
+  /// run 2; the smoke and small scales none (their whole training costs less than one spectrum).
   public static func affordableSpectra(trainingSteps: Int, products: Int) -> Int {
-    min(8, Int(0.1 * Double(trainingSteps) / (3 * Double(max(products, 1)))))
+    min(8, Int(0.1 * Double(trainingSteps) / (5 * Double(max(products, 1)))))
   }
 
   /// `--spectrum-every` for `points` spectra evenly spaced from step 0 to the last step (0 for none).

@@ -46,7 +46,8 @@ struct Reproduce: ParsableCommand {
     help: ArgumentHelp(
       "Spectra per headline run, from step 0 to the last (default: as many as fit in a tenth of its training, at most 8).",
       discussion: """
-        The paper's runs get 8 by default; smoke and small none, since one spectrum \
+        The paper's runs get 6 (batch 100) or 2 (batch 256) by default; smoke and small \
+        none, since one spectrum \
         costs more than their whole training: give --spectrum-points 3 there to see \
         the spectra (and the outliers experiment) anyway, at several times the cost.
         """))

@@ -144,6 +144,7 @@ struct AnalysisTests {
       #expect(spectrum.edgeOfStabilitySince == edge && spectrum.aboveEdgeSince == above, "\(ratios)")
       #expect(spectrum.statement.contains(statement), "\(spectrum.statement)")
       #expect(spectrum.measurements == 4 && spectrum.lastStep == 6 && spectrum.largest == 2 && spectrum.outliers == 1)
+      #expect(spectrum.topK == 2)
     }
     // gᵀHg/gᵀg = 1 and dᵀHd/dᵀd = 1/(4 · 0.1²) = 25 at every measurement: below a threshold of
     // 38,000, at or above one of 0.5.
@@ -153,6 +154,7 @@ struct AnalysisTests {
       path: try makeTrace(curvature: true, spectra: [(0, 0.5)], threshold: 0.5, flow: flat))
     #expect(low.spectrum?.gradientCurvatureAtEdge == 10 && low.spectrum?.updateCurvatureAtEdge == 10)
     #expect(low.text.contains("gᵀHg/gᵀg at or above the threshold at 10 of 10"), "\(low.text)")
+    #expect(low.text.contains("1 of the top 2 eigenvalues above the bulk"), "\(low.text)")
     let none = try TraceAnalysis.analyze(path: try makeTrace(flow: flat))
     #expect(
       none.spectrum == nil && !none.missing.contains { $0.contains("spectrum") } && !none.text.contains("Spectrum"))

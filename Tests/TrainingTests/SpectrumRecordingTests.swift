@@ -105,14 +105,16 @@ struct SpectrumRecordingTests {
     #expect(rate == 0.1 && momentum == 0.9)
   }
 
-  /// The default schedule fits in a tenth of the run: 8 spectra in a paper run (50,000 steps),
-  /// none where one spectrum costs more than the whole run; the points span step 0 to the last.
+  /// The default schedule fits in a tenth of the run: 6 spectra in a paper run at batch 100
+  /// (45,000 steps), 2 at batch 256 (17,600), none where one spectrum costs more than the whole
+  /// run; the points span step 0 to the last.
   @Test func reproduceSchedulesAffordableSpectra() {
     let products = SpectrumOptions().products(preconditioned: true, layers: 0)
     #expect(products == 150)
-    #expect(ReproductionPlan.affordableSpectra(trainingSteps: 50_000, products: products) == 8)
+    #expect(ReproductionPlan.affordableSpectra(trainingSteps: 45_000, products: products) == 6)
+    #expect(ReproductionPlan.affordableSpectra(trainingSteps: 17_600, products: products) == 2)
     #expect(ReproductionPlan.affordableSpectra(trainingSteps: 120, products: products) == 0)
-    #expect(ReproductionPlan.affordableSpectra(trainingSteps: 9_000, products: products) == 2)
+    #expect(ReproductionPlan.affordableSpectra(trainingSteps: 1_000_000, products: products) == 8)
     #expect(ReproductionPlan.spectrumEvery(points: 0, trainingSteps: 30) == 0)
     #expect(ReproductionPlan.spectrumEvery(points: 3, trainingSteps: 30) == 14, "steps 0, 14, 28")
     #expect(ReproductionPlan.spectrumEvery(points: 1, trainingSteps: 30) == 30, "step 0 only")
