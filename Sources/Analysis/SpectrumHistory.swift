@@ -31,19 +31,13 @@ public struct SpectrumHistory: Sendable {
     (gradientOverlap, updateOverlap, bulkEdge) = (columns[1], columns[2], columns[4])
     outliers = columns[3].map { $0.isFinite ? Int($0) : 0 }
     (negativeMass, sharpness, threshold, sigma) = (columns[5], columns[6], columns[7], columns[8])
-    let count = steps.count
-    func rows(_ dataset: TraceDataset) throws -> [[Double]] {
-      let values = try reader.values(dataset, start: 0, count: count)
-      let width = values.count / max(count, 1)
-      return (0..<count).map { Array(values[($0 * width)..<(($0 + 1) * width)]) }
-    }
-    top = try rows(.spectrumTop)
-    bottom = try rows(.spectrumBottom)
+    top = try reader.rows(.spectrumTop)
+    bottom = try reader.rows(.spectrumBottom)
     func probes(_ flat: [[Double]]) -> [[[Double]]] {
       flat.map { row in (0..<shape.probes).map { Array(row[($0 * shape.steps)..<(($0 + 1) * shape.steps)]) } }
     }
-    nodes = probes(try rows(.spectrumNodes))
-    weights = probes(try rows(.spectrumWeights))
+    nodes = probes(try reader.rows(.spectrumNodes))
+    weights = probes(try reader.rows(.spectrumWeights))
   }
 
   public var count: Int { steps.count }
