@@ -79,7 +79,8 @@ let package = Package(
       dependencies: ["_NumericalTestSupport", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       resources: [.copy("Golden")], swiftSettings: optimised),
     .testTarget(
-      name: "TrainingTests", dependencies: ["Training", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
+      name: "TrainingTests",
+      dependencies: ["Training", "Autodiff", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       swiftSettings: optimised),
     .testTarget(
       name: "AnalysisTests", dependencies: ["Analysis", "TraceIO"], swiftSettings: optimised),

@@ -32,7 +32,7 @@ def documented_datasets():
             match = re.match(r"\| `(/[^`]+)` \| (\w+) \| \[([^\]]*)\] \| (?:`([^`]+)`)? \| [^|]* \| (.*) \|$", line)
             if match:
                 path, dtype, shape, follows, meaning = match.groups()
-                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, "(with `--record" in meaning or "(with `--spectrum" in meaning))
+                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, any(f"(with `--{flag}" in meaning for flag in ("record", "spectrum", "histogram"))))
     if not rows:
         raise SystemExit(f"{DOCUMENT}: no datasets table found")
     return rows
@@ -64,6 +64,18 @@ def main():
             weights = f["spectrum/weights"][:].astype(np.float64)
             sums = np.nansum(weights, axis=2)
             check(np.allclose(sums, 1, atol=1e-4), f"/spectrum/weights: a probe's weights sum to {sums.min()}-{sums.max()}, not 1")
+        if "histograms/edges" in f:  # the bins are the trace's own; every tensor's elements counted once
+            edges = f["histograms/edges"][:]
+            sizes.update({"b": len(edges) - 1, "b + 1": len(edges), "7": 7})
+            check(np.allclose(np.diff(edges), edges[1] - edges[0], atol=1e-4), "/histograms/edges are not evenly spaced")
+            parameters = f["layers/parameters"][:]
+            for tensor in ("gradient", "update", "weight"):
+                path = f"histograms/{tensor}s"
+                if path not in f:
+                    continue
+                totals = f[path][:].astype(np.int64).sum(axis=2) + f[f"histograms/{tensor}_specials"][:, :, :6].sum(axis=2)
+                check(np.all(totals == parameters[None, :]),
+                      f"/{path}: counts and specials do not add up to each layer's parameters")
         for path, dtype, shape, follows, optional in documented_datasets():
             if path not in f:
                 check(optional, f"{path} is missing")

@@ -18,6 +18,10 @@ public enum FigureKind: String, CaseIterable, Sendable {
   /// and the extreme eigenvalues (one pair of panels per run), the sharpness against the edge
   /// of stability, the gradient's share in the top eigenvectors.
   case spectrum
+  /// Depth × time heatmaps from the log-magnitude histograms (`train --histogram-every`): a
+  /// statistic of log10 |∂f/∂W| per layer and of log10 |output| per block over training, NaN
+  /// and infinities flagged (per run).
+  case histograms
 }
 
 /// What the figures and the report need from one trace, read once (the gradient flow is
@@ -31,8 +35,13 @@ public struct FigureData: Sendable {
   public var curvature: [String: [Double]]?
   /// The recorded spectra; nil when there are none.
   public var spectra: SpectrumHistory?
+  /// The gradients' and the block outputs' histograms reduced to `histogramStatistic` (empty
+  /// when none were recorded).
+  public var histograms: [HistogramSummary] = []
 
-  public init(path: String, thresholds: VerdictThresholds = .init()) throws {
+  public init(
+    path: String, thresholds: VerdictThresholds = .init(), histogramStatistic: HistogramStatistic = .quantile(0.5)
+  ) throws {
     analysis = try TraceAnalysis.analyze(path: path, thresholds: thresholds)
     let reader = try TraceReader(path: path)
     epochs = try reader.columns(TraceSchema.datasets(following: .epochs))
@@ -43,6 +52,11 @@ public struct FigureData: Sendable {
         uniqueKeysWithValues: zip(datasets.map { $0 == .curvatureStep ? "step" : $0.name }, values))
     }
     spectra = try SpectrumHistory(reader: reader)
+    for tensor in [HistogramTensor.gradients, .activations] {
+      if let summary = try HistogramSummary(reader: reader, tensor: tensor, statistic: histogramStatistic) {
+        histograms.append(summary)
+      }
+    }
   }
 
   var name: String { analysis.run.name }
@@ -67,6 +81,7 @@ extension FigureKind {
     case .taylor: runs.map(taylorPanel)
     case .curvature: curvaturePanels(runs)
     case .spectrum: spectrumPanels(runs)
+    case .histograms: histogramPanels(runs)
     }
   }
 

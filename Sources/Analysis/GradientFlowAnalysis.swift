@@ -69,6 +69,8 @@ public struct TraceAnalysis: Codable, Sendable {
   public var taylor: Taylor?
   /// From the recorded spectra (`train --spectrum-every`); nil when there are none.
   public var spectrum: Spectrum?
+  /// From the recorded histograms (`train --histogram-every`); nil when there are none.
+  public var histograms: Histograms?
   public var missing: [String]
 
   /// Reads `path` in blocks of `blockRows` steps (memory stays bounded whatever its length).
@@ -104,6 +106,16 @@ public struct TraceAnalysis: Codable, Sendable {
       let epochs = try reader.values(.epoch, start: start, count: count)
       let flow = try reader.values(.gradientMeanAbs, start: start, count: count)
       let losses = try reader.values(.loss, start: start, count: count)
+      // A damaged file can lose a dataset of the index (read as no values): say which.
+      for (dataset, values, perRow) in [
+        (TraceDataset.epoch, epochs, 1), (.gradientMeanAbs, flow, width), (.loss, losses, 1),
+      ]
+      where values.count != count * perRow {
+        throw HDF5Error(
+          operation:
+            "expected \(count * perRow) values for rows \(start)..<\(start + count), read \(values.count) (damaged or missing)",
+          file: path, objectPath: dataset.path, details: [])
+      }
       for row in 0..<count {
         let epoch = Int(epochs[row])
         if epoch != epochNumbers.last {
@@ -181,6 +193,12 @@ public struct TraceAnalysis: Codable, Sendable {
       trend: trend, nonFiniteSteps: nonFinite, verdict: verdict, evidence: evidence, hint: hint, taylor: taylor,
       missing: missing)
     analysis.spectrum = spectrum
+    analysis.histograms = try histogramSummary(reader)
+    if let histograms = analysis.histograms, let first = histograms.vanishedLayers.first {
+      analysis.evidence.append(
+        "at step \(histograms.lastStep) the median |∂f/∂W| of \(histograms.vanishedLayers.count) layers (the first \(first)) lies below 1e\(Int(histograms.rangeLow)), the histograms' range"
+      )
+    }
     return analysis
   }
 

@@ -71,6 +71,21 @@ public struct HTMLReport {
           .joined() + "</ul>")
       body.append(figure(FigureKind.spectrum.inlineSVG(spectrumRuns)))
     }
+    let histogramRuns = runs.filter { !$0.histograms.isEmpty }
+    body.append("<h2 id=\"histograms\">Magnitudes by depth (histograms)</h2>")
+    if histogramRuns.isEmpty {
+      body.append(
+        "<p class=\"missing\">No trace recorded histograms (train with <code>--histogram-every N</code>).</p>")
+    } else {
+      body.append(
+        "<ul>"
+          + histogramRuns.map { run in
+            let nonFinite = run.analysis.histograms?.firstNonFiniteStep.map { "NaN or ±Inf from step \($0)" }
+            return "<li><b>\(escaped(run.name))</b>: \(escaped(nonFinite ?? "every recorded value finite"))</li>"
+          }
+          .joined() + "</ul>")
+      body.append(figure(FigureKind.histograms.inlineSVG(histogramRuns)))
+    }
     return """
       <!DOCTYPE html>
       <html lang="en"><head><meta charset="utf-8"><title>\(escaped(title))</title>

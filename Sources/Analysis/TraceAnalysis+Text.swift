@@ -57,6 +57,30 @@ extension TraceAnalysis {
         )
       }
     }
+    if let histograms {
+      lines.append("")
+      lines.append("Histograms: \(histograms.rows) rows, the last at step \(histograms.lastStep)")
+      let medians = histograms.gradientMedians
+      if let first = medians.first, let last = medians.last {
+        func magnitude(_ log: Double) -> String {
+          log.isNaN
+            ? "none finite"
+            : log == -.infinity
+              ? "0" : log <= histograms.rangeLow ? "below 1e\(Int(histograms.rangeLow))" : number(pow(10, log))
+        }
+        lines.append(
+          "  median |∂f/∂W| at the last: \(magnitude(first)) (\(histograms.layerNames.first ?? "")) … \(magnitude(last)) (\(histograms.layerNames.last ?? ""))"
+        )
+      }
+      if let step = histograms.firstNonFiniteStep {
+        let parts = histograms.nonFinite.map {
+          "\($0.tensor) of \($0.entries) of \($0.of) (from \($0.first)): NaN \($0.nan), ±Inf \($0.infinite)"
+        }
+        lines.append("  non-finite values first at step \(step): \(parts.joined(separator: "; "))")
+      } else {
+        lines.append("  no NaN or infinity in any recorded tensor")
+      }
+    }
     for item in missing { lines.append("not recorded: \(item)") }
     return lines.joined(separator: "\n")
   }

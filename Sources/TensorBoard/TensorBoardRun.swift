@@ -47,9 +47,10 @@ public final class TensorBoardRun: TraceRowSink {
           case .one: [nil]
           case .layers: layout.layerNames
           case .blocks: layout.activationNames ?? []
-          // The eigenvalues by rank from 1; quadratures and density grids are no scalars.
+          // The eigenvalues by rank from 1.
           case .topK: (0..<values.count).map { String($0 + 1) }
-          case .quadrature, .grid: []
+          // Quadratures, density grids and histograms are no scalars.
+          case .quadrature, .grid, .layerBins, .blockBins, .layerSpecials, .blockSpecials, .binEdges: []
           }
         for (entry, value) in zip(entries, values) {
           var summary = Tensorboard_Summary.Value()

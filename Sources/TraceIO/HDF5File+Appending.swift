@@ -12,9 +12,10 @@ extension HDF5File {
   }
 
   /// Creates an empty dataset [0, rowShape…] of any rank (a histogram per layer and step is
-  /// [0, L, bins]), unlimited along the first axis, in checksummed chunks of `chunkRows` rows.
+  /// [0, L, bins]), unlimited along the first axis, in checksummed chunks of `chunkRows` rows,
+  /// deflated when `compressed` (counts that are mostly 0).
   public func createAppendable<Element: HDF5Element>(
-    _: Element.Type, at objectPath: String, rowShape: [Int], chunkRows: Int = 1024
+    _: Element.Type, at objectPath: String, rowShape: [Int], chunkRows: Int = 1024, compressed: Bool = false
   ) throws(HDF5Error) {
     let current = [hsize_t(0)] + rowShape.map { hsize_t($0) }
     let maximum = [gt_H5S_UNLIMITED()] + rowShape.map { hsize_t($0) }
@@ -24,6 +25,7 @@ extension HDF5File {
     try check(H5Pset_chunk(create.id, Int32(chunk.count), chunk), "cannot set the chunk shape of", objectPath)
     // A checksum per chunk: a damaged file reports "data error detected by Fletcher32
     // checksum" instead of handing analysis silently wrong numbers.
+    if compressed { try check(H5Pset_deflate(create.id, 4), "cannot compress", objectPath) }
     try check(H5Pset_fletcher32(create.id), "cannot checksum", objectPath)
     let link = try linkCreationProperties(objectPath)
     _ = try handle(

@@ -55,10 +55,22 @@ public final class TraceReader {
   }
 
   /// The recorded layers (weight tensors), in application order.
-  public func layerNames() throws(HDF5Error) -> [String] { try file.readStrings(from: TraceDataset.layerName.path) }
+  public func layerNames() throws(HDF5Error) -> [String] { try names(TraceDataset.layerName.path, count: layerCount) }
   /// The blocks whose activations are recorded; nil when activations were not recorded.
   public func activationNames() throws(HDF5Error) -> [String]? {
-    holds(.activationName) ? try file.readStrings(from: TraceDataset.activationName.path) : nil
+    holds(.activationName) ? try names(TraceDataset.activationName.path, count: blockCount) : nil
+  }
+
+  /// The names at `objectPath`, which must be as many as its shape says (a damaged string
+  /// dataset can read as fewer, and every per-layer row is cut by this count).
+  private func names(_ objectPath: String, count: Int) throws(HDF5Error) -> [String] {
+    let names = try file.readStrings(from: objectPath)
+    guard names.count == count else {
+      throw HDF5Error(
+        operation: "read \(names.count) names where the dataset's shape says \(count) (damaged)", file: file.path,
+        objectPath: objectPath, details: [])
+    }
+    return names
   }
   public var recordsCurvature: Bool { holds(.curvatureStep) }
 
@@ -78,12 +90,27 @@ public final class TraceReader {
     return TraceLayout.SpectrumShape(topK: top[1], probes: nodes[1], steps: nodes[2], gridPoints: density[1])
   }
 
+  /// The bins of the recorded histograms (from `/histograms/edges`); nil when the trace has none.
+  public func histogramBins() throws(HDF5Error) -> LogHistogramBins? {
+    let path = TraceDataset.histogramEdges.path
+    guard holds(.histogramEdges), holds(.histogramStep) else { return nil }
+    let edges = try file.read(Double.self, from: path).values
+    guard let bins = LogHistogramBins(edges: edges) else {
+      throw HDF5Error(
+        operation:
+          "expected evenly spaced log10 edges, a whole number of bins per decade from one decade to another, found \(edges.count) values from \(edges.first ?? .nan) to \(edges.last ?? .nan)",
+        file: file.path, objectPath: path, details: [])
+    }
+    return bins
+  }
+
   /// The layout the trace was written with.
   public func layout() throws(HDF5Error) -> TraceLayout {
     TraceLayout(
       layerNames: try layerNames(), layerKinds: try file.readStrings(from: TraceDataset.layerKind.path),
       layerParameters: try file.read(Int64.self, from: TraceDataset.layerParameters.path).values.map { Int($0) },
-      activationNames: try activationNames(), recordsCurvature: recordsCurvature, spectrum: try spectrumShape())
+      activationNames: try activationNames(), recordsCurvature: recordsCurvature, spectrum: try spectrumShape(),
+      histogramBins: try histogramBins())
   }
 
   /// Rows recorded (and flushed) so far.
@@ -128,6 +155,16 @@ public final class TraceReader {
         guard shape.count == 2 else { throw schemaError(objectPath, expected: "[N, columns]", found: shape) }
       case .quadrature:
         guard shape.count == 3 else { throw schemaError(objectPath, expected: "[N, probes, steps]", found: shape) }
+      case .layerBins, .blockBins, .layerSpecials, .blockSpecials:
+        let rows = dataset.width == .layerBins || dataset.width == .layerSpecials ? layerCount : blockCount
+        let columns =
+          try dataset.width == .layerSpecials || dataset.width == .blockSpecials
+          ? HistogramSpecial.allCases.count : (histogramBins()?.count ?? 0)
+        guard shape.count == 3, shape[1] == rows, shape[2] == columns else {
+          throw schemaError(objectPath, expected: "[N, \(rows), \(columns)]", found: shape)
+        }
+      case .binEdges:
+        throw schemaError(objectPath, expected: "a fixed dataset (no rows)", found: shape)
       }
       let rowBytes = (dataset.element == .int64 ? 8 : 4) * max(shape.dropFirst().reduce(1, *), 1)
       guard shape[0] <= fileBytes / rowBytes else {

@@ -49,6 +49,8 @@ public struct TraceLayout: Sendable {
   public var recordsCurvature: Bool
   /// The shape of the recorded spectra; nil when spectra are not recorded.
   public var spectrum: SpectrumShape?
+  /// The bins of the recorded log-magnitude histograms; nil when histograms are not recorded.
+  public var histogramBins: LogHistogramBins?
 
   /// The sizes of a spectrum row: k eigenvalues at each end, P probes of m Lanczos steps (the
   /// quadrature nodes and weights), G density grid points.
@@ -64,7 +66,7 @@ public struct TraceLayout: Sendable {
 
   public init(
     layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
-    recordsCurvature: Bool, spectrum: SpectrumShape? = nil
+    recordsCurvature: Bool, spectrum: SpectrumShape? = nil, histogramBins: LogHistogramBins? = nil
   ) {
     self.layerNames = layerNames
     self.layerKinds = layerKinds
@@ -72,6 +74,7 @@ public struct TraceLayout: Sendable {
     self.activationNames = activationNames
     self.recordsCurvature = recordsCurvature
     self.spectrum = spectrum
+    self.histogramBins = histogramBins
   }
 
   /// Whether a trace of this layout holds `dataset`.
@@ -81,6 +84,8 @@ public struct TraceLayout: Sendable {
     case .activations: activationNames != nil
     case .curvature: recordsCurvature
     case .spectrum: spectrum != nil
+    case .histograms: histogramBins != nil
+    case .activationHistograms: histogramBins != nil && activationNames != nil
     }
   }
 
@@ -89,15 +94,23 @@ public struct TraceLayout: Sendable {
   /// Values per row of `dataset`.
   public func width(of dataset: TraceDataset) -> Int { rowShape(of: dataset).reduce(1, *) }
 
-  /// The shape of one row of `dataset` in the file: [] for one value, [L], [B], [k], [P, m], [G].
+  /// The shape of one row of `dataset` in the file: [] for one value, [L], [B], [k], [P, m], [G],
+  /// [L, b], [B, b], [L, 7], [B, 7], [b + 1].
   public func rowShape(of dataset: TraceDataset) -> [Int] {
-    switch dataset.width {
+    let (layers, blocks) = (layerNames.count, activationNames?.count ?? 0)
+    let (bins, specials) = (histogramBins?.count ?? 0, HistogramSpecial.allCases.count)
+    return switch dataset.width {
     case .one: []
-    case .layers: [layerNames.count]
-    case .blocks: [activationNames?.count ?? 0]
+    case .layers: [layers]
+    case .blocks: [blocks]
     case .topK: [spectrum?.topK ?? 0]
     case .quadrature: [spectrum?.probes ?? 0, spectrum?.steps ?? 0]
     case .grid: [spectrum?.gridPoints ?? 0]
+    case .layerBins: [layers, bins]
+    case .blockBins: [blocks, bins]
+    case .layerSpecials: [layers, specials]
+    case .blockSpecials: [blocks, specials]
+    case .binEdges: [bins + 1]
     }
   }
 }

@@ -13,6 +13,8 @@ extension TraceSchema {
         case .activations: " (with `--record activations`)"
         case .curvature: " (with `--record curvature`)"
         case .spectrum: " (with `--spectrum-every`)"
+        case .histograms: " (with `--histogram-every`)"
+        case .activationHistograms: " (with `--histogram-every` and `--record activations`)"
         }
       let added =
         !dataset.inVersionOne

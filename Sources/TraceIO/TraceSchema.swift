@@ -28,6 +28,8 @@ public enum TraceSchema {
     .spectrumUpdateOverlap, .spectrumOutliers, .spectrumBulkEdge, .spectrumNegativeMass, .spectrumSharpness,
     .spectrumThreshold, .spectrumNodes, .spectrumWeights, .spectrumSigma, .spectrumGridLow, .spectrumGridHigh,
     .spectrumDensity, .spectrumSeconds,
+    .histogramEdges, .histogramStep, .gradientHistogram, .gradientSpecials, .updateHistogram, .updateSpecials,
+    .weightHistogram, .weightSpecials, .activationHistogram, .activationSpecials,
     .epochIndex, .trainLoss, .trainAccuracy, .validLoss, .validAccuracy, .epochSeconds,
   ]
 
@@ -64,6 +66,8 @@ public enum TraceIndex: String, CaseIterable, Sendable {
   case eigenvalue
   /// Lanczos spectra and densities (`--spectrum-every` steps).
   case spectrum
+  /// Log-magnitude histograms (`--histogram-every` steps).
+  case histograms
   /// Epochs.
   case epochs
 
@@ -98,10 +102,17 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
   public enum Element: String, Sendable { case int64, int32, float32, string }
   /// The shape of one row: one value, one per layer (L), one per block (B); for spectra the
   /// top-k eigenvalues (k), the quadrature nodes of each probe ([P, m]: probes × Lanczos steps)
-  /// or the density's grid (G).
-  public enum Width: String, Sendable { case one, layers, blocks, topK, quadrature, grid }
+  /// or the density's grid (G); for histograms the bins of each layer or block ([L, b], [B, b]),
+  /// their specials ([L, 7], [B, 7]) and the bins' edges (b + 1, a fixed dataset).
+  public enum Width: String, Sendable {
+    case one, layers, blocks, topK, quadrature, grid, layerBins, blockBins, layerSpecials, blockSpecials, binEdges
+  }
   /// When a trace holds the dataset.
-  public enum Presence: String, Sendable { case always, activations, curvature, spectrum }
+  public enum Presence: String, Sendable {
+    case always, activations, curvature, spectrum, histograms
+    /// Histograms of block outputs: with both `--histogram-every` and activations recorded.
+    case activationHistograms
+  }
 
   public let path: String
   /// Its column in `export` tables and its tag in TensorBoard (unique among its index's datasets).
@@ -145,7 +156,9 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
   /// The shape as docs/trace-format.md writes it: [S], [S, L], [L], …
   public var shapeText: String {
     let rows = index.map { ["steps": "S", "curvature": "M", "epochs": "E"][$0.rawValue] ?? $0.letter } ?? ""
+    let specials = HistogramSpecial.allCases.count
     switch (index == nil, width) {
+    case (true, .binEdges): return "[b + 1]"
     case (true, .layers): return "[L]"
     case (true, _): return "[B]"
     case (false, .one): return "[\(rows)]"
@@ -154,6 +167,11 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
     case (_, .topK): return "[\(rows), k]"
     case (_, .quadrature): return "[\(rows), P, m]"
     case (_, .grid): return "[\(rows), G]"
+    case (_, .layerBins): return "[\(rows), L, b]"
+    case (_, .blockBins): return "[\(rows), B, b]"
+    case (_, .layerSpecials): return "[\(rows), L, \(specials)]"
+    case (_, .blockSpecials): return "[\(rows), B, \(specials)]"
+    case (false, .binEdges): return "[\(rows), b + 1]"
     }
   }
 }
@@ -168,6 +186,7 @@ extension TraceIndex {
     case .hessianTrace: "T"
     case .eigenvalue: "P"
     case .spectrum: "Q"
+    case .histograms: "H"
     case .epochs: "E"
     }
   }
@@ -347,6 +366,48 @@ extension TraceDataset {
   public static let spectrumSeconds = TraceDataset(
     "/spectrum/seconds", name: "spectrum_seconds", .float32, .one, index: .spectrum, presence: .spectrum, unit: "s",
     "wall time of the measurement (its cost beside /epochs/seconds)", inVersionOne: false)
+
+  public static let histogramEdges = TraceDataset(
+    "/histograms/edges", name: "histogram_edges", .float32, .binEdges, index: nil, presence: .histograms,
+    unit: "log10", "the bins' edges in log10 \\|x\\|: bin j holds 10^edge[j] ≤ \\|x\\| < 10^edge[j+1]",
+    inVersionOne: false)
+  public static let histogramStep = TraceDataset(
+    "/histograms/step", name: "histogram_step", .int64, .one, index: .histograms, presence: .histograms,
+    unit: "step", "the step of each histogram row (`--histogram-every`)", inVersionOne: false)
+  public static let gradientHistogram = TraceDataset(
+    "/histograms/gradients", name: "gradient_histogram", .int32, .layerBins, index: .histograms,
+    presence: .histograms, unit: "elements", "counts of log10 \\|∂f/∂W\\| per layer and bin", inVersionOne: false)
+  public static let gradientSpecials = TraceDataset(
+    "/histograms/gradient_specials", name: "gradient_specials", .int32, .layerSpecials, index: .histograms,
+    presence: .histograms, unit: "elements", specialsMeaning("the gradient's"), inVersionOne: false)
+  public static let updateHistogram = TraceDataset(
+    "/histograms/updates", name: "update_histogram", .int32, .layerBins, index: .histograms, presence: .histograms,
+    unit: "elements", "counts of log10 \\|W_{t+1} − W_t\\| per layer and bin (the step the optimizer applied)",
+    inVersionOne: false)
+  public static let updateSpecials = TraceDataset(
+    "/histograms/update_specials", name: "update_specials", .int32, .layerSpecials, index: .histograms,
+    presence: .histograms, unit: "elements", specialsMeaning("the update's"), inVersionOne: false)
+  public static let weightHistogram = TraceDataset(
+    "/histograms/weights", name: "weight_histogram", .int32, .layerBins, index: .histograms, presence: .histograms,
+    unit: "elements", "counts of log10 \\|W_t\\| per layer and bin, before the update", inVersionOne: false)
+  public static let weightSpecials = TraceDataset(
+    "/histograms/weight_specials", name: "weight_specials", .int32, .layerSpecials, index: .histograms,
+    presence: .histograms, unit: "elements", specialsMeaning("the weights'"), inVersionOne: false)
+  public static let activationHistogram = TraceDataset(
+    "/histograms/activations", name: "activation_histogram", .int32, .blockBins, index: .histograms,
+    presence: .activationHistograms, unit: "elements", "counts of log10 \\|x\\| of each block's output per bin",
+    inVersionOne: false)
+  public static let activationSpecials = TraceDataset(
+    "/histograms/activation_specials", name: "activation_specials", .int32, .blockSpecials, index: .histograms,
+    presence: .activationHistograms, unit: "elements", specialsMeaning("the block output's"), inVersionOne: false)
+
+  /// The meaning of a specials dataset: what its seven columns count.
+  private static func specialsMeaning(_ whose: String) -> String {
+    "\(whose) elements outside the bins, columns "
+      + HistogramSpecial.allCases.map { "`\($0.name)`" }.joined(separator: ", ")
+      + " (0 < \\|x\\| below the range; finite, at or above it; the last counts finite non-zero x < 0 in any bin): "
+      + "the bins and the first six count every element once"
+  }
 
   public static let epochIndex = TraceDataset(
     "/epochs/epoch", .int32, .one, index: .epochs, unit: "epoch", "the epoch of each row (from 0)")

@@ -16,7 +16,7 @@ extension TraceWriter {
       let check = try TraceReader(path: path)
       guard try check.layerNames() == layout.layerNames,
         try check.activationNames() == layout.activationNames, check.recordsCurvature == layout.recordsCurvature,
-        try check.spectrumShape() == layout.spectrum
+        try check.spectrumShape() == layout.spectrum, try check.histogramBins() == layout.histogramBins
       else {
         throw HDF5Error(
           operation:

@@ -58,15 +58,28 @@ public final class TraceWriter {
     if let activations = layout.activationNames {
       try file.writeStrings(activations, to: TraceDataset.activationName.path, fixedLength: true)
     }
+    if let bins = layout.histogramBins {
+      if let problem = bins.problem {
+        throw HDF5Error(
+          operation: "cannot create the trace", file: path, objectPath: TraceDataset.histogramEdges.path,
+          details: [problem])
+      }
+      try file.write(bins.edges.map { Float($0) }, shape: [bins.count + 1], to: TraceDataset.histogramEdges.path)
+    }
     for dataset in TraceSchema.all where dataset.index != nil && layout.holds(dataset) {
       let shape = layout.rowShape(of: dataset)
       // Chunks of about 16 KB: dense step rows in long chunks, sparse and wide ones in shorter
-      // (spectra, a few per run, in chunks of 8 rows).
+      // (spectra, a few per run, in chunks of 8 rows; histograms, mostly empty bins, of 4
+      // rows, compressed).
+      let wide = shape.count >= 2
       let chunkRows =
-        dataset.index == .spectrum ? 8 : dataset.index == .steps && shape.isEmpty ? 1024 : shape.isEmpty ? 256 : 64
+        dataset.index == .spectrum
+        ? 8 : wide ? 4 : dataset.index == .steps && shape.isEmpty ? 1024 : shape.isEmpty ? 256 : 64
       switch dataset.element {
       case .int64: try file.createAppendable(Int64.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
-      case .int32: try file.createAppendable(Int32.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
+      case .int32:
+        try file.createAppendable(
+          Int32.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows, compressed: dataset.index == .histograms)
       case .float32, .string:
         try file.createAppendable(Float.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
       }
@@ -109,6 +122,11 @@ public final class TraceWriter {
           case .topK: " (the top-k eigenvalues)"
           case .quadrature: " (probes × Lanczos steps)"
           case .grid: " (one per grid point)"
+          case .layerBins: " (layers × bins)"
+          case .blockBins: " (blocks × bins)"
+          case .layerSpecials: " (layers × specials)"
+          case .blockSpecials: " (blocks × specials)"
+          case .binEdges: ""
           }
         throw rejected(row, dataset.path, "needs \(width) values\(what), got \(values.count)")
       }

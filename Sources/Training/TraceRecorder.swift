@@ -27,11 +27,17 @@ public struct RecordingOptions: Codable, Equatable, Sendable {
   /// the overlaps, the outliers and the edge of stability (`SpectrumReport`).
   public var spectrumEvery = 0
   public var spectrum = SpectrumOptions()
+  /// Log-magnitude histograms of gradients, updates, weights and block outputs every this many
+  /// steps (0: never).
+  public var histogramEvery = 0
+  public var histogramBins = LogHistogramBins()
   public var flushEvery = 100
   public init() {}
 
   /// Whether the trace holds spectra.
   public var recordsSpectrum: Bool { spectrumEvery > 0 }
+  /// Whether the trace holds histograms.
+  public var recordsHistograms: Bool { histogramEvery > 0 }
 }
 
 /// Turns training steps into trace rows: per-layer gradient statistics (reduced where the
@@ -42,11 +48,13 @@ public final class TraceRecorder {
   public let options: RecordingOptions
   private let weightNames: [String]
   private let saturates: Bool
+  private let histogramCounter: LogHistogramCounter?
 
   public init(path: String, network: Network<Float>, configuration: String, options: RecordingOptions) throws {
     self.options = options
     weightNames = network.weightTensors.map(\.name)
     saturates = network.model.saturates
+    histogramCounter = options.recordsHistograms ? LogHistogramCounter(bins: options.histogramBins) : nil
     writer = try TraceWriter(
       path: path, configuration: configuration, model: ModelDescription(network: network).json,
       toolVersion: GradTraceVersion.current, layout: Self.layout(network, options), flushEvery: options.flushEvery)
@@ -58,6 +66,7 @@ public final class TraceRecorder {
     self.options = options
     weightNames = trainer.network.weightTensors.map(\.name)
     saturates = trainer.network.model.saturates
+    histogramCounter = options.recordsHistograms ? LogHistogramCounter(bins: options.histogramBins) : nil
     writer = try TraceWriter.continuing(
       path, layout: Self.layout(trainer.network, options), beforeStep: trainer.completedSteps,
       epochs: trainer.history.count, flushEvery: options.flushEvery)
@@ -73,7 +82,8 @@ public final class TraceRecorder {
       spectrum: options.recordsSpectrum
         ? TraceLayout.SpectrumShape(
           topK: options.spectrum.topK, probes: options.spectrum.probes, steps: options.spectrum.steps,
-          gridPoints: options.spectrum.gridPoints) : nil)
+          gridPoints: options.spectrum.gridPoints) : nil,
+      histogramBins: options.recordsHistograms ? options.histogramBins : nil)
   }
 
   /// Whether step `step` (from 0) of an epoch with `steps` steps is recorded.
@@ -288,6 +298,34 @@ public final class TraceRecorder {
     row[.spectrumGridHigh] = density.grid.last ?? .nan
     row[values: .spectrumDensity] = density.density
     row[.spectrumSeconds] = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    try writer.append(row)
+  }
+
+  /// Whether the global step `globalStep` gets histograms.
+  public func measuresHistograms(globalStep: Int) -> Bool {
+    options.recordsHistograms && globalStep % options.histogramEvery == 0
+  }
+
+  /// Writes one `/histograms` row: per layer the log-magnitude histograms of the gradient, the
+  /// update after − before and the weights before the update, and (when activations are
+  /// recorded) of each block output, in whatever layout the tape holds it.
+  public func recordHistograms(
+    step: Int, gradients: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>,
+    blockOutputs: [Tensor<Float>]
+  ) throws(HDF5Error) {
+    guard let counter = histogramCounter else { return }
+    var row = TraceRow(.histograms, at: step)
+    func store(_ histograms: [LogHistogram], _ bins: TraceDataset, _ specials: TraceDataset) {
+      row[values: bins] = histograms.flatMap { $0.counts.map(Double.init) }
+      row[values: specials] = histograms.flatMap { $0.specials.map(Double.init) }
+    }
+    store(weightNames.map { counter.histogram(of: gradients[$0]!) }, .gradientHistogram, .gradientSpecials)
+    store(
+      weightNames.map { counter.histogram(ofDifference: after[$0]!, before[$0]!) }, .updateHistogram, .updateSpecials)
+    store(weightNames.map { counter.histogram(of: before[$0]!) }, .weightHistogram, .weightSpecials)
+    if options.activations {
+      store(blockOutputs.map { counter.histogram(of: $0) }, .activationHistogram, .activationSpecials)
+    }
     try writer.append(row)
   }
 

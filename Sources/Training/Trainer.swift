@@ -272,6 +272,7 @@ public final class Trainer {
       let recording = recorder?.records(step: step, of: steps) ?? false
       let measuring = recorder?.measuresCurvature(globalStep: stepCount) ?? false
       let spectrum = recorder?.measuresSpectrum(globalStep: stepCount) ?? false
+      let histograms = recorder?.measuresHistograms(globalStep: stepCount) ?? false
 
       // Forward and backward on one tape, so a recorder can read the block outputs in place.
       let tape = Tape<Float>()
@@ -285,18 +286,22 @@ public final class Trainer {
         gradients.append(tape.gradient(variable) ?? Tensor(zeros: tape.shape(variable)), named: name)
       }
       let loss = tape.value(forward.loss).scalars[0]
-      let activations =
-        recording
-        ? recorder!.activationStatistics(forward.forward.blockOutputs.map { tape.storedValue($0.output) }) : []
+      let blockOutputs =
+        recording || histograms ? forward.forward.blockOutputs.map { tape.storedValue($0.output) } : []
+      let activations = recording ? recorder!.activationStatistics(blockOutputs) : []
 
       // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
       // them makes the optimizer's in-place update copy every tensor).
-      let kept = recording || measuring || spectrum ? network.parameters : nil
+      let kept = recording || measuring || spectrum || histograms ? network.parameters : nil
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
           step: stepCount, epoch: epoch, loss: loss, accuracy: forward.accuracy, learningRate: learningRate,
           gradients: gradients, before: before, after: network.parameters, activations: activations)
+      }
+      if let recorder, let before = kept, histograms {
+        try recorder.recordHistograms(
+          step: stepCount, gradients: gradients, before: before, after: network.parameters, blockOutputs: blockOutputs)
       }
       if let recorder, let before = kept, measuring, loss.isFinite {
         try recorder.recordCurvature(

@@ -25,6 +25,11 @@ struct Plot: ParsableCommand {
                        eigenvalues with the bulk edge; then sharpness / threshold
                        (1: the edge of stability) and the gradient's and the
                        update's share in the top-k eigenvectors' span.
+        histograms     depth × time heatmaps from the log-magnitude histograms
+                       (train --histogram-every): per trace the median (or
+                       --histogram-statistic) of log10 |∂f/∂W| per layer and of
+                       log10 |output| per block over training; red cells held NaN
+                       or ±Inf, grey ones nothing finite.
 
       \(TraceExit.help)
 
@@ -32,20 +37,32 @@ struct Plot: ParsableCommand {
         gradtrace plot run.h5 --figure gradient-flow -o flow.svg
         gradtrace plot vgg08.h5 vgg38.h5 --figure loss -o loss.svg
         gradtrace plot vgg38.h5 vgg38-bn.h5 --figure spectrum -o spectrum.svg
+        gradtrace plot vgg38.h5 --figure histograms --histogram-statistic 0.9 -o h.svg
       """)
 
   @Argument(help: "Trace files.") var traces: [String]
-  @Option(help: "gradient-flow, loss, accuracy, taylor, curvature or spectrum.") var figure = FigureKind.gradientFlow
+  @Option(help: "gradient-flow, loss, accuracy, taylor, curvature, spectrum or histograms.")
+  var figure = FigureKind.gradientFlow
   @Option(name: .shortAndLong, help: "The SVG file to write.") var output: String
   @Flag(help: "Linear instead of logarithmic gradient-flow axis.") var linear = false
+  @Option(help: "What colours the histograms figure: median, mode or a quantile (0-1).")
+  var histogramStatistic = "median"
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Give at least one trace file.") }
+    if HistogramStatistic(argument: histogramStatistic) == nil {
+      throw ValidationError(
+        "--histogram-statistic takes median, mode or a quantile in 0...1, got '\(histogramStatistic)'")
+    }
+    if CommandLine.arguments.contains("--histogram-statistic") && figure != .histograms {
+      throw ValidationError("--histogram-statistic applies to --figure histograms only")
+    }
   }
 
   func run() throws {
     var inputs = TraceInputs(traces)
-    let runs = inputs.map { try FigureData(path: $0) }
+    let statistic = HistogramStatistic(argument: histogramStatistic) ?? .quantile(0.5)
+    let runs = inputs.map { try FigureData(path: $0, histogramStatistic: statistic) }
     if !runs.isEmpty {
       do {
         try figure.svg(runs, logarithmic: !linear).write(toFile: output, atomically: true, encoding: .utf8)

@@ -5,6 +5,7 @@ import Foundation
 import Networks
 import TensorBoard
 import TensorCore
+import TraceIO
 import Training
 
 extension TrainingConfiguration.DatasetName: ExpressibleByArgument {}
@@ -142,6 +143,20 @@ struct Train: ParsableCommand {
   @OptionGroup var spectrumArguments: SpectrumArguments
   @Option(
     parsing: .unconditional,
+    help: ArgumentHelp(
+      "Log-magnitude histograms every N steps (0: never, the default), from step 0.",
+      discussion: """
+        Per layer the gradient, the update and the weights, per block the output         (with activations recorded): counts of log10 |x| in bins (--histogram-range,         --histogram-bins-per-decade) and of zeros, values outside the range, NaN,         +Inf, -Inf and negatives. Taken even at a non-finite step: a diverging run         shows where its NaN and Inf are.
+        """))
+  var histogramEvery: Int?
+  @Option(
+    parsing: .unconditional,
+    help: "The histograms' range of |x|, LOW:HIGH powers of ten (default: 1e-30:1e4).")
+  var histogramRange: String?
+  @Option(parsing: .unconditional, help: "Histogram bins per decade of |x| (1-64; default: 4).")
+  var histogramBinsPerDecade: Int?
+  @Option(
+    parsing: .unconditional,
     help: "Write buffered trace rows to the file every N steps (and at every epoch end; default: 100).")
   var flushEvery: Int?
   @Option(help: "On a NaN or infinite loss: stop (default) or continue.") var onNonfinite: NonFinitePolicy = .stop
@@ -167,8 +182,27 @@ struct Train: ParsableCommand {
     options.eigenvalueEvery = eigenEvery ?? options.eigenvalueEvery
     options.spectrumEvery = spectrumEvery ?? options.spectrumEvery
     options.spectrum = spectrumArguments.options
+    options.histogramEvery = histogramEvery ?? options.histogramEvery
+    options.histogramBins = (try? histogramBins()) ?? options.histogramBins
     options.flushEvery = flushEvery ?? options.flushEvery
     return options
+  }
+
+  /// The bins `--histogram-range` and `--histogram-bins-per-decade` ask for.
+  func histogramBins() throws -> LogHistogramBins {
+    var bins = LogHistogramBins()
+    if let histogramRange {
+      let parts = histogramRange.split(separator: ":").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+      let decades = parts.compactMap { $0 }.filter { $0 > 0 }.map { log10($0) }
+      guard parts.count == 2, decades.count == 2, decades.allSatisfy({ abs($0 - $0.rounded()) < 1e-9 }) else {
+        throw ValidationError(
+          "--histogram-range takes LOW:HIGH, two powers of ten such as 1e-30:1e4, got '\(histogramRange)'")
+      }
+      (bins.lowDecade, bins.highDecade) = (Int(decades[0].rounded()), Int(decades[1].rounded()))
+    }
+    bins.binsPerDecade = histogramBinsPerDecade ?? bins.binsPerDecade
+    if let problem = bins.problem { throw ValidationError("histogram bins: \(problem)") }
+    return bins
   }
 
   /// The model for the chosen data (a usage error when --input or --classes contradicts it).
@@ -207,6 +241,7 @@ struct Train: ParsableCommand {
       ("--record-every", recordEvery, 1), ("--curvature-every", curvatureEvery, 1), ("--flush-every", flushEvery, 1),
       ("--layer-curvature-every", layerCurvatureEvery, 0), ("--trace-every", traceEvery, 0),
       ("--eigen-every", eigenEvery, 0), ("--spectrum-every", spectrumEvery, 0),
+      ("--histogram-every", histogramEvery, 0),
     ] {
       if let value, value < least { throw ValidationError("\(flag) must be at least \(least), got \(value)") }
     }
@@ -214,6 +249,7 @@ struct Train: ParsableCommand {
     let traceOptions: [(String, Bool)] = [
       ("--record", CommandLine.arguments.contains("--record")), ("--record-every", recordEvery != nil),
       ("--flush-every", flushEvery != nil), ("--spectrum-every", spectrumEvery != nil),
+      ("--histogram-every", histogramEvery != nil),
     ]
     if tensorboard != nil && trace == nil && resume == nil {
       throw ValidationError("--tensorboard shows the trace's rows: give --trace FILE too")
@@ -227,6 +263,12 @@ struct Train: ParsableCommand {
     ]
     if (spectrumEvery ?? 0) == 0, let flag = spectrumArguments.firstGiven {
       throw ValidationError("\(flag) has no effect without --spectrum-every N (N ≥ 1)")
+    }
+    _ = try histogramBins()
+    if (histogramEvery ?? 0) == 0, histogramRange != nil || histogramBinsPerDecade != nil {
+      throw ValidationError(
+        "\(histogramRange != nil ? "--histogram-range" : "--histogram-bins-per-decade") has no effect without --histogram-every N (N ≥ 1)"
+      )
     }
     if !recordedParts.contains("curvature"), let flag = curvatureOptions.first(where: \.1)?.0 {
       throw ValidationError(
@@ -396,7 +438,8 @@ struct Train: ParsableCommand {
       || [recordEvery, curvatureEvery, layerCurvatureEvery, traceEvery, eigenEvery, flushEvery, spectrumEvery].contains
       {
         $0 != nil
-      } || spectrumArguments.firstGiven != nil
+      } || spectrumArguments.firstGiven != nil || histogramEvery != nil || histogramRange != nil
+      || histogramBinsPerDecade != nil
     if recordingGiven && recording != own {
       throw ValidationError(
         "the recording options given (\(recording)) contradict the run's own (\(own)): leave them out to continue as it recorded"

@@ -255,7 +255,7 @@ struct TraceFormatDocumentTests {
       "train", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25",
       "--validation", "50", "--subset", "100", "--epochs", "1", "--output", temporaryPath("run"), "--trace", trace,
       "--record", "gradients,activations,curvature", "--curvature-every", "2", "--quiet", "--spectrum-every", "3",
-      "--spectrum-steps", "4", "--spectrum-probes", "1", "--spectrum-top-k", "2",
+      "--spectrum-steps", "4", "--spectrum-probes", "1", "--spectrum-top-k", "2", "--histogram-every", "2",
     ])
     #expect(run.status == 0, "\(run.standardError)")
     // h5ls -r lists every object: "/path   Dataset {…}" or "/path   Group".

@@ -24,9 +24,12 @@ struct TraceSchemaTests {
       let datasets = TraceSchema.datasets(following: index)
       #expect(datasets.first == index.dataset && index.dataset.width == .one, "\(index)'s index dataset comes first")
       #expect(Set(datasets.map(\.name)).count == datasets.count, "\(index): names are unique (export columns)")
+      // (Block outputs' histograms also need the activations recorded.)
       #expect(
-        datasets.allSatisfy { $0.presence == index.presence || index.presence == .always },
-        "\(index): a dataset is recorded whenever its index is")
+        datasets.allSatisfy {
+          $0.presence == index.presence || index.presence == .always
+            || ($0.presence == .activationHistograms && index.presence == .histograms)
+        }, "\(index): a dataset is recorded whenever its index is")
       #expect(index.dataset.element != .float32, "\(index): steps and epochs are integers")
     }
     #expect(Set(TraceSchema.all.map(\.path)).count == TraceSchema.all.count)
@@ -63,7 +66,8 @@ struct TraceSchemaTests {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID().uuidString).h5").path
     let layout = TraceLayout(
       layerNames: ["a"], layerKinds: ["conv"], layerParameters: [3], activationNames: ["b"], recordsCurvature: true,
-      spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5))
+      spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5),
+      histogramBins: LogHistogramBins(lowDecade: -2, highDecade: 1, binsPerDecade: 2))
     let writer = try TraceWriter(path: path, configuration: "{}", model: "{}", toolVersion: "t", layout: layout)
     try writer.finish(status: "finished")
     let file = try HDF5File(reading: path)
