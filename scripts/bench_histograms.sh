@@ -22,7 +22,10 @@ for round in $(seq "$rounds"); do
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
 rows = len(f["histograms/step"]) if "histograms/step" in f else 0
-print(f"histogram-every {sys.argv[2]:>3}: epoch {f['epochs/seconds'][0]:.2f} s, {len(f['steps/step'])} steps, {rows} histogram rows")
+counting = float(f["histograms/seconds"][:].sum()) if rows else 0.0
+epoch = float(f["epochs/seconds"][0])
+print(f"histogram-every {sys.argv[2]:>3}: epoch {epoch:.2f} s, {len(f['steps/step'])} steps, {rows} histogram rows "
+      f"taking {counting:.3f} s ({counting / max(rows, 1) * 1000:.1f} ms each; {counting / epoch * 100:.2f}% of the epoch)")
 PY
   done
 done

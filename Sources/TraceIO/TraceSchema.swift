@@ -29,7 +29,7 @@ public enum TraceSchema {
     .spectrumThreshold, .spectrumNodes, .spectrumWeights, .spectrumSigma, .spectrumGridLow, .spectrumGridHigh,
     .spectrumDensity, .spectrumSeconds,
     .histogramEdges, .histogramStep, .gradientHistogram, .gradientSpecials, .updateHistogram, .updateSpecials,
-    .weightHistogram, .weightSpecials, .activationHistogram, .activationSpecials,
+    .weightHistogram, .weightSpecials, .activationHistogram, .activationSpecials, .histogramSeconds,
     .epochIndex, .trainLoss, .trainAccuracy, .validLoss, .validAccuracy, .epochSeconds,
   ]
 
@@ -400,6 +400,10 @@ extension TraceDataset {
   public static let activationSpecials = TraceDataset(
     "/histograms/activation_specials", name: "activation_specials", .int32, .blockSpecials, index: .histograms,
     presence: .activationHistograms, unit: "elements", specialsMeaning("the block output's"), inVersionOne: false)
+
+  public static let histogramSeconds = TraceDataset(
+    "/histograms/seconds", name: "histogram_seconds", .float32, .one, index: .histograms, presence: .histograms,
+    unit: "s", "wall time of the row's counting (its cost beside /epochs/seconds)", inVersionOne: false)
 
   /// The meaning of a specials dataset: what its seven columns count.
   private static func specialsMeaning(_ whose: String) -> String {

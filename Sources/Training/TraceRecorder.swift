@@ -314,6 +314,7 @@ public final class TraceRecorder {
     blockOutputs: [Tensor<Float>]
   ) throws(HDF5Error) {
     guard let counter = histogramCounter else { return }
+    let started = DispatchTime.now().uptimeNanoseconds
     var row = TraceRow(.histograms, at: step)
     func store(_ histograms: [LogHistogram], _ bins: TraceDataset, _ specials: TraceDataset) {
       row[values: bins] = histograms.flatMap { $0.counts.map(Double.init) }
@@ -326,6 +327,7 @@ public final class TraceRecorder {
     if options.activations {
       store(blockOutputs.map { counter.histogram(of: $0) }, .activationHistogram, .activationSpecials)
     }
+    row[.histogramSeconds] = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     try writer.append(row)
   }
 
