@@ -194,12 +194,28 @@ public struct TraceAnalysis: Codable, Sendable {
       missing: missing)
     analysis.spectrum = spectrum
     analysis.histograms = try histogramSummary(reader)
+    if let collapsed = try collapsedBlocks(reader) { analysis.evidence.append(collapsed) }
     if let histograms = analysis.histograms, let first = histograms.vanishedLayers.first {
       analysis.evidence.append(
         "at step \(histograms.lastStep) the median |∂f/∂W| of \(histograms.vanishedLayers.count) layers (the first \(first)) lies below 1e\(Int(histograms.rangeLow)), the histograms' range"
       )
     }
     return analysis
+  }
+
+  /// "blocks block_3_0 … block_5_1 (6 of 19): c-value ≥ 0.99 at step 120 — …" from the last
+  /// recorded step's c-values; nil when none reaches 0.99 or they were not recorded.
+  static func collapsedBlocks(_ reader: TraceReader) throws -> String? {
+    guard reader.holds(.activationCValue), let names = try reader.activationNames() else { return nil }
+    let rows = try reader.rowCount(.steps)
+    guard rows > 0 else { return nil }
+    let last = try reader.values(.activationCValue, start: rows - 1, count: 1)
+    let collapsed = zip(names, last).filter { $0.1 >= 0.99 }.map(\.0)
+    guard let first = collapsed.first, let lastName = collapsed.last else { return nil }
+    let step = try reader.values(.step, start: rows - 1, count: 1).first.map { Int($0) } ?? rows - 1
+    let which = collapsed.count == 1 ? "block \(first)" : "blocks \(first) … \(lastName)"
+    return
+      "\(which) (\(collapsed.count) of \(names.count)): c-value ≥ 0.99 at step \(step), the examples' outputs point the same way (rank collapse)"
   }
 
   /// Correlation, errors, α and ε/ε* over the curvature measurements (M is small: a tenth of

@@ -166,8 +166,10 @@ public final class TraceReader {
       case .binEdges:
         throw schemaError(objectPath, expected: "a fixed dataset (no rows)", found: shape)
       }
+      // Deflate shrinks data at most 1032-fold: a compressed dataset's rows may outweigh the file.
       let rowBytes = (dataset.element == .int64 ? 8 : 4) * max(shape.dropFirst().reduce(1, *), 1)
-      guard shape[0] <= fileBytes / rowBytes else {
+      let expansion = dataset.isCompressed ? 1032 : 1
+      guard shape[0] <= fileBytes / max(1, rowBytes / expansion) else {
         throw HDF5Error(
           operation: "\(shape[0]) rows claimed, more than the file's \(fileBytes) bytes can hold (damaged)",
           file: file.path, objectPath: objectPath, details: [])

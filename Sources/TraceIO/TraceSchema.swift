@@ -20,6 +20,7 @@ public enum TraceSchema {
     .step, .epoch, .loss, .accuracy, .learningRate,
     .gradientMeanAbs, .gradientL2Norm, .gradientMaxAbs, .updateL2Norm, .updateGradientCosine, .weightL2Norm,
     .activationMean, .activationStd, .activationFractionNegative, .activationFractionSaturated,
+    .activationQValue, .activationCValue,
     .curvatureStep, .gTg, .gHg, .gTd, .dHd, .predictedFirst, .predictedSecond, .actualDelta, .epsilonStar, .alpha,
     .layerCurvatureStep, .layerGHg,
     .hessianTraceStep, .hessianTrace, .layerHessianTrace,
@@ -150,6 +151,8 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String { path }
+  /// Stored deflate-compressed: the histograms' counts, mostly zeros.
+  public var isCompressed: Bool { index == .histograms && element == .int32 }
   public static func == (a: TraceDataset, b: TraceDataset) -> Bool { a.path == b.path }
   public func hash(into hasher: inout Hasher) { hasher.combine(path) }
 
@@ -248,6 +251,15 @@ extension TraceDataset {
   public static let activationFractionSaturated = TraceDataset(
     "/activations/fraction_saturated", name: "activation_fraction_saturated", .float32, .blocks, index: .steps,
     presence: .activations, unit: "fraction", "sigmoid networks: share below 0.01 or above 0.99; NaN otherwise")
+
+  public static let activationQValue = TraceDataset(
+    "/activations/q_value", name: "activation_q_value", .float32, .blocks, index: .steps, presence: .activations,
+    "q-value: the mean squared output, (1/(N·D)) Σ x² over the batch (signal propagation's q of each block)",
+    inVersionOne: false)
+  public static let activationCValue = TraceDataset(
+    "/activations/c_value", name: "activation_c_value", .float32, .blocks, index: .steps, presence: .activations,
+    "c-value: the mean cosine similarity between two examples' outputs over the first 32 examples of the batch (1: the examples have collapsed onto one direction)",
+    inVersionOne: false)
 
   public static let curvatureStep = TraceDataset(
     "/curvature/step", name: "curvature_step", .int64, .one, index: .curvature, presence: .curvature, unit: "step",

@@ -79,7 +79,7 @@ public final class TraceWriter {
       case .int64: try file.createAppendable(Int64.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
       case .int32:
         try file.createAppendable(
-          Int32.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows, compressed: dataset.index == .histograms)
+          Int32.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows, compressed: dataset.isCompressed)
       case .float32, .string:
         try file.createAppendable(Float.self, at: dataset.path, rowShape: shape, chunkRows: chunkRows)
       }

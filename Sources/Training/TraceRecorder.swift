@@ -96,20 +96,53 @@ public final class TraceRecorder {
     options.curvature && globalStep % options.curvatureEvery == 0
   }
 
-  /// Mean, std, fraction negative and fraction saturated (sigmoid outputs below 0.01 or above
-  /// 0.99; NaN for leaky ReLU, where saturation does not apply) of each block output.
+  /// Mean, std, fraction negative, fraction saturated (sigmoid outputs below 0.01 or above
+  /// 0.99; NaN for leaky ReLU, where saturation does not apply), q-value and c-value of each
+  /// block output (in either layout: each example's values are contiguous in both).
   public func activationStatistics(_ outputs: [Tensor<Float>]) -> [[Float]] {
     guard options.activations else { return [] }
     return outputs.map { tensor in
-      let (mean, std, negative, saturated) = Self.moments(tensor)
-      return [mean, std, negative, saturates ? saturated : .nan]
+      let (mean, std, negative, saturated, meanSquare) = Self.moments(tensor)
+      return [mean, std, negative, saturates ? saturated : .nan, meanSquare, Self.cosineSimilarity(tensor)]
     }
   }
 
-  /// Mean, standard deviation, fraction < 0 and fraction outside [0.01, 0.99] of a tensor,
-  /// in one pass: sixteen lanes at a time in Float over blocks of 1,024 values, the block sums
-  /// then added in Double (this runs on every block output of every recorded step).
-  public static func moments(_ tensor: Tensor<Float>) -> (Float, Float, Float, Float) {
+  /// Examples of the batch the c-value compares.
+  public static let cosineExamples = 32
+
+  /// The c-value: the mean of cos(x_i, x_j) over pairs i ≠ j of the first `examples` examples
+  /// of a batch [N, …]. With u_i = x_i/‖x_i‖, Σ_{i≠j} u_i·u_j = ‖Σ_i u_i‖² − n, so it costs one
+  /// pass over the examples (norms in Double, the sum of the u_i in Float: n ≤ 32 terms) instead
+  /// of n² dot products. Examples whose output is 0 have no direction and are left out; NaN
+  /// when fewer than two remain.
+  public static func cosineSimilarity(_ tensor: Tensor<Float>, examples: Int = cosineExamples) -> Float {
+    guard tensor.rank >= 1, tensor.shape[0] > 0 else { return .nan }
+    let size = tensor.count / tensor.shape[0]
+    let n = min(examples, tensor.shape[0])
+    var sum = [Float](repeating: 0, count: size)
+    var used = 0
+    tensor.scalars.withUnsafeBufferPointer { x in
+      sum.withUnsafeMutableBufferPointer { s in
+        for i in 0..<n {
+          let example = UnsafeBufferPointer(rebasing: x[(i * size)..<((i + 1) * size)])
+          var squares = 0.0
+          for value in example { squares += Double(value) * Double(value) }
+          guard squares > 0, squares.isFinite else { continue }
+          used += 1
+          let scale = Float(1 / squares.squareRoot())
+          for k in 0..<size { s[k] += example[k] * scale }
+        }
+      }
+    }
+    guard used >= 2 else { return .nan }
+    let squaredNorm = sum.reduce(0.0) { $0 + Double($1) * Double($1) }
+    return Float((squaredNorm - Double(used)) / Double(used * (used - 1)))
+  }
+
+  /// Mean, standard deviation, fraction < 0, fraction outside [0.01, 0.99] and mean square of
+  /// a tensor, in one pass: sixteen lanes at a time in Float over blocks of 1,024 values, the
+  /// block sums then added in Double (this runs on every block output of every recorded step).
+  public static func moments(_ tensor: Tensor<Float>) -> (Float, Float, Float, Float, Float) {
     tensor.scalars.withUnsafeBufferPointer { x in
       let n = x.count
       var (sum, squares) = (0.0, 0.0)
@@ -146,7 +179,7 @@ public final class TraceRecorder {
       let mean = sum / count
       return (
         Float(mean), Float(max(0, squares / count - mean * mean).squareRoot()),
-        Float(Double(negative) / count), Float(Double(saturated) / count)
+        Float(Double(negative) / count), Float(Double(saturated) / count), Float(squares / count)
       )
     }
   }
@@ -182,6 +215,7 @@ public final class TraceRecorder {
     if options.activations {
       for (statistic, dataset) in [
         TraceDataset.activationMean, .activationStd, .activationFractionNegative, .activationFractionSaturated,
+        .activationQValue, .activationCValue,
       ].enumerated() {
         row[values: dataset] = activations.map { Double($0[statistic]) }
       }

@@ -80,9 +80,12 @@ struct HistogramRecordingTests {
     trainer.continueAfterNonFinite = true
     var options = RecordingOptions()
     options.histogramEvery = 1
+    // The finest bins: rows of 4,800 counts per layer, far more bytes than the compressed file.
+    options.histogramBins = LogHistogramBins(lowDecade: -37, highDecade: 38, binsPerDecade: 64)
     trainer.recorder = try TraceRecorder(path: path, network: trainer.network, configuration: c.json, options: options)
     _ = try trainer.run()
     let reader = try TraceReader(path: path)
+    #expect(try reader.rowCount(.histograms) == reader.stepCount())
     let losses = try reader.values(.loss)
     let firstNaN = try #require(losses.firstIndex { $0.isNaN }, "the run did not diverge: \(losses)")
     let specials = try reader.rows(.gradientSpecials)

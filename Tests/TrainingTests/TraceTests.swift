@@ -225,12 +225,45 @@ struct RecorderStatisticsTests {
   func momentsMatchAPlainComputation(count: Int) {
     var generator = SeededGenerator(seed: UInt64(count))
     let values = (0..<count).map { _ in Float(generator.nextNormal() * 0.7 + 0.3) }
-    let (mean, std, negative, saturated) = TraceRecorder.moments(Tensor(shape: [count], scalars: values))
+    let (mean, std, negative, saturated, meanSquare) = TraceRecorder.moments(Tensor(shape: [count], scalars: values))
     let m = values.reduce(0.0) { $0 + Double($1) } / Double(count)
     let s = (values.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(count)).squareRoot()
     #expect(abs(Double(mean) - m) < 1e-5)
     #expect(abs(Double(std) - s) < 1e-4)
+    let q = values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(count)
+    #expect(abs(Double(meanSquare) - q) <= 1e-5 * q)
     #expect(negative == Float(Double(values.filter { $0 < 0 }.count) / Double(count)))
     #expect(saturated == Float(Double(values.filter { $0 < 0.01 || $0 > 0.99 }.count) / Double(count)))
+  }
+
+  /// The c-value (one pass over normalised examples) against every pairwise cosine in Double:
+  /// examples sharing a common direction, one all-zero example (left out), more examples than
+  /// compared (only the first 32 count), and the same values in oneDNN's blocked layout.
+  @Test(arguments: [0.0, 0.5, 3.0])
+  func cValueMatchesThePairwiseCosines(common: Double) {
+    var generator = SeededGenerator(seed: UInt64(common * 10))
+    let (n, c, h, w) = (40, 16, 3, 5)
+    let size = c * h * w
+    let shared = (0..<size).map { _ in generator.nextNormal() }
+    var values = (0..<(n * size)).map { i in Float(common * shared[i % size] + generator.nextNormal()) }
+    for k in 0..<size { values[3 * size + k] = 0 }
+    let tensor = Tensor(shape: [n, c, h, w], scalars: values)
+    let examples = (0..<32).filter { $0 != 3 }.map { i in (0..<size).map { Double(values[i * size + $0]) } }
+    var (sum, pairs) = (0.0, 0)
+    for i in examples.indices {
+      for j in examples.indices where j != i {
+        let dot = zip(examples[i], examples[j]).reduce(0) { $0 + $1.0 * $1.1 }
+        let norms =
+          examples[i].reduce(0) { $0 + $1 * $1 }.squareRoot() * examples[j].reduce(0) { $0 + $1 * $1 }.squareRoot()
+        sum += dot / norms
+        pairs += 1
+      }
+    }
+    let direct = sum / Double(pairs)
+    // Float sums of ≤ 32 unit-scaled terms: |error| ≲ 32 · 2⁻²⁴ on each coordinate, far below 1e-5.
+    let recorded = TraceRecorder.cosineSimilarity(tensor)
+    #expect(abs(Double(recorded) - direct) < 1e-5, "c \(recorded) vs direct \(direct)")
+    #expect(abs(TraceRecorder.cosineSimilarity(tensor.inLayout(.blocked16)) - recorded) < 1e-6)
+    #expect(TraceRecorder.cosineSimilarity(Tensor(shape: [1, size], scalars: Array(values[0..<size]))).isNaN)
   }
 }
