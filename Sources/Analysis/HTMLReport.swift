@@ -57,35 +57,17 @@ public struct HTMLReport {
       body.append(figure(FigureKind.taylor.inlineSVG(curvatureRuns)))
       body.append(figure(FigureKind.curvature.inlineSVG(curvatureRuns)))
     }
-    let spectrumRuns = runs.filter { $0.spectra != nil }
-    body.append("<h2 id=\"spectrum\">The Hessian's spectrum</h2>")
-    if spectrumRuns.isEmpty {
-      body.append(
-        "<p class=\"missing\">No trace recorded the spectrum (train with <code>--spectrum-every N</code>).</p>")
-    } else {
-      body.append(
-        "<ul>"
-          + spectrumRuns.map {
-            "<li><b>\(escaped($0.name))</b>: \(escaped($0.analysis.spectrum?.statement ?? ""))</li>"
-          }
-          .joined() + "</ul>")
-      body.append(figure(FigureKind.spectrum.inlineSVG(spectrumRuns)))
-    }
-    let histogramRuns = runs.filter { !$0.histograms.isEmpty }
-    body.append("<h2 id=\"histograms\">Magnitudes by depth (histograms)</h2>")
-    if histogramRuns.isEmpty {
-      body.append(
-        "<p class=\"missing\">No trace recorded histograms (train with <code>--histogram-every N</code>).</p>")
-    } else {
-      body.append(
-        "<ul>"
-          + histogramRuns.map { run in
-            let nonFinite = run.analysis.histograms?.firstNonFiniteStep.map { "NaN or ±Inf from step \($0)" }
-            return "<li><b>\(escaped(run.name))</b>: \(escaped(nonFinite ?? "every recorded value finite"))</li>"
-          }
-          .joined() + "</ul>")
-      body.append(figure(FigureKind.histograms.inlineSVG(histogramRuns)))
-    }
+    body += optionalSection(
+      "spectrum", "The Hessian's spectrum", .spectrum, runs.filter { $0.spectra != nil },
+      missing: "No trace recorded the spectrum (train with <code>--spectrum-every N</code>).",
+      statement: { $0.analysis.spectrum?.statement ?? "" })
+    body += optionalSection(
+      "histograms", "Magnitudes by depth (histograms)", .histograms, runs.filter { !$0.histograms.isEmpty },
+      missing: "No trace recorded histograms (train with <code>--histogram-every N</code>).",
+      statement: { run in
+        run.analysis.histograms?.firstNonFiniteStep.map { "NaN or ±Inf from step \($0)" }
+          ?? "every recorded value finite"
+      })
     return """
       <!DOCTYPE html>
       <html lang="en"><head><meta charset="utf-8"><title>\(escaped(title))</title>
@@ -110,6 +92,18 @@ public struct HTMLReport {
   }
 
   private func figure(_ svg: String) -> String { "<figure>\(svg)</figure>" }
+
+  /// A section for what only some traces record (`--spectrum-every`, `--histogram-every`): its
+  /// heading (with `id`), a line per run that recorded it, the figure; or `missing` when none did.
+  private func optionalSection(
+    _ id: String, _ title: String, _ kind: FigureKind, _ recorded: [FigureData], missing: String,
+    statement: (FigureData) -> String
+  ) -> [String] {
+    let heading = "<h2 id=\"\(id)\">\(title)</h2>"
+    guard !recorded.isEmpty else { return [heading, "<p class=\"missing\">\(missing)</p>"] }
+    let items = recorded.map { "<li><b>\(escaped($0.name))</b>: \(escaped(statement($0)))</li>" }
+    return [heading, "<ul>" + items.joined() + "</ul>", figure(kind.inlineSVG(recorded))]
+  }
 
   private func htmlTable(_ table: Table) -> String {
     var html = "<table><tr>" + table.columns.map { "<th>\(escaped($0.name))</th>" }.joined() + "</tr>"

@@ -13,6 +13,10 @@ public struct RecordingOptions: Codable, Equatable, Sendable {
   public var every = 1
   /// Measure gᵀHg, dᵀHd, α and the actual change every K steps (K ≥ 1).
   public var curvatureEvery = 10
+  /// The arithmetic of those measurements: float32 like training, or float64 throughout (the
+  /// gradient recomputed, gᵀHg, dᵀHd and the actual change from the same weights, batch and
+  /// dropout mask), which tells float32 rounding from real higher-order effects.
+  public var curvaturePrecision = CurvaturePrecision.float
   /// Per-layer contributions g_lᵀ(Hg)_l every this many curvature measurements (0: never).
   /// They need the whole vector H g (one Hessian-vector product, ~2.4 gradients); gᵀHg alone
   /// comes from a Taylor-mode pass (~1.6 gradients), which is what keeps curvature every 10th
@@ -38,6 +42,11 @@ public struct RecordingOptions: Codable, Equatable, Sendable {
   public var recordsSpectrum: Bool { spectrumEvery > 0 }
   /// Whether the trace holds histograms.
   public var recordsHistograms: Bool { histogramEvery > 0 }
+}
+
+/// The arithmetic of the curvature measurements during training.
+public enum CurvaturePrecision: String, Codable, CaseIterable, Sendable {
+  case float, double
 }
 
 /// Turns training steps into trace rows: per-layer gradient statistics (reduced where the
@@ -248,15 +257,56 @@ public final class TraceRecorder {
     let probe = CurvatureProbe(
       model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
       exactLoss: false, seed: seed)
+    let d = after.adding(before, scaledBy: -1)
+    let measured =
+      switch options.curvaturePrecision {
+      case .float: measure(probe, gradient: g, update: d, loss: Double(loss), step: step, index: measurementIndex)
+      case .double:
+        // The same weights, batch and mask in float64; the float32 update d is exact in it.
+        measure(
+          CurvatureProbe(
+            model: network.model, weights: before.converted(to: Double.self),
+            buffers: network.buffers.converted(to: Double.self), images: images.converted(), labels: labels,
+            exactLoss: false, seed: seed),
+          gradient: nil, update: d.converted(to: Double.self), loss: nil, step: step, index: measurementIndex)
+      }
+    try write(measured, step: step, layerGroups: probe.layers)
+  }
+
+  /// What one curvature measurement found.
+  struct CurvatureMeasurement {
+    var along: AlongGradient
+    var update: AlongUpdate
+    var trace: TraceEstimate?
+    var eigenvalue: Double?
+    var measuresLayers: Bool
+  }
+
+  /// Measures along g and d with `probe`, in its arithmetic; a nil `gradient` (and `loss`) is
+  /// recomputed by the probe at its weights.
+  private func measure<S: TensorScalar>(
+    _ probe: CurvatureProbe<S>, gradient: NamedTensors<S>?, update d: NamedTensors<S>, loss: Double?, step: Int,
+    index measurementIndex: Int
+  ) -> CurvatureMeasurement {
     func due(_ every: Int) -> Bool { every > 0 && measurementIndex % every == 0 }
     let measuresLayers = due(options.layerCurvatureEvery)
-    let along = probe.alongGradient(g, perLayer: measuresLayers)
-    let d = after.adding(before, scaledBy: -1)
-    let update = probe.alongUpdate(d, gradient: g, loss: Double(loss))
+    var (g, f) = (gradient, loss)
+    if g == nil || f == nil {
+      let recomputed = probe.gradient()
+      (g, f) = (recomputed.gradient, recomputed.loss)
+    }
+    let along = probe.alongGradient(g!, perLayer: measuresLayers)
+    let update = probe.alongUpdate(d, gradient: g!, loss: f!)
     let trace = due(options.traceEvery) ? probe.hutchinsonTrace(probes: options.traceProbes, seed: UInt64(step)) : nil
     let eigenvalue =
       due(options.eigenvalueEvery)
       ? probe.dominantEigenvalue(tolerance: 1e-2, maximumProducts: 20, seed: UInt64(step)).eigenvalue : nil
+    return CurvatureMeasurement(
+      along: along, update: update, trace: trace, eigenvalue: eigenvalue, measuresLayers: measuresLayers)
+  }
+
+  private func write(_ measured: CurvatureMeasurement, step: Int, layerGroups: LayerGroups) throws(HDF5Error) {
+    let (along, update, trace, eigenvalue) = (measured.along, measured.update, measured.trace, measured.eigenvalue)
     var row = TraceRow(.curvature, at: step)
     row[.gTg] = along.gTg
     row[.gHg] = along.gHg
@@ -269,8 +319,8 @@ public final class TraceRecorder {
     row[.alpha] = update.alpha
     try writer.append(row)
     // Per-layer values for the trace's layers (weight tensors): each layer group's total.
-    let groupIndex = Dictionary(uniqueKeysWithValues: probe.layers.groups.enumerated().map { ($1.parameters[0], $0) })
-    if measuresLayers {
+    let groupIndex = Dictionary(uniqueKeysWithValues: layerGroups.groups.enumerated().map { ($1.parameters[0], $0) })
+    if measured.measuresLayers {
       var layers = TraceRow(.layerCurvature, at: step)
       layers[values: .layerGHg] = weightNames.map { along.layerGHg[groupIndex[$0]!] }
       try writer.append(layers)

@@ -121,6 +121,16 @@ struct Train: ParsableCommand {
       alone is a cheaper Taylor-mode pass.
       """) var layerCurvatureEvery: Int?
   @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Arithmetic of the curvature measurements: float (default) or double.",
+      discussion: """
+        double recomputes the gradient and measures gᵀHg, dᵀHd and the actual change \
+        in float64 at the same weights, batch and dropout mask (several times \
+        slower): what remains of a Taylor outlier then is not float32 rounding.
+        """))
+  var curvaturePrecision: CurvaturePrecision?
+  @Option(
     parsing: .unconditional, help: "Hutchinson trace every this many curvature measurements (0: never, the default).")
   var traceEvery: Int?
   @Option(
@@ -177,6 +187,7 @@ struct Train: ParsableCommand {
     options.curvature = recordedParts.contains("curvature")
     options.every = recordEvery ?? options.every
     options.curvatureEvery = curvatureEvery ?? options.curvatureEvery
+    options.curvaturePrecision = curvaturePrecision ?? options.curvaturePrecision
     options.layerCurvatureEvery = layerCurvatureEvery ?? options.layerCurvatureEvery
     options.traceEvery = traceEvery ?? options.traceEvery
     options.eigenvalueEvery = eigenEvery ?? options.eigenvalueEvery
@@ -260,6 +271,7 @@ struct Train: ParsableCommand {
     let curvatureOptions: [(String, Bool)] = [
       ("--curvature-every", curvatureEvery != nil), ("--layer-curvature-every", layerCurvatureEvery != nil),
       ("--trace-every", traceEvery != nil), ("--eigen-every", eigenEvery != nil),
+      ("--curvature-precision", curvaturePrecision != nil),
     ]
     if (spectrumEvery ?? 0) == 0, let flag = spectrumArguments.firstGiven {
       throw ValidationError("\(flag) has no effect without --spectrum-every N (N ≥ 1)")
@@ -439,6 +451,7 @@ struct Train: ParsableCommand {
       {
         $0 != nil
       } || spectrumArguments.firstGiven != nil || histogramEvery != nil || histogramRange != nil
+      || curvaturePrecision != nil
       || histogramBinsPerDecade != nil
     if recordingGiven && recording != own {
       throw ValidationError(
@@ -471,3 +484,5 @@ struct Train: ParsableCommand {
   }
 
 }
+
+extension CurvaturePrecision: ExpressibleByArgument {}

@@ -13,19 +13,13 @@ import Training
 struct SpectrumRecordingTests {
   @Test func spectraAreRecordedOnTheirOwnIndex() throws {
     let c = syntheticConfiguration(epochs: 1, batchNorm: true)
-    let path = temporaryDirectory("spectrum") + ".h5"
-    let trainer = try Trainer(
-      configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("spectrum-run"))
     var options = RecordingOptions()
     options.spectrumEvery = 5
     options.spectrum.steps = 8
     options.spectrum.probes = 2
     options.spectrum.topK = 3
     options.spectrum.gridPoints = 120
-    trainer.recorder = try TraceRecorder(path: path, network: trainer.network, configuration: c.json, options: options)
-    _ = try trainer.run()
-    let (status, output) = try checkWithH5py(path)
-    #expect(status == 0, "\(output)")
+    let (path, _) = try recordedRun(c, options: options, name: "spectrum")
 
     let reader = try TraceReader(path: path)
     let steps = try reader.stepCount()

@@ -9,6 +9,22 @@ func temporaryDirectory(_ name: String) -> String {
   FileManager.default.temporaryDirectory.appendingPathComponent("gradtrace-train-\(UUID().uuidString)-\(name)").path
 }
 
+/// Trains `c` with a recorder of `options` writing a new trace, which h5py then checks against
+/// the format document; `prepare` sees the trainer before it runs. Returns the trace's path.
+func recordedRun(
+  _ c: TrainingConfiguration, options: RecordingOptions, name: String, prepare: (Trainer) -> Void = { _ in }
+) throws -> (path: String, trainer: Trainer) {
+  let path = temporaryDirectory(name) + ".h5"
+  let trainer = try Trainer(
+    configuration: c, data: try TrainingData.load(c), outputDirectory: temporaryDirectory("\(name)-run"))
+  prepare(trainer)
+  trainer.recorder = try TraceRecorder(path: path, network: trainer.network, configuration: c.json, options: options)
+  _ = try trainer.run()
+  let (status, output) = try checkWithH5py(path)
+  #expect(status == 0, "\(output)")
+  return (path, trainer)
+}
+
 /// A small synthetic run: vgg08 at 16×16 so the suite stays fast.
 func syntheticConfiguration(
   epochs: Int, batchNorm: Bool = false, residual: Bool = false, activation: Activation = .leaky
