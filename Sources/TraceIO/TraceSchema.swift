@@ -238,7 +238,8 @@ extension TraceDataset {
     "cos(g_l, d_l) = g_l·d_l / (‖g_l‖ ‖d_l‖) per layer, d the update: −1 is plain gradient descent, near 0 an update (Adam's, momentum's) that no longer follows this batch's gradient; NaN when g_l or d_l is 0",
     inVersionOne: false)
   public static let weightL2Norm = TraceDataset(
-    "/weights/l2_norm", name: "weight_l2_norm", .float32, .layers, index: .steps, "‖W_t‖₂ per layer, before the update")
+    "/weights/l2_norm", name: "weight_l2_norm", .float32, .layers, index: .steps,
+    "‖W_{t+1}‖₂ per layer, after the step's update (what the next step starts from)")
   public static let activationMean = TraceDataset(
     "/activations/mean", name: "activation_mean", .float32, .blocks, index: .steps, presence: .activations,
     "mean of each block's output over the batch")
