@@ -89,16 +89,11 @@ public struct HistogramSummary: Sendable {
       ? Array(all.indices) : Array(Set((0..<columns).map { $0 * (all.count - 1) / (columns - 1) })).sorted()
     entries = tensor == .activations ? try reader.activationNames() ?? [] : try reader.layerNames()
     (self.tensor, self.statistic, self.bins, steps) = (tensor, statistic, bins, picked.map { all[$0] })
-    let specialCount = HistogramSpecial.allCases.count
     (values, nonFinite) = ([], [])
     for row in picked {
-      let counts = try reader.values(countsDataset, start: row, count: 1)
-      let specials = try reader.values(specialsDataset, start: row, count: 1)
-      let histograms = entries.indices.map { e in
-        LogHistogram(
-          bins: bins, counts: counts[(e * bins.count)..<((e + 1) * bins.count)].map { Int($0) },
-          specials: specials[(e * specialCount)..<((e + 1) * specialCount)].map { Int($0) })
-      }
+      let histograms = LogHistogram.entries(
+        counts: try reader.values(countsDataset, start: row, count: 1),
+        specials: try reader.values(specialsDataset, start: row, count: 1), bins: bins)
       values.append(histograms.map { statistic.value(of: $0) ?? .nan })
       nonFinite.append(histograms.map(\.nonFinite))
     }
@@ -139,47 +134,41 @@ extension TraceAnalysis {
     guard let lastStep = steps.last else { return nil }
     let layerNames = try reader.layerNames()
     let specialCount = HistogramSpecial.allCases.count
-    let counts = try reader.values(.gradientHistogram, start: steps.count - 1, count: 1)
-    let last = try reader.values(.gradientSpecials, start: steps.count - 1, count: 1)
-    let medians = layerNames.indices.map { l in
-      LogHistogram(
-        bins: bins, counts: counts[(l * bins.count)..<((l + 1) * bins.count)].map { Int($0) },
-        specials: last[(l * specialCount)..<((l + 1) * specialCount)].map { Int($0) }
-      ).quantile(0.5) ?? .nan
-    }
+    let medians = LogHistogram.entries(
+      counts: try reader.values(.gradientHistogram, start: steps.count - 1, count: 1),
+      specials: try reader.values(.gradientSpecials, start: steps.count - 1, count: 1), bins: bins
+    ).map { $0.quantile(0.5) ?? .nan }
     var summary = Histograms(
       rows: steps.count, lastStep: lastStep, gradientMedians: medians, layerNames: layerNames,
       vanishedLayers: zip(layerNames, medians).filter { $0.1 <= bins.edge(0) }.map(\.0), rangeLow: bins.edge(0),
       firstNonFiniteStep: nil, nonFinite: [])
     // The specials are small (entries × 7 per row): read whole to find the first non-finite row.
-    let nonFiniteColumns = [HistogramSpecial.nan, .positiveInfinity, .negativeInfinity].map(\.rawValue)
-    var perTensor: [(HistogramTensor, [Double], [String])] = []
+    var perTensor: [(tensor: HistogramTensor, names: [String], specials: [Double])] = []
     for tensor in HistogramTensor.allCases where reader.holds(tensor.datasets.specials) {
       let names = tensor == .activations ? try reader.activationNames() ?? [] : layerNames
-      perTensor.append((tensor, try reader.values(tensor.datasets.specials), names))
+      perTensor.append((tensor, names, try reader.values(tensor.datasets.specials)))
+    }
+    /// The count of `special` of `entry` at `row` in one tensor's specials.
+    func count(_ t: Int, _ row: Int, _ entry: Int, _ special: HistogramSpecial) -> Int {
+      let (names, specials) = (perTensor[t].names, perTensor[t].specials)
+      return Int(specials[(row * names.count + entry) * specialCount + special.rawValue])
+    }
+    func nonFinite(_ t: Int, _ row: Int, _ entry: Int) -> Int {
+      count(t, row, entry, .nan) + count(t, row, entry, .positiveInfinity) + count(t, row, entry, .negativeInfinity)
     }
     let firstRow = steps.indices.first { row in
-      perTensor.contains { _, values, names in
-        let width = names.count * specialCount
-        return nonFiniteColumns.contains { c in
-          names.indices.contains { values[row * width + $0 * specialCount + c] > 0 }
-        }
-      }
+      perTensor.indices.contains { t in perTensor[t].names.indices.contains { nonFinite(t, row, $0) > 0 } }
     }
     guard let row = firstRow else { return summary }
     summary.firstNonFiniteStep = steps[row]
-    for (tensor, values, names) in perTensor {
-      let width = names.count * specialCount
-      func at(_ e: Int, _ special: HistogramSpecial) -> Int {
-        Int(values[row * width + e * specialCount + special.rawValue])
-      }
-      let held = names.indices.filter { e in at(e, .nan) + at(e, .positiveInfinity) + at(e, .negativeInfinity) > 0 }
+    for (t, (tensor, names, _)) in perTensor.enumerated() {
+      let held = names.indices.filter { nonFinite(t, row, $0) > 0 }
       guard let first = held.first else { continue }
       summary.nonFinite.append(
         Histograms.NonFinite(
           tensor: tensor.rawValue, entries: held.count, of: names.count, first: names[first],
-          nan: held.reduce(0) { $0 + at($1, .nan) },
-          infinite: held.reduce(0) { $0 + at($1, .positiveInfinity) + at($1, .negativeInfinity) }))
+          nan: held.reduce(0) { $0 + count(t, row, $1, .nan) },
+          infinite: held.reduce(0) { $0 + nonFinite(t, row, $1) - count(t, row, $1, .nan) }))
     }
     return summary
   }

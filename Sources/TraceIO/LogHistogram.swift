@@ -91,6 +91,17 @@ public struct LogHistogram: Equatable, Sendable {
     (self.bins, self.counts, self.specials) = (bins, counts, specials)
   }
 
+  /// One trace row of a histogram dataset and its specials ([entries, b] and [entries, 7],
+  /// row-major, as `TraceReader.values` returns them) as one histogram per layer or block.
+  public static func entries(counts: [Double], specials: [Double], bins: LogHistogramBins) -> [LogHistogram] {
+    let specialCount = HistogramSpecial.allCases.count
+    return (0..<(specials.count / specialCount)).map { e in
+      LogHistogram(
+        bins: bins, counts: counts[(e * bins.count)..<((e + 1) * bins.count)].map { Int($0) },
+        specials: specials[(e * specialCount)..<((e + 1) * specialCount)].map { Int($0) })
+    }
+  }
+
   public subscript(_ special: HistogramSpecial) -> Int { specials[special.rawValue] }
 
   /// Every element counted once: the bins plus the partitioning specials.

@@ -28,7 +28,6 @@ struct HistogramRecordingTests {
     #expect(try reader.histogramBins() == options.histogramBins)
     let layout = try reader.layout()
     let bins = options.histogramBins.count
-    let specials = HistogramSpecial.allCases.count
     // Each block output's elements: one forward pass on a batch of the run's size.
     let tape = Tape<Float>()
     let images = Tensor<Float>(zeros: [c.batchSize, 1, 16, 16])
@@ -45,10 +44,9 @@ struct HistogramRecordingTests {
       let counts = try reader.rows(histogram)
       let extra = try reader.rows(special)
       for (r, step) in rows.enumerated() {
-        for (entry, size) in sizes.enumerated() {
-          let h = LogHistogram(
-            bins: options.histogramBins, counts: counts[r][(entry * bins)..<((entry + 1) * bins)].map { Int($0) },
-            specials: extra[r][(entry * specials)..<((entry + 1) * specials)].map { Int($0) })
+        let histograms = LogHistogram.entries(counts: counts[r], specials: extra[r], bins: options.histogramBins)
+        #expect(histograms.count == sizes.count)
+        for (entry, (h, size)) in zip(histograms, sizes).enumerated() {
           let what = "\(histogram.path) step \(step) entry \(entry)"
           #expect(h.total == size, "\(what): \(h.total) of \(size)")
           #expect(h.nonFinite == 0)
