@@ -44,11 +44,16 @@ SEED = 0
 BATCH = 16
 
 
+# The golden batch's shape: 3×32×32 images, 100 classes (`gradtrace init` defaults to Fashion-MNIST's).
+SHAPE = ["--dataset", "cifar100"]
+
+
 def initial_model(gradtrace, flags, dtype):
-    """The weights `gradtrace init FLAGS --seed SEED` writes, loaded into the PyTorch model."""
+    """The weights `gradtrace init FLAGS --dataset cifar100 --seed SEED` writes, loaded into the
+    PyTorch model."""
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = os.path.join(tmp, "init.h5")
-        subprocess.run([gradtrace, "init", *flags, "--seed", str(SEED), "-o", checkpoint],
+        subprocess.run([gradtrace, "init", *flags, *SHAPE, "--seed", str(SEED), "-o", checkpoint],
                        check=True, stdout=subprocess.DEVNULL)
         return load_checkpoint(checkpoint, dtype=dtype)
 
@@ -95,7 +100,7 @@ def main():
         with h5py.File(os.path.join(args.output, f"{variant}.h5"), "w") as f:
             f.attrs["loss"] = loss.item()
             f.attrs["seed"] = SEED
-            f.attrs["command"] = " ".join(["gradtrace", "init", *flags, "--seed", str(SEED)])
+            f.attrs["command"] = " ".join(["gradtrace", "init", *flags, *SHAPE, "--seed", str(SEED)])
             f.attrs["torch_version"] = str(torch.__version__)
             f.attrs["torch_float32_worst_error"] = float32_error
             for name, p in model.named_parameters():
@@ -178,7 +183,7 @@ def curvature_golden(gradtrace, output, images, labels):
             f.attrs["gTg"] = gTg.item()
             f.attrs["gHg"] = gHg.item()
             f.attrs["seed"] = SEED
-            f.attrs["command"] = " ".join(["gradtrace", "init", *flags, "--seed", str(SEED)])
+            f.attrs["command"] = " ".join(["gradtrace", "init", *flags, *SHAPE, "--seed", str(SEED)])
             f.attrs["torch_version"] = str(torch.__version__)
             f.attrs["torch_float32_hv_error"] = float32_error
             for (name, _), h in zip(model.named_parameters(), hv):

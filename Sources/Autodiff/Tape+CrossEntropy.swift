@@ -9,13 +9,30 @@ extension Tape {
   /// The log-sum-exp subtracts each row's maximum first, so no exponential overflows.
   /// - Returns: the scalar loss and the fraction of rows whose largest logit is the label.
   public func softmaxCrossEntropy(logits: Variable, labels: [Int]) -> (loss: Variable, accuracy: Double) {
-    let z = value(logits)
+    let rows = softmaxRows(value(logits), labels: labels)
+    return (meanCrossEntropy(rows, labels: labels, over: 0..<labels.count, logits: logits), rows.accuracy)
+  }
+
+  /// The mean of the loss terms of the rows `group` only, (1/|group|) Σ_{n ∈ group} ℓ_n, from
+  /// the same logits: a group of the batch's loss terms. Its gradient still runs through the
+  /// whole forward pass (BatchNorm's batch statistics couple every row), so with the batch cut
+  /// into groups of sizes b_j the group gradients average to the batch gradient,
+  /// g = Σ_j (b_j/N) g_j (the gradient-noise estimators, docs/design.md).
+  public func groupCrossEntropy(logits: Variable, labels: [Int], rows group: Range<Int>) -> Variable {
+    precondition(!group.isEmpty && group.clamped(to: 0..<labels.count) == group, "groupCrossEntropy: rows \(group)")
+    return meanCrossEntropy(softmaxRows(value(logits), labels: labels), labels: labels, over: group, logits: logits)
+  }
+
+  /// Each row's softmax, its loss term log Σ_k e^(z_nk) − z_n,y_n, and the batch's accuracy.
+  private func softmaxRows(
+    _ z: Tensor<Scalar>, labels: [Int]
+  ) -> (probabilities: Tensor<Scalar>, terms: [Scalar], accuracy: Double) {
     precondition(
       z.rank == 2 && z.shape[0] == labels.count,
       "softmaxCrossEntropy: logits \(z.shape) for \(labels.count) labels")
     let (n, k) = (z.shape[0], z.shape[1])
     var probabilities = Tensor<Scalar>(zeros: z.shape)
-    var total: Scalar = 0
+    var terms = [Scalar](repeating: 0, count: n)
     var correct = 0
     for row in 0..<n {
       let label = labels[row]
@@ -35,14 +52,30 @@ extension Tape {
         sumExp += e
       }
       for j in 0..<k { probabilities.scalars[base + j] /= sumExp }
-      total += Scalar.log(sumExp) + maximum - z.scalars[base + label]
+      terms[row] = Scalar.log(sumExp) + maximum - z.scalars[base + label]
     }
-    let loss = record(Tensor(shape: [1], scalars: [total / Scalar(n)]), inputs: [logits]) { dY, tape in
-      let scale = dY.scalars[0] / Scalar(n)
-      var dZ = probabilities
-      for row in 0..<n { dZ.scalars[row * k + labels[row]] -= 1 }
-      tape.accumulate(dZ.mapped { $0 * scale }, into: logits)
+    return (probabilities, terms, Double(correct) / Double(n))
+  }
+
+  /// Records (1/|rows|) Σ_{n ∈ rows} ℓ_n. Its pullback is
+  /// ∂/∂z_nk = (softmax(z_n)_k − [k = y_n]) / |rows| on those rows and 0 on the others.
+  private func meanCrossEntropy(
+    _ softmax: (probabilities: Tensor<Scalar>, terms: [Scalar], accuracy: Double), labels: [Int],
+    over rows: Range<Int>, logits: Variable
+  ) -> Variable {
+    let total = rows.reduce(Scalar(0)) { $0 + softmax.terms[$1] }
+    let count = Scalar(rows.count)
+    let probabilities = softmax.probabilities
+    return record(Tensor(shape: [1], scalars: [total / count]), inputs: [logits]) { dY, tape in
+      let scale = dY.scalars[0] / count
+      let k = probabilities.shape[1]
+      var dZ = Tensor<Scalar>(zeros: probabilities.shape)
+      for row in rows {
+        for j in 0..<k { dZ.scalars[row * k + j] = probabilities.scalars[row * k + j] * scale }
+        let label = row * k + labels[row]
+        dZ.scalars[label] = (probabilities.scalars[label] - 1) * scale
+      }
+      tape.accumulate(dZ, into: logits)
     }
-    return (loss, Double(correct) / Double(n))
   }
 }

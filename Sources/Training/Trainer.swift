@@ -280,11 +280,7 @@ public final class Trainer {
       let forward = network.loss(
         images: batch.images, labels: batch.labels, on: tape, mode: .training, seed: passSeed)
       tape.backward(from: forward.loss)
-      var gradients = NamedTensors<Float>()
-      for name in network.parameters.names {
-        let variable = forward.forward.parameters[name]!
-        gradients.append(tape.gradient(variable) ?? Tensor(zeros: tape.shape(variable)), named: name)
-      }
+      let gradients = forward.forward.gradients(on: tape, names: network.parameters.names)
       let loss = tape.value(forward.loss).scalars[0]
       let blockOutputs =
         recording || histograms ? forward.forward.blockOutputs.map { tape.storedValue($0.output) } : []

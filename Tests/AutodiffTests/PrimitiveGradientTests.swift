@@ -90,6 +90,10 @@ let primitiveCases: [PrimitiveCase] = [
     name: "softmax cross-entropy (mean)", inputs: { [randomTensor([4, 5], seed: 33, in: -3...3)] },
     build: { t, v in t.softmaxCrossEntropy(logits: v[0], labels: [0, 4, 2, 2]).loss }),
   PrimitiveCase(
+    name: "cross-entropy of a group of rows (gradient noise)",
+    inputs: { [randomTensor([5, 4], seed: 34, in: -3...3)] },
+    build: { t, v in t.groupCrossEntropy(logits: v[0], labels: [0, 3, 2, 2, 1], rows: 1..<4) }),
+  PrimitiveCase(
     name: "ReLU (leaky ReLU, slope 0)", inputs: { [awayFromZero([2, 3, 4, 4], seed: 38)] },
     build: { t, v in t.leakyReLU(v[0], slope: 0) }),
   PrimitiveCase(

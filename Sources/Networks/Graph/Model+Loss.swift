@@ -29,11 +29,7 @@ extension Model {
       images, parameters: parameters, buffers: buffers, on: tape, options: ForwardOptions(mode: mode, seed: seed))
     let (loss, accuracy) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
     tape.backward(from: loss)
-    var gradient = NamedTensors<Scalar>()
-    for name in parameters.names {
-      let variable = forward.parameters[name]!
-      gradient.append(tape.gradient(variable) ?? Tensor(zeros: tape.shape(variable)), named: name)
-    }
+    let gradient = forward.gradients(on: tape, names: parameters.names)
     return (tape.value(loss).scalars[0], accuracy, gradient, forward.batchStatistics)
   }
 
