@@ -20,8 +20,10 @@ import h5py
 import numpy as np
 
 DOCUMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "trace-format.md")
-# Indices whose rows are every recorded step, measurement or epoch: the rest are sparse.
-DENSE_INDICES = {"/steps/step", "/curvature/step", "/epochs/epoch"}
+# Indices whose rows are every recorded step, measurement or epoch, where a single quantity may be
+# NaN by definition (ε* without positive curvature, ε_max where GᵀHG ≤ 0): the rest are sparse,
+# and a row of them is never all NaN.
+DENSE_INDICES = {"/steps/step", "/curvature/step", "/noise/step", "/epochs/epoch"}
 
 
 def documented_datasets():
@@ -32,7 +34,7 @@ def documented_datasets():
             match = re.match(r"\| `(/[^`]+)` \| (\w+) \| \[([^\]]*)\] \| (?:`([^`]+)`)? \| [^|]* \| (.*) \|$", line)
             if match:
                 path, dtype, shape, follows, meaning = match.groups()
-                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, any(f"(with `--{flag}" in meaning for flag in ("record", "spectrum", "histogram"))))
+                rows.append((path, dtype, [s.strip() for s in shape.split(",")], follows, any(f"(with `--{flag}" in meaning for flag in ("record", "spectrum", "histogram", "noise"))))
     if not rows:
         raise SystemExit(f"{DOCUMENT}: no datasets table found")
     return rows

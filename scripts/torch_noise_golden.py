@@ -88,7 +88,8 @@ def main():
         h_trace = (mean_gjHgj - gHg) / (1 / small - 1 / big)
         expected_curvature = (big * gHg - small * mean_gjHgj) / (big - small)
         b_noise = h_trace / expected_curvature
-        epsilon_max = norm / expected_curvature
+        # No minimum along G without positive curvature there: ε_max is NaN (as in gradtrace).
+        epsilon_max = norm / expected_curvature if expected_curvature > 0 else float("nan")
         with h5py.File(os.path.join(args.output, f"noise-{variant}.h5"), "w") as f:
             f.attrs["seed"] = SEED
             f.attrs["groups"] = GROUPS

@@ -71,6 +71,8 @@ public struct TraceAnalysis: Codable, Sendable {
   public var spectrum: Spectrum?
   /// From the recorded histograms (`train --histogram-every`); nil when there are none.
   public var histograms: Histograms?
+  /// From the recorded gradient noise (`train --record noise`); nil when there is none.
+  public var noise: Noise?
   public var missing: [String]
 
   /// Reads `path` in blocks of `blockRows` steps (memory stays bounded whatever its length).
@@ -195,6 +197,8 @@ public struct TraceAnalysis: Codable, Sendable {
     analysis.spectrum = spectrum
     analysis.histograms = try histogramSummary(reader)
     if let collapsed = try collapsedBlocks(reader) { analysis.evidence.append(collapsed) }
+    analysis.noise = try noiseSummary(reader)
+    if let noise = analysis.noise, let noisy = noiseEvidence(noise) { analysis.evidence.append(noisy) }
     if let histograms = analysis.histograms, let first = histograms.vanishedLayers.first {
       analysis.evidence.append(
         "at step \(histograms.lastStep) the median |∂f/∂W| of \(histograms.vanishedLayers.count) layers (the first \(first)) lies below 1e\(Int(histograms.rangeLow)), the histograms' range"

@@ -81,6 +81,26 @@ extension TraceAnalysis {
         lines.append("  no NaN or infinity in any recorded tensor")
       }
     }
+    if let noise {
+      lines.append("")
+      lines.append(
+        "Gradient noise: \(noise.measurements) measurements (groups of the batch, BatchNorm in training mode), the last at step \(noise.lastStep)"
+      )
+      lines.append(
+        "  model: median SNR \(number(noise.signalToNoise)), B_simple \(number(noise.simpleNoiseScale)) examples (batch \(noise.batch))\(noise.simpleNoiseScale > Double(noise.batch) ? ": the batch gradient is noise-dominated" : "")"
+      )
+      let ratios = noise.layerSignalToNoise
+      if let low = ratios.indices.filter({ ratios[$0].isFinite }).min(by: { ratios[$0] < ratios[$1] }) {
+        lines.append(
+          "  lowest layer SNR: \(number(ratios[low])) (\(noise.layerNames[low])); below \(Int(Noise.noisyBelow)) at \(noise.noisyLayers.count) of \(ratios.count) layers"
+        )
+      }
+      if let scale = noise.noiseScale, let steps = noise.stepToOptimalQuantiles {
+        lines.append(
+          "  B_noise \(number(scale)); step taken along −g over ε_opt(N), quantiles (10/50/90%): \(steps.map { number($0) }.joined(separator: " / "))"
+        )
+      }
+    }
     for item in missing { lines.append("not recorded: \(item)") }
     return lines.joined(separator: "\n")
   }

@@ -73,6 +73,7 @@ public final class TraceReader {
     return names
   }
   public var recordsCurvature: Bool { holds(.curvatureStep) }
+  public var recordsNoise: Bool { holds(.noiseStep) }
 
   /// The shape of the recorded spectra (from their datasets' extents); nil when the trace has none.
   public func spectrumShape() throws(HDF5Error) -> TraceLayout.SpectrumShape? {
@@ -110,7 +111,7 @@ public final class TraceReader {
       layerNames: try layerNames(), layerKinds: try file.readStrings(from: TraceDataset.layerKind.path),
       layerParameters: try file.read(Int64.self, from: TraceDataset.layerParameters.path).values.map { Int($0) },
       activationNames: try activationNames(), recordsCurvature: recordsCurvature, spectrum: try spectrumShape(),
-      histogramBins: try histogramBins())
+      histogramBins: try histogramBins(), recordsNoise: recordsNoise)
   }
 
   /// Rows recorded (and flushed) so far.

@@ -51,6 +51,8 @@ public struct TraceLayout: Sendable {
   public var spectrum: SpectrumShape?
   /// The bins of the recorded log-magnitude histograms; nil when histograms are not recorded.
   public var histogramBins: LogHistogramBins?
+  /// Whether it records gradient noise (`/noise`).
+  public var recordsNoise: Bool
 
   /// The sizes of a spectrum row: k eigenvalues at each end, P probes of m Lanczos steps (the
   /// quadrature nodes and weights), G density grid points.
@@ -66,7 +68,8 @@ public struct TraceLayout: Sendable {
 
   public init(
     layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
-    recordsCurvature: Bool, spectrum: SpectrumShape? = nil, histogramBins: LogHistogramBins? = nil
+    recordsCurvature: Bool, spectrum: SpectrumShape? = nil, histogramBins: LogHistogramBins? = nil,
+    recordsNoise: Bool = false
   ) {
     self.layerNames = layerNames
     self.layerKinds = layerKinds
@@ -75,6 +78,7 @@ public struct TraceLayout: Sendable {
     self.recordsCurvature = recordsCurvature
     self.spectrum = spectrum
     self.histogramBins = histogramBins
+    self.recordsNoise = recordsNoise
   }
 
   /// Whether a trace of this layout holds `dataset`.
@@ -86,6 +90,8 @@ public struct TraceLayout: Sendable {
     case .spectrum: spectrum != nil
     case .histograms: histogramBins != nil
     case .activationHistograms: histogramBins != nil && activationNames != nil
+    case .noise: recordsNoise
+    case .noiseCurvature: recordsNoise && recordsCurvature
     }
   }
 

@@ -15,6 +15,8 @@ extension TraceSchema {
         case .spectrum: " (with `--spectrum-every`)"
         case .histograms: " (with `--histogram-every`)"
         case .activationHistograms: " (with `--histogram-every` and `--record activations`)"
+        case .noise: " (with `--record noise`)"
+        case .noiseCurvature: " (with `--record noise,curvature`)"
         }
       let added =
         !dataset.inVersionOne

@@ -31,6 +31,10 @@ public enum TraceSchema {
     .spectrumDensity, .spectrumSeconds,
     .histogramEdges, .histogramStep, .gradientHistogram, .gradientSpecials, .updateHistogram, .updateSpecials,
     .weightHistogram, .weightSpecials, .activationHistogram, .activationSpecials, .histogramSeconds,
+    .noiseStep, .noiseBatch, .noiseGroups, .noiseGradientNormSquared, .noiseCovarianceTrace, .noiseSimpleScale,
+    .noiseSignalToNoise, .layerNoiseGradientNormSquared, .layerNoiseCovarianceTrace, .layerNoiseSimpleScale,
+    .layerNoiseSignalToNoise, .noiseStepTaken, .noiseHessianCovarianceTrace, .noiseExpectedCurvature,
+    .noiseCurvatureScale, .noiseEpsilonMax, .noiseEpsilonOptimal, .noiseSeconds,
     .epochIndex, .trainLoss, .trainAccuracy, .validLoss, .validAccuracy, .epochSeconds,
   ]
 
@@ -69,6 +73,8 @@ public enum TraceIndex: String, CaseIterable, Sendable {
   case spectrum
   /// Log-magnitude histograms (`--histogram-every` steps).
   case histograms
+  /// Gradient noise (`--noise-every` steps).
+  case noise
   /// Epochs.
   case epochs
 
@@ -113,6 +119,10 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
     case always, activations, curvature, spectrum, histograms
     /// Histograms of block outputs: with both `--histogram-every` and activations recorded.
     case activationHistograms
+    /// Gradient noise: with `--record noise`.
+    case noise
+    /// The curvature side of the noise: with both noise and curvature recorded.
+    case noiseCurvature
   }
 
   public let path: String
@@ -190,6 +200,7 @@ extension TraceIndex {
     case .eigenvalue: "P"
     case .spectrum: "Q"
     case .histograms: "H"
+    case .noise: "R"
     case .epochs: "E"
     }
   }
@@ -417,6 +428,68 @@ extension TraceDataset {
   public static let histogramSeconds = TraceDataset(
     "/histograms/seconds", name: "histogram_seconds", .float32, .one, index: .histograms, presence: .histograms,
     unit: "s", "wall time of the row's counting (its cost beside /epochs/seconds)", inVersionOne: false)
+
+  public static let noiseStep = TraceDataset(
+    "/noise/step", name: "noise_step", .int64, .one, index: .noise, presence: .noise, unit: "step",
+    "the step of each gradient-noise row (`--noise-every`)", inVersionOne: false)
+  public static let noiseBatch = TraceDataset(
+    "/noise/batch", name: "noise_batch", .int32, .one, index: .noise, presence: .noise, unit: "examples",
+    "N, the loss terms of the step's batch", inVersionOne: false)
+  public static let noiseGroups = TraceDataset(
+    "/noise/groups", name: "noise_groups", .int32, .one, index: .noise, presence: .noise, unit: "groups",
+    "m, the groups of consecutive loss terms whose gradients g_j were taken through the step's forward pass",
+    inVersionOne: false)
+  public static let noiseGradientNormSquared = TraceDataset(
+    "/noise/gradient_norm_squared", name: "noise_gradient_norm_squared", .float32, .one, index: .noise,
+    presence: .noise, "\\|G\\|² ≈ \\|g\\|² − tr(Σ)/N, the expected gradient's squared length (unbiased; may be < 0)",
+    inVersionOne: false)
+  public static let noiseCovarianceTrace = TraceDataset(
+    "/noise/covariance_trace", name: "noise_covariance_trace", .float32, .one, index: .noise, presence: .noise,
+    "tr(Σ) ≈ Σ_j b_j \\|g_j − g\\|² / (m − 1), one loss term's gradient variance summed over parameters",
+    inVersionOne: false)
+  public static let noiseSimpleScale = TraceDataset(
+    "/noise/b_simple", name: "noise_b_simple", .float32, .one, index: .noise, presence: .noise, unit: "examples",
+    "B_simple = tr(Σ)/\\|G\\|², McCandlish et al.'s simple noise scale", inVersionOne: false)
+  public static let noiseSignalToNoise = TraceDataset(
+    "/noise/snr", name: "noise_snr", .float32, .one, index: .noise, presence: .noise,
+    "\\|G\\|² / (tr(Σ)/N) = N/B_simple: below 1 the batch gradient is more noise than signal", inVersionOne: false)
+  public static let layerNoiseGradientNormSquared = TraceDataset(
+    "/noise/layer_gradient_norm_squared", name: "layer_noise_gradient_norm_squared", .float32, .layers,
+    index: .noise, presence: .noise, "\\|G_l\\|² per layer (its weight, bias and BatchNorm parameters together)",
+    inVersionOne: false)
+  public static let layerNoiseCovarianceTrace = TraceDataset(
+    "/noise/layer_covariance_trace", name: "layer_noise_covariance_trace", .float32, .layers, index: .noise,
+    presence: .noise, "tr(Σ_l) per layer", inVersionOne: false)
+  public static let layerNoiseSimpleScale = TraceDataset(
+    "/noise/layer_b_simple", name: "layer_noise_b_simple", .float32, .layers, index: .noise, presence: .noise,
+    unit: "examples", "B_simple,l = tr(Σ_l)/\\|G_l\\|² per layer", inVersionOne: false)
+  public static let layerNoiseSignalToNoise = TraceDataset(
+    "/noise/layer_snr", name: "layer_noise_snr", .float32, .layers, index: .noise, presence: .noise,
+    "SNR_l = N \\|G_l\\|² / tr(Σ_l) per layer", inVersionOne: false)
+  public static let noiseStepTaken = TraceDataset(
+    "/noise/step_taken", name: "noise_step_taken", .float32, .one, index: .noise, presence: .noise,
+    "−gᵀd / gᵀg: the update d the optimizer applied, as a step along −g (the learning rate for plain SGD)",
+    inVersionOne: false)
+  public static let noiseHessianCovarianceTrace = TraceDataset(
+    "/noise/hessian_covariance_trace", name: "noise_hessian_covariance_trace", .float32, .one, index: .noise,
+    presence: .noiseCurvature, "tr(HΣ) ≈ Σ_j b_j (g_j − g)ᵀH(g_j − g) / (m − 1), by Taylor mode", inVersionOne: false)
+  public static let noiseExpectedCurvature = TraceDataset(
+    "/noise/expected_curvature", name: "noise_expected_curvature", .float32, .one, index: .noise,
+    presence: .noiseCurvature, "GᵀHG ≈ gᵀHg − tr(HΣ)/N, the curvature along the expected gradient",
+    inVersionOne: false)
+  public static let noiseCurvatureScale = TraceDataset(
+    "/noise/b_noise", name: "noise_b_noise", .float32, .one, index: .noise, presence: .noiseCurvature,
+    unit: "examples", "B_noise = tr(HΣ)/GᵀHG, McCandlish et al.'s noise scale", inVersionOne: false)
+  public static let noiseEpsilonMax = TraceDataset(
+    "/noise/epsilon_max", name: "noise_epsilon_max", .float32, .one, index: .noise, presence: .noiseCurvature,
+    "ε_max = \\|G\\|²/GᵀHG, the paper's ε* for the expected gradient (NaN where GᵀHG ≤ 0)", inVersionOne: false)
+  public static let noiseEpsilonOptimal = TraceDataset(
+    "/noise/epsilon_opt", name: "noise_epsilon_opt", .float32, .one, index: .noise, presence: .noiseCurvature,
+    "ε_opt(N) = ε_max / (1 + B_noise/N), the best step along −g at this batch size (compare step_taken)",
+    inVersionOne: false)
+  public static let noiseSeconds = TraceDataset(
+    "/noise/seconds", name: "noise_seconds", .float32, .one, index: .noise, presence: .noise, unit: "s",
+    "wall time of the measurement (its cost beside /epochs/seconds)", inVersionOne: false)
 
   /// The meaning of a specials dataset: what its seven columns count.
   private static func specialsMeaning(_ whose: String) -> String {

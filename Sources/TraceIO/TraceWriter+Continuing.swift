@@ -16,7 +16,8 @@ extension TraceWriter {
       let check = try TraceReader(path: path)
       guard try check.layerNames() == layout.layerNames,
         try check.activationNames() == layout.activationNames, check.recordsCurvature == layout.recordsCurvature,
-        try check.spectrumShape() == layout.spectrum, try check.histogramBins() == layout.histogramBins
+        try check.spectrumShape() == layout.spectrum, try check.histogramBins() == layout.histogramBins,
+        check.recordsNoise == layout.recordsNoise
       else {
         throw HDF5Error(
           operation:

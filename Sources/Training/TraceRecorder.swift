@@ -35,6 +35,12 @@ public struct RecordingOptions: Codable, Equatable, Sendable {
   /// steps (0: never).
   public var histogramEvery = 0
   public var histogramBins = LogHistogramBins()
+  /// Gradient noise (`GradientNoise`): every `noiseEvery` steps, the gradients of `noiseGroups`
+  /// groups of the batch's loss terms (m − 1 backward passes more on the step's tape); with
+  /// curvature recorded also tr(HΣ), B_noise and ε_opt (m Taylor-mode passes more).
+  public var noise = false
+  public var noiseEvery = 20
+  public var noiseGroups = 4
   public var flushEvery = 100
   public init() {}
 
@@ -92,7 +98,7 @@ public final class TraceRecorder {
         ? TraceLayout.SpectrumShape(
           topK: options.spectrum.topK, probes: options.spectrum.probes, steps: options.spectrum.steps,
           gridPoints: options.spectrum.gridPoints) : nil,
-      histogramBins: options.recordsHistograms ? options.histogramBins : nil)
+      histogramBins: options.recordsHistograms ? options.histogramBins : nil, recordsNoise: options.noise)
   }
 
   /// Whether step `step` (from 0) of an epoch with `steps` steps is recorded.
@@ -248,10 +254,11 @@ public final class TraceRecorder {
   /// actual change f(w + d) − f(w) and α; the per-layer split of gᵀHg (an H·v), the trace and
   /// the eigenvalue on their sparser schedules. `seed` is the step's pass seed (its dropout
   /// masks), so every measurement differentiates the function the step took.
-  public func recordCurvature(
+  /// - Returns: gᵀHg, for a noise measurement at the same step.
+  @discardableResult public func recordCurvature(
     step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64, loss: Float,
     gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
-  ) throws(HDF5Error) {
+  ) throws(HDF5Error) -> Double {
     // The curvature of the loss at the weights the step started from: the probe takes them as
     // an argument, the network's own weights (already updated) are not touched.
     let probe = CurvatureProbe(
@@ -271,6 +278,7 @@ public final class TraceRecorder {
           gradient: nil, update: d.converted(to: Double.self), loss: nil, step: step, index: measurementIndex)
       }
     try write(measured, step: step, layerGroups: probe.layers)
+    return measured.along.gHg
   }
 
   /// What one curvature measurement found.
@@ -319,16 +327,15 @@ public final class TraceRecorder {
     row[.alpha] = update.alpha
     try writer.append(row)
     // Per-layer values for the trace's layers (weight tensors): each layer group's total.
-    let groupIndex = Dictionary(uniqueKeysWithValues: layerGroups.groups.enumerated().map { ($1.parameters[0], $0) })
     if measured.measuresLayers {
       var layers = TraceRow(.layerCurvature, at: step)
-      layers[values: .layerGHg] = weightNames.map { along.layerGHg[groupIndex[$0]!] }
+      layers[values: .layerGHg] = traceLayers(along.layerGHg, layerGroups)
       try writer.append(layers)
     }
     if let trace {
       var row = TraceRow(.hessianTrace, at: step)
       row[.hessianTrace] = trace.trace
-      row[values: .layerHessianTrace] = weightNames.map { trace.layerTraces[groupIndex[$0]!] }
+      row[values: .layerHessianTrace] = traceLayers(trace.layerTraces, layerGroups)
       try writer.append(row)
     }
     if let eigenvalue {
@@ -336,6 +343,61 @@ public final class TraceRecorder {
       row[.topEigenvalue] = eigenvalue
       try writer.append(row)
     }
+  }
+
+  /// Per-layer-group values (`LayerGroups` order) for the trace's layers: each weight tensor
+  /// gets the total of the group it heads.
+  private func traceLayers(_ values: [Double], _ layerGroups: LayerGroups) -> [Double] {
+    let groupIndex = Dictionary(uniqueKeysWithValues: layerGroups.groups.enumerated().map { ($1.parameters[0], $0) })
+    return weightNames.map { values[groupIndex[$0]!] }
+  }
+
+  /// Whether the global step `globalStep` gets a gradient-noise measurement.
+  public func measuresNoise(globalStep: Int) -> Bool {
+    options.noise && globalStep % options.noiseEvery == 0
+  }
+
+  /// Writes one `/noise` row from the step's batch gradient g and its group gradients g_j
+  /// (`ModelForward.groupGradients`): per layer and for the model |G|², tr(Σ), B_simple and the
+  /// SNR, the step taken along −g, and with curvature recorded tr(HΣ), GᵀHG, B_noise, ε_max and
+  /// ε_opt, by Taylor mode at the weights `before` on the step's batch and pass seed. `gHg` is
+  /// the step's curvature measurement's, when it had one. `backwardSeconds`: the time the group
+  /// gradients took, which the row's seconds include.
+  public func recordNoise(
+    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64,
+    gradients g: NamedTensors<Float>, groups: [NamedTensors<Float>], before: NamedTensors<Float>,
+    after: NamedTensors<Float>, gHg: Double?, backwardSeconds: Double
+  ) throws(HDF5Error) {
+    let started = DispatchTime.now().uptimeNanoseconds
+    let layerGroups = LayerGroups(network.model.specifications)
+    let sizes = LossGroups(batch: labels.count, count: groups.count).sizes
+    let noise = GradientNoise(gradient: g, groups: groups, sizes: sizes, layers: layerGroups)
+    var row = TraceRow(.noise, at: step)
+    row[.noiseBatch] = Double(noise.batch)
+    row[.noiseGroups] = Double(noise.groups)
+    row[.noiseGradientNormSquared] = noise.gradientNormSquared
+    row[.noiseCovarianceTrace] = noise.covarianceTrace
+    row[.noiseSimpleScale] = noise.simpleNoiseScale
+    row[.noiseSignalToNoise] = noise.signalToNoise
+    row[values: .layerNoiseGradientNormSquared] = traceLayers(noise.layerGradientNormSquared, layerGroups)
+    row[values: .layerNoiseCovarianceTrace] = traceLayers(noise.layerCovarianceTrace, layerGroups)
+    row[values: .layerNoiseSimpleScale] = traceLayers(noise.layerSimpleNoiseScale, layerGroups)
+    row[values: .layerNoiseSignalToNoise] = traceLayers(noise.layerSignalToNoise, layerGroups)
+    row[.noiseStepTaken] = -g.dot(after.adding(before, scaledBy: -1)) / g.dot(g)
+    if options.curvature {
+      let probe = CurvatureProbe(
+        model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
+        exactLoss: false, seed: seed)
+      let curvature = probe.noiseCurvature(
+        noise, gradient: g, groups: groups, gHg: gHg ?? probe.curvature(along: g).curvature)
+      row[.noiseHessianCovarianceTrace] = curvature.hessianCovarianceTrace
+      row[.noiseExpectedCurvature] = curvature.expectedCurvature
+      row[.noiseCurvatureScale] = curvature.noiseScale
+      row[.noiseEpsilonMax] = curvature.epsilonMax
+      row[.noiseEpsilonOptimal] = curvature.epsilonOptimal
+    }
+    row[.noiseSeconds] = backwardSeconds + Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    try writer.append(row)
   }
 
   /// Whether the global step `globalStep` gets a spectrum.

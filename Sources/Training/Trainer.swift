@@ -273,6 +273,7 @@ public final class Trainer {
       let measuring = recorder?.measuresCurvature(globalStep: stepCount) ?? false
       let spectrum = recorder?.measuresSpectrum(globalStep: stepCount) ?? false
       let histograms = recorder?.measuresHistograms(globalStep: stepCount) ?? false
+      let noise = recorder?.measuresNoise(globalStep: stepCount) ?? false
 
       // Forward and backward on one tape, so a recorder can read the block outputs in place.
       let tape = Tape<Float>()
@@ -282,13 +283,21 @@ public final class Trainer {
       tape.backward(from: forward.loss)
       let gradients = forward.forward.gradients(on: tape, names: network.parameters.names)
       let loss = tape.value(forward.loss).scalars[0]
+      // The group gradients of a noise measurement, on this tape before it goes.
+      let noiseStarted = DispatchTime.now().uptimeNanoseconds
+      let groupGradients =
+        noise && loss.isFinite && indices.count >= recorder!.options.noiseGroups
+        ? forward.forward.groupGradients(
+          on: tape, labels: batch.labels, gradient: gradients,
+          groups: LossGroups(batch: indices.count, count: recorder!.options.noiseGroups)) : nil
+      let noiseSeconds = Double(DispatchTime.now().uptimeNanoseconds - noiseStarted) / 1e9
       let blockOutputs =
         recording || histograms ? forward.forward.blockOutputs.map { tape.storedValue($0.output) } : []
       let activations = recording ? recorder!.activationStatistics(blockOutputs) : []
 
       // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
       // them makes the optimizer's in-place update copy every tensor).
-      let kept = recording || measuring || spectrum || histograms ? network.parameters : nil
+      let kept = recording || measuring || spectrum || histograms || noise ? network.parameters : nil
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
@@ -299,11 +308,18 @@ public final class Trainer {
         try recorder.recordHistograms(
           step: stepCount, gradients: gradients, before: before, after: network.parameters, blockOutputs: blockOutputs)
       }
+      var gHg: Double?
       if let recorder, let before = kept, measuring, loss.isFinite {
-        try recorder.recordCurvature(
+        gHg = try recorder.recordCurvature(
           step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed, loss: loss,
           gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
         curvatureMeasurements += 1
+      }
+      if let recorder, let before = kept, let groupGradients {
+        try recorder.recordNoise(
+          step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed,
+          gradients: gradients, groups: groupGradients, before: before, after: network.parameters, gHg: gHg,
+          backwardSeconds: noiseSeconds)
       }
       if let recorder, let before = kept, spectrum, loss.isFinite {
         try recorder.recordSpectrum(

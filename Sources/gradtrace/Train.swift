@@ -103,8 +103,8 @@ struct Train: ParsableCommand {
         "Needs --trace; `tensorboard --logdir DIR` shows them (export --format tensorboard writes the same from a finished trace)."
     ))
   var tensorboard: String?
-  @Option(help: "What the trace records: any of gradients, activations, curvature, comma-separated.") var record =
-    "gradients,activations"
+  @Option(help: "What the trace records: any of gradients, activations, curvature, noise, comma-separated.")
+  var record = "gradients,activations"
   @Option(
     parsing: .unconditional,
     help: "Record step statistics every k steps (the last step of each epoch always; default: 1).")
@@ -156,7 +156,11 @@ struct Train: ParsableCommand {
     help: ArgumentHelp(
       "Log-magnitude histograms every N steps (0: never, the default), from step 0.",
       discussion: """
-        Per layer the gradient, the update and the weights, per block the output         (with activations recorded): counts of log10 |x| in bins (--histogram-range,         --histogram-bins-per-decade) and of zeros, values outside the range, NaN,         +Inf, -Inf and negatives. Taken even at a non-finite step: a diverging run         shows where its NaN and Inf are.
+        Per layer the gradient, the update and the weights, per block the output \
+        (with activations recorded): counts of log10 |x| in bins (--histogram-range, \
+        --histogram-bins-per-decade) and of zeros, values outside the range, NaN, \
+        +Inf, -Inf and negatives. Taken even at a non-finite step: a diverging run \
+        shows where its NaN and Inf are.
         """))
   var histogramEvery: Int?
   @Option(
@@ -165,6 +169,21 @@ struct Train: ParsableCommand {
   var histogramRange: String?
   @Option(parsing: .unconditional, help: "Histogram bins per decade of |x| (1-64; default: 4).")
   var histogramBinsPerDecade: Int?
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Gradient noise every N steps (with --record noise; default: 20), from step 0.",
+      discussion: """
+        The batch's loss terms are cut into --noise-groups groups of consecutive rows and \
+        each group's gradient g_j is taken through the step's own forward pass (BatchNorm \
+        in training mode, statistics over the whole batch): m − 1 backward passes more. \
+        From them, per layer and for the model, |G|², tr(Σ), the noise scale B_simple \
+        and the signal-to-noise ratio of the batch gradient; with curvature recorded also \
+        tr(HΣ), B_noise and McCandlish's optimal step ε_opt (m Taylor-mode passes more).
+        """))
+  var noiseEvery: Int?
+  @Option(parsing: .unconditional, help: "Groups of the batch for gradient noise (2 to the batch size; default: 4).")
+  var noiseGroups: Int?
   @Option(
     parsing: .unconditional,
     help: "Write buffered trace rows to the file every N steps (and at every epoch end; default: 100).")
@@ -185,6 +204,9 @@ struct Train: ParsableCommand {
     options.gradients = true  // step rows always carry the gradient statistics
     options.activations = recordedParts.contains("activations")
     options.curvature = recordedParts.contains("curvature")
+    options.noise = recordedParts.contains("noise")
+    options.noiseEvery = noiseEvery ?? options.noiseEvery
+    options.noiseGroups = noiseGroups ?? options.noiseGroups
     options.every = recordEvery ?? options.every
     options.curvatureEvery = curvatureEvery ?? options.curvatureEvery
     options.curvaturePrecision = curvaturePrecision ?? options.curvaturePrecision
@@ -244,15 +266,25 @@ struct Train: ParsableCommand {
       throw ValidationError("--data-dir does not apply to the synthetic dataset")
     }
     if resume == nil { _ = try model() }
-    let known: Set<String> = ["gradients", "activations", "curvature"]
+    let known: Set<String> = ["gradients", "activations", "curvature", "noise"]
     for part in record.split(separator: ",") where !known.contains(part.trimmingCharacters(in: .whitespaces)) {
-      throw ValidationError("--record: unknown '\(part)'; choose from gradients, activations, curvature")
+      throw ValidationError("--record: unknown '\(part)'; choose from gradients, activations, curvature, noise")
+    }
+    if let noiseGroups, noiseGroups < 2 || noiseGroups > batchSize {
+      throw ValidationError(
+        "--noise-groups must be from 2 to the batch size (\(batchSize)), got \(noiseGroups): each group needs a loss term and the spread needs two groups"
+      )
+    }
+    if !recordedParts.contains("noise"),
+      let flag = noiseEvery != nil ? "--noise-every" : noiseGroups != nil ? "--noise-groups" : nil
+    {
+      throw ValidationError("\(flag) has no effect unless --record includes noise (e.g. --record gradients,noise)")
     }
     for (flag, value, least) in [
       ("--record-every", recordEvery, 1), ("--curvature-every", curvatureEvery, 1), ("--flush-every", flushEvery, 1),
       ("--layer-curvature-every", layerCurvatureEvery, 0), ("--trace-every", traceEvery, 0),
       ("--eigen-every", eigenEvery, 0), ("--spectrum-every", spectrumEvery, 0),
-      ("--histogram-every", histogramEvery, 0),
+      ("--histogram-every", histogramEvery, 0), ("--noise-every", noiseEvery, 1),
     ] {
       if let value, value < least { throw ValidationError("\(flag) must be at least \(least), got \(value)") }
     }

@@ -222,6 +222,23 @@ struct DefaultsAndFlagsTests {
 
   /// Every --help reads right at 80 columns: the overview and discussion are written in lines
   /// of at most 80 (ArgumentParser would otherwise re-wrap them raggedly, examples mid-line).
+  /// Gradient-noise options are refused where they cannot work or would do nothing.
+  @Test func noiseOptionsAreChecked() throws {
+    let base = [
+      "train", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25", "--output",
+      temporaryPath("noise-flags"), "--trace", temporaryPath("noise-flags.h5"),
+    ]
+    for (extra, message) in [
+      (["--record", "gradients,noise", "--noise-groups", "1"], "--noise-groups must be from 2"),
+      (["--record", "gradients,noise", "--noise-groups", "26"], "to the batch size (25)"),
+      (["--noise-every", "3"], "unless --record includes noise"),
+      (["--record", "gradients,noise", "--noise-every", "0"], "--noise-every must be at least 1"),
+    ] {
+      let run = try GradTraceRun(base + extra)
+      #expect(run.status == 64 && run.standardError.contains(message), "\(extra): \(run.standardError)")
+    }
+  }
+
   /// Shown on a very wide terminal, so that nothing is re-wrapped, no such line is longer.
   @Test func helpFitsEightyColumns() throws {
     for command in [
@@ -254,10 +271,13 @@ struct TraceFormatDocumentTests {
     let run = try GradTraceRun([
       "train", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25",
       "--validation", "50", "--subset", "100", "--epochs", "1", "--output", temporaryPath("run"), "--trace", trace,
-      "--record", "gradients,activations,curvature", "--curvature-every", "2", "--quiet", "--spectrum-every", "3",
-      "--spectrum-steps", "4", "--spectrum-probes", "1", "--spectrum-top-k", "2", "--histogram-every", "2",
+      "--record", "gradients,activations,curvature,noise", "--curvature-every", "2", "--quiet", "--spectrum-every",
+      "3", "--spectrum-steps", "4", "--spectrum-probes", "1", "--spectrum-top-k", "2", "--histogram-every", "2",
+      "--noise-every", "2",
     ])
     #expect(run.status == 0, "\(run.standardError)")
+    let analysis = try GradTraceRun(["analyze", trace])
+    #expect(analysis.status == 0 && analysis.standardOutput.contains("Gradient noise: 2 measurements"))
     // h5ls -r lists every object: "/path   Dataset {…}" or "/path   Group".
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/h5ls")

@@ -24,11 +24,13 @@ struct TraceSchemaTests {
       let datasets = TraceSchema.datasets(following: index)
       #expect(datasets.first == index.dataset && index.dataset.width == .one, "\(index)'s index dataset comes first")
       #expect(Set(datasets.map(\.name)).count == datasets.count, "\(index): names are unique (export columns)")
-      // (Block outputs' histograms also need the activations recorded.)
+      // (Block outputs' histograms also need the activations recorded, noise's curvature side
+      // the curvature.)
       #expect(
         datasets.allSatisfy {
           $0.presence == index.presence || index.presence == .always
             || ($0.presence == .activationHistograms && index.presence == .histograms)
+            || ($0.presence == .noiseCurvature && index.presence == .noise)
         }, "\(index): a dataset is recorded whenever its index is")
       #expect(index.dataset.element != .float32, "\(index): steps and epochs are integers")
     }
@@ -67,7 +69,7 @@ struct TraceSchemaTests {
     let layout = TraceLayout(
       layerNames: ["a"], layerKinds: ["conv"], layerParameters: [3], activationNames: ["b"], recordsCurvature: true,
       spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5),
-      histogramBins: LogHistogramBins(lowDecade: -2, highDecade: 1, binsPerDecade: 2))
+      histogramBins: LogHistogramBins(lowDecade: -2, highDecade: 1, binsPerDecade: 2), recordsNoise: true)
     let writer = try TraceWriter(path: path, configuration: "{}", model: "{}", toolVersion: "t", layout: layout)
     try writer.finish(status: "finished")
     let file = try HDF5File(reading: path)
