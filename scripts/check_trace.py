@@ -59,7 +59,8 @@ def main():
             check(name in f.attrs, f"missing root attribute {name}")
         json.loads(f.attrs["config"])
         json.loads(f.attrs["model"])
-        sizes = {"L": len(f["layers/name"]), "B": len(f["activations/name"]) if "activations/name" in f else 0}
+        sizes = {"L": len(f["layers/name"]), "B": len(f["activations/name"]) if "activations/name" in f else 0,
+                 "J": len(f["merges/layer"]) if "merges/layer" in f else 0}
         if "spectrum/nodes" in f:  # the spectrum's sizes are the trace's own: every dataset must agree
             sizes.update(k=f["spectrum/top"].shape[1], P=f["spectrum/nodes"].shape[1], m=f["spectrum/nodes"].shape[2],
                          G=f["spectrum/density"].shape[1])

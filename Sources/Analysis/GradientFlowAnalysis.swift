@@ -73,6 +73,9 @@ public struct TraceAnalysis: Codable, Sendable {
   public var histograms: Histograms?
   /// From the recorded gradient noise (`train --record noise`); nil when there is none.
   public var noise: Noise?
+  /// From the norms of the add and concat inputs; nil when the model has none or they were
+  /// not recorded.
+  public var merges: Merges?
   public var missing: [String]
 
   /// Reads `path` in blocks of `blockRows` steps (memory stays bounded whatever its length).
@@ -199,6 +202,8 @@ public struct TraceAnalysis: Codable, Sendable {
     if let collapsed = try collapsedBlocks(reader) { analysis.evidence.append(collapsed) }
     analysis.noise = try noiseSummary(reader)
     if let noise = analysis.noise, let noisy = noiseEvidence(noise) { analysis.evidence.append(noisy) }
+    analysis.merges = try mergeSummary(reader)
+    if let merges = analysis.merges, let extreme = mergeEvidence(merges) { analysis.evidence.append(extreme) }
     if let histograms = analysis.histograms, let first = histograms.vanishedLayers.first {
       analysis.evidence.append(
         "at step \(histograms.lastStep) the median |∂f/∂W| of \(histograms.vanishedLayers.count) layers (the first \(first)) lies below 1e\(Int(histograms.rangeLow)), the histograms' range"

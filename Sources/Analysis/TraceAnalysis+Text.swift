@@ -81,6 +81,21 @@ extension TraceAnalysis {
         lines.append("  no NaN or infinity in any recorded tensor")
       }
     }
+    if let merges, !merges.residualRatios.isEmpty || merges.concatenations > 0 {
+      lines.append("")
+      lines.append("Signal at the merges (steps \(merges.firstStep) and \(merges.lastStep)):")
+      let ratios = merges.residualRatios
+      if let low = ratios.min(by: { $0.last < $1.last }), let high = ratios.max(by: { $0.last < $1.last }) {
+        lines.append(
+          "  residual adds ‖F(x)‖/‖x‖ (\(ratios.count)): median \(number(median(ratios.map(\.first)))) → \(number(median(ratios.map(\.last)))); lowest \(number(low.last)) (\(low.layer)), highest \(number(high.last)) (\(high.layer))"
+        )
+      }
+      if merges.concatenations > 0, merges.concatenatedNorms.count == 2 {
+        lines.append(
+          "  concatenations (\(merges.concatenations)): input norms from \(number(merges.concatenatedNorms[0])) to \(number(merges.concatenatedNorms[1]))"
+        )
+      }
+    }
     if let noise {
       lines.append("")
       lines.append(

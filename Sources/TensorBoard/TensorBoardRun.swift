@@ -47,6 +47,8 @@ public final class TensorBoardRun: TraceRowSink {
           case .one: [nil]
           case .layers: layout.layerNames
           case .blocks: layout.activationNames ?? []
+          // An add or concat input: "<layer> <- <input>".
+          case .merges: layout.merges?.map { "\($0.layer) <- \($0.input)" } ?? []
           // The eigenvalues by rank from 1.
           case .topK: (0..<values.count).map { String($0 + 1) }
           // Quadratures, density grids and histograms are no scalars.

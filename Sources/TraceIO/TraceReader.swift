@@ -17,6 +17,7 @@ public final class TraceReader {
   /// L and B: the entries of `/layers/name` and `/activations/name`.
   private let layerCount: Int
   private let blockCount: Int
+  private let mergeCount: Int
   /// Version 1: for each sparse index, the rows of `/curvature` that hold its measurements.
   private var versionOneRows: [TraceIndex: [Int]] = [:]
 
@@ -40,8 +41,10 @@ public final class TraceReader {
     layerCount = file.exists(TraceDataset.layerName.path) ? try file.shape(of: TraceDataset.layerName.path)[0] : 0
     blockCount =
       file.exists(TraceDataset.activationName.path) ? try file.shape(of: TraceDataset.activationName.path)[0] : 0
+    mergeCount = file.exists(TraceDataset.mergeLayer.path) ? try file.shape(of: TraceDataset.mergeLayer.path)[0] : 0
     for (count, objectPath) in [
       (layerCount, TraceDataset.layerName.path), (blockCount, TraceDataset.activationName.path),
+      (mergeCount, TraceDataset.mergeLayer.path),
     ]
     where count > fileBytes / 8 {
       throw HDF5Error(
@@ -59,6 +62,15 @@ public final class TraceReader {
   /// The blocks whose activations are recorded; nil when activations were not recorded.
   public func activationNames() throws(HDF5Error) -> [String]? {
     holds(.activationName) ? try names(TraceDataset.activationName.path, count: blockCount) : nil
+  }
+
+  /// The add and concat inputs whose norms are recorded; nil when there are none.
+  public func merges() throws(HDF5Error) -> [TraceLayout.MergeColumn]? {
+    guard holds(.mergeLayer) else { return nil }
+    let layers = try names(TraceDataset.mergeLayer.path, count: mergeCount)
+    let kinds = try names(TraceDataset.mergeKind.path, count: mergeCount)
+    let inputs = try names(TraceDataset.mergeInput.path, count: mergeCount)
+    return layers.indices.map { TraceLayout.MergeColumn(layer: layers[$0], kind: kinds[$0], input: inputs[$0]) }
   }
 
   /// The names at `objectPath`, which must be as many as its shape says (a damaged string
@@ -111,7 +123,7 @@ public final class TraceReader {
       layerNames: try layerNames(), layerKinds: try file.readStrings(from: TraceDataset.layerKind.path),
       layerParameters: try file.read(Int64.self, from: TraceDataset.layerParameters.path).values.map { Int($0) },
       activationNames: try activationNames(), recordsCurvature: recordsCurvature, spectrum: try spectrumShape(),
-      histogramBins: try histogramBins(), recordsNoise: recordsNoise)
+      histogramBins: try histogramBins(), recordsNoise: recordsNoise, merges: try merges())
   }
 
   /// Rows recorded (and flushed) so far.
@@ -151,6 +163,11 @@ public final class TraceReader {
       case .blocks:
         guard shape.count == 2, shape[1] == blockCount else {
           throw schemaError(objectPath, expected: "[N, \(blockCount)] (one column per block)", found: shape)
+        }
+      case .merges:
+        guard shape.count == 2, shape[1] == mergeCount else {
+          throw schemaError(
+            objectPath, expected: "[N, \(mergeCount)] (one column per add or concat input)", found: shape)
         }
       case .topK, .grid:
         guard shape.count == 2 else { throw schemaError(objectPath, expected: "[N, columns]", found: shape) }

@@ -53,6 +53,19 @@ public struct TraceLayout: Sendable {
   public var histogramBins: LogHistogramBins?
   /// Whether it records gradient noise (`/noise`).
   public var recordsNoise: Bool
+  /// The inputs of the model's add and concat layers whose norms are recorded (with the
+  /// activations); nil when not recorded or the model has none.
+  public var merges: [MergeColumn]?
+
+  /// One input of an add or concat layer: a column of `/merges/input_norm`.
+  public struct MergeColumn: Equatable, Sendable {
+    public var layer: String
+    public var kind: String
+    public var input: String
+    public init(layer: String, kind: String, input: String) {
+      (self.layer, self.kind, self.input) = (layer, kind, input)
+    }
+  }
 
   /// The sizes of a spectrum row: k eigenvalues at each end, P probes of m Lanczos steps (the
   /// quadrature nodes and weights), G density grid points.
@@ -69,7 +82,7 @@ public struct TraceLayout: Sendable {
   public init(
     layerNames: [String], layerKinds: [String], layerParameters: [Int], activationNames: [String]?,
     recordsCurvature: Bool, spectrum: SpectrumShape? = nil, histogramBins: LogHistogramBins? = nil,
-    recordsNoise: Bool = false
+    recordsNoise: Bool = false, merges: [MergeColumn]? = nil
   ) {
     self.layerNames = layerNames
     self.layerKinds = layerKinds
@@ -79,6 +92,7 @@ public struct TraceLayout: Sendable {
     self.spectrum = spectrum
     self.histogramBins = histogramBins
     self.recordsNoise = recordsNoise
+    self.merges = merges.flatMap { $0.isEmpty ? nil : $0 }
   }
 
   /// Whether a trace of this layout holds `dataset`.
@@ -91,6 +105,7 @@ public struct TraceLayout: Sendable {
     case .histograms: histogramBins != nil
     case .activationHistograms: histogramBins != nil && activationNames != nil
     case .noise: recordsNoise
+    case .merges: merges != nil
     case .noiseCurvature: recordsNoise && recordsCurvature
     }
   }
@@ -117,6 +132,7 @@ public struct TraceLayout: Sendable {
     case .layerSpecials: [layers, specials]
     case .blockSpecials: [blocks, specials]
     case .binEdges: [bins + 1]
+    case .merges: [merges?.count ?? 0]
     }
   }
 }

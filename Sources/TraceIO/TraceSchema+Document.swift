@@ -16,6 +16,7 @@ extension TraceSchema {
         case .histograms: " (with `--histogram-every`)"
         case .activationHistograms: " (with `--histogram-every` and `--record activations`)"
         case .noise: " (with `--record noise`)"
+        case .merges: " (with `--record activations`, in a model with add or concat layers)"
         case .noiseCurvature: " (with `--record noise,curvature`)"
         }
       let added =

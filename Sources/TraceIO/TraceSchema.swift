@@ -16,11 +16,11 @@ public enum TraceSchema {
 
   /// Every dataset, in the order of docs/trace-format.md. Index datasets come first in their group.
   public static let all: [TraceDataset] = [
-    .layerName, .layerKind, .layerParameters, .activationName,
+    .layerName, .layerKind, .layerParameters, .activationName, .mergeLayer, .mergeKind, .mergeInput,
     .step, .epoch, .loss, .accuracy, .learningRate,
     .gradientMeanAbs, .gradientL2Norm, .gradientMaxAbs, .updateL2Norm, .updateGradientCosine, .weightL2Norm,
     .activationMean, .activationStd, .activationFractionNegative, .activationFractionSaturated,
-    .activationQValue, .activationCValue,
+    .activationQValue, .activationCValue, .mergeInputNorm,
     .curvatureStep, .gTg, .gHg, .gTd, .dHd, .predictedFirst, .predictedSecond, .actualDelta, .epsilonStar, .alpha,
     .layerCurvatureStep, .layerGHg,
     .hessianTraceStep, .hessianTrace, .layerHessianTrace,
@@ -113,12 +113,16 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
   /// their specials ([L, 7], [B, 7]) and the bins' edges (b + 1, a fixed dataset).
   public enum Width: String, Sendable {
     case one, layers, blocks, topK, quadrature, grid, layerBins, blockBins, layerSpecials, blockSpecials, binEdges
+    /// One per input of each add and concat layer (J).
+    case merges
   }
   /// When a trace holds the dataset.
   public enum Presence: String, Sendable {
     case always, activations, curvature, spectrum, histograms
     /// Histograms of block outputs: with both `--histogram-every` and activations recorded.
     case activationHistograms
+    /// Inputs of add and concat layers: with activations recorded, in a model that has them.
+    case merges
     /// Gradient noise: with `--record noise`.
     case noise
     /// The curvature side of the noise: with both noise and curvature recorded.
@@ -173,6 +177,8 @@ public struct TraceDataset: Hashable, Sendable, CustomStringConvertible {
     switch (index == nil, width) {
     case (true, .binEdges): return "[b + 1]"
     case (true, .layers): return "[L]"
+    case (true, .merges): return "[J]"
+    case (false, .merges): return "[\(rows), J]"
     case (true, _): return "[B]"
     case (false, .one): return "[\(rows)]"
     case (false, .layers): return "[\(rows), L]"
@@ -220,6 +226,15 @@ extension TraceDataset {
   public static let activationName = TraceDataset(
     "/activations/name", name: "block", .string, .blocks, index: nil, presence: .activations,
     "block names (`input_conv`, `block_0_0`, …)")
+
+  public static let mergeLayer = TraceDataset(
+    "/merges/layer", name: "merge", .string, .merges, index: nil, presence: .merges,
+    "the add or concat layer of each column: one column per input it reads, in the order the model lists them")
+  public static let mergeKind = TraceDataset(
+    "/merges/kind", name: "merge_kind", .string, .merges, index: nil, presence: .merges, "`add` or `concat`")
+  public static let mergeInput = TraceDataset(
+    "/merges/input", name: "merge_input", .string, .merges, index: nil, presence: .merges,
+    "the layer whose output the column's input is (`input`: the images)")
 
   public static let step = TraceDataset(
     "/steps/step", .int64, .one, index: .steps, unit: "step", "the step of each row")
@@ -271,6 +286,10 @@ extension TraceDataset {
   public static let activationCValue = TraceDataset(
     "/activations/c_value", name: "activation_c_value", .float32, .blocks, index: .steps, presence: .activations,
     "c-value: the mean cosine similarity between two examples' outputs over the first 32 examples of the batch (1: the examples have collapsed onto one direction)",
+    inVersionOne: false)
+  public static let mergeInputNorm = TraceDataset(
+    "/merges/input_norm", name: "merge_input_norm", .float32, .merges, index: .steps, presence: .merges,
+    "‖x‖ = √(mean over the batch of ‖x_n‖²) of each input of each add and concat; at an add of a residual branch F(x) and its shortcut x (the families list the branch first) their ratio is ‖F(x)‖/‖x‖",
     inVersionOne: false)
 
   public static let curvatureStep = TraceDataset(

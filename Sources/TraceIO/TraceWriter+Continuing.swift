@@ -17,7 +17,7 @@ extension TraceWriter {
       guard try check.layerNames() == layout.layerNames,
         try check.activationNames() == layout.activationNames, check.recordsCurvature == layout.recordsCurvature,
         try check.spectrumShape() == layout.spectrum, try check.histogramBins() == layout.histogramBins,
-        check.recordsNoise == layout.recordsNoise
+        check.recordsNoise == layout.recordsNoise, try check.merges() == layout.merges
       else {
         throw HDF5Error(
           operation:

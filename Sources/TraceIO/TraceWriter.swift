@@ -58,6 +58,11 @@ public final class TraceWriter {
     if let activations = layout.activationNames {
       try file.writeStrings(activations, to: TraceDataset.activationName.path, fixedLength: true)
     }
+    if let merges = layout.merges {
+      try file.writeStrings(merges.map(\.layer), to: TraceDataset.mergeLayer.path, fixedLength: true)
+      try file.writeStrings(merges.map(\.kind), to: TraceDataset.mergeKind.path, fixedLength: true)
+      try file.writeStrings(merges.map(\.input), to: TraceDataset.mergeInput.path, fixedLength: true)
+    }
     if let bins = layout.histogramBins {
       if let problem = bins.problem {
         throw HDF5Error(
@@ -127,6 +132,7 @@ public final class TraceWriter {
           case .layerSpecials: " (layers × specials)"
           case .blockSpecials: " (blocks × specials)"
           case .binEdges: ""
+          case .merges: " (one per add or concat input)"
           }
         throw rejected(row, dataset.path, "needs \(width) values\(what), got \(values.count)")
       }

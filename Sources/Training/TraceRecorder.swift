@@ -98,7 +98,9 @@ public final class TraceRecorder {
         ? TraceLayout.SpectrumShape(
           topK: options.spectrum.topK, probes: options.spectrum.probes, steps: options.spectrum.steps,
           gridPoints: options.spectrum.gridPoints) : nil,
-      histogramBins: options.recordsHistograms ? options.histogramBins : nil, recordsNoise: options.noise)
+      histogramBins: options.recordsHistograms ? options.histogramBins : nil, recordsNoise: options.noise,
+      merges: options.activations
+        ? network.model.merges.map { TraceLayout.MergeColumn(layer: $0.layer, kind: $0.kind, input: $0.input) } : nil)
   }
 
   /// Whether step `step` (from 0) of an epoch with `steps` steps is recorded.
@@ -120,6 +122,14 @@ public final class TraceRecorder {
       let (mean, std, negative, saturated, meanSquare) = Self.moments(tensor)
       return [mean, std, negative, saturates ? saturated : .nan, meanSquare, Self.cosineSimilarity(tensor)]
     }
+  }
+
+  /// ‖x‖ = √(mean over the batch of ‖x_n‖²) of each add and concat input (`ModelForward.mergeInputs`,
+  /// in either layout): at a residual add the ratio of the branch's to the shortcut's is
+  /// ‖F(x)‖/‖x‖. Empty when activations are not recorded.
+  public func mergeNorms(_ inputs: [Tensor<Float>]) -> [Double] {
+    guard options.activations else { return [] }
+    return inputs.map { Double(Self.statistics($0).1) / Double(max($0.shape.first ?? 1, 1)).squareRoot() }
   }
 
   /// Examples of the batch the c-value compares.
@@ -202,7 +212,7 @@ public final class TraceRecorder {
   /// Writes one step's row. `before` and `after` are the weights around the update.
   public func recordStep(
     step: Int, epoch: Int, loss: Float, accuracy: Double, learningRate: Double, gradients: NamedTensors<Float>,
-    before: NamedTensors<Float>, after: NamedTensors<Float>, activations: [[Float]]
+    before: NamedTensors<Float>, after: NamedTensors<Float>, activations: [[Float]], mergeNorms: [Double] = []
   ) throws {
     var row = TraceRow(.steps, at: step)
     row[.epoch] = Double(epoch)
@@ -234,6 +244,7 @@ public final class TraceRecorder {
       ].enumerated() {
         row[values: dataset] = activations.map { Double($0[statistic]) }
       }
+      if writer.layout.merges != nil { row[values: .mergeInputNorm] = mergeNorms }
     }
     try writer.append(row)
   }

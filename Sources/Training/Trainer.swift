@@ -302,7 +302,8 @@ public final class Trainer {
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
           step: stepCount, epoch: epoch, loss: loss, accuracy: forward.accuracy, learningRate: learningRate,
-          gradients: gradients, before: before, after: network.parameters, activations: activations)
+          gradients: gradients, before: before, after: network.parameters, activations: activations,
+          mergeNorms: recorder.mergeNorms(forward.forward.mergeInputs.map { tape.storedValue($0) }))
       }
       if let recorder, let before = kept, histograms {
         try recorder.recordHistograms(

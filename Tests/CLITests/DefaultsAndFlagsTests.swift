@@ -269,7 +269,7 @@ struct TraceFormatDocumentTests {
       })
     let trace = temporaryPath("everything.h5")
     let run = try GradTraceRun([
-      "train", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25",
+      "train", "--dataset", "synthetic", "--input", "1x16x16", "--classes", "4", "--batch-size", "25", "--residual",
       "--validation", "50", "--subset", "100", "--epochs", "1", "--output", temporaryPath("run"), "--trace", trace,
       "--record", "gradients,activations,curvature,noise", "--curvature-every", "2", "--quiet", "--spectrum-every",
       "3", "--spectrum-steps", "4", "--spectrum-probes", "1", "--spectrum-top-k", "2", "--histogram-every", "2",

@@ -69,7 +69,8 @@ struct TraceSchemaTests {
     let layout = TraceLayout(
       layerNames: ["a"], layerKinds: ["conv"], layerParameters: [3], activationNames: ["b"], recordsCurvature: true,
       spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5),
-      histogramBins: LogHistogramBins(lowDecade: -2, highDecade: 1, binsPerDecade: 2), recordsNoise: true)
+      histogramBins: LogHistogramBins(lowDecade: -2, highDecade: 1, binsPerDecade: 2), recordsNoise: true,
+      merges: [TraceLayout.MergeColumn(layer: "add", kind: "add", input: "b")])
     let writer = try TraceWriter(path: path, configuration: "{}", model: "{}", toolVersion: "t", layout: layout)
     try writer.finish(status: "finished")
     let file = try HDF5File(reading: path)

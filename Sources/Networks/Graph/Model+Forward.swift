@@ -7,6 +7,8 @@ public struct ModelForward<Scalar: TensorScalar> {
   public var logits: Variable
   /// Each block's output, in order: read them with `tape.value(_:)`, no copy is made.
   public var blockOutputs: [(name: String, output: Variable)]
+  /// What each input of each add and concat layer read, in `Model.merges` order.
+  public var mergeInputs: [Variable]
   /// The tape variable of every parameter, by name.
   public var parameters: [String: Variable]
   /// The images' variable.
@@ -69,6 +71,7 @@ extension Model {
     var outputs: [Variable] = []
     outputs.reserveCapacity(graph.nodes.count)
     var blockOutputs: [(name: String, output: Variable)] = []
+    var mergeInputs: [Variable] = []
     var statistics: [BatchStatistics<Scalar>] = []
     for (position, node) in graph.nodes.enumerated() {
       let reads = inputIndices[position].map { $0 == Self.networkInput ? input : outputs[$0] }
@@ -79,6 +82,7 @@ extension Model {
       outputs.append(output)
       if let kept = context.batchStatistics { statistics.append(kept) }
       if let block = node.block { blockOutputs.append((block, output)) }
+      if type(of: node.layer).takesSeveralInputs { mergeInputs += reads }
       if let log {
         let count = node.layer.parameters(for: reads.map { Array(tape.shape($0).dropFirst()) })
           .reduce(0) { $0 + $1.shape.reduce(1, *) }
@@ -97,7 +101,7 @@ extension Model {
       }
     }
     return ModelForward(
-      logits: outputs.last!, blockOutputs: blockOutputs, parameters: bound, images: input,
+      logits: outputs.last!, blockOutputs: blockOutputs, mergeInputs: mergeInputs, parameters: bound, images: input,
       batchStatistics: statistics)
   }
 

@@ -20,6 +20,20 @@ public struct Model: Sendable {
   public let lastRead: [Int]
   public let lastReadOfInput: Int
 
+  /// Each input of each add and concat layer, in application order: (layer, its kind, the
+  /// layer it reads or `ModelGraph.inputName`). `ModelForward.mergeInputs` follows this order.
+  public var merges: [(layer: String, kind: String, input: String)] {
+    graph.nodes.enumerated().flatMap { position, node in
+      type(of: node.layer).takesSeveralInputs
+        ? inputIndices[position].map { source in
+          (
+            node.name, type(of: node.layer).kind,
+            source == Self.networkInput ? ModelGraph.inputName : graph.nodes[source].name
+          )
+        } : []
+    }
+  }
+
   /// The index standing for the network's input in `inputIndices`.
   public static let networkInput = -1
 
