@@ -22,7 +22,7 @@ with tempfile.TemporaryDirectory() as work:
         run = os.path.join(work, name.replace(" ", "_").replace("+", "_"))
         subprocess.run([gradtrace, "train", "--model", "vgg38", *flags, "--dataset", "fashion-mnist", "--subset", "100",
                         "--validation", "100", "--test-examples", "100", "--epochs", "1", "--batch-size", "100",
-                        "--seed", args.seed, "--output", run, "--trace", os.path.join(run, "t.h5"), "--quiet"],
+                        "--seed", args.seed, "--name", name, "--output", run, "--trace", os.path.join(run, "t.h5"), "--quiet"],
                        check=True, stdout=subprocess.DEVNULL)
         with h5py.File(os.path.join(run, "t.h5"), "r") as f:
             names = [n.decode() for n in f["activations/name"][:]]
@@ -32,6 +32,10 @@ with tempfile.TemporaryDirectory() as work:
                 norms = f["merges/input_norm"][0]
                 # Each residual add's columns: its branch F(x) first, then its shortcut x.
                 ratios[name] = {layers[j]: norms[j] / norms[j + 1] for j in range(0, len(layers), 2)}
+    # The figure of the same three traces (q, c per block; ‖F(x)‖/‖x‖ per add).
+    figure = os.path.join(root, "benchmarks", "signal-propagation.svg")
+    subprocess.run([gradtrace, "plot", *[os.path.join(work, m.replace(" ", "_").replace("+", "_"), "t.h5") for m in models],
+                    "--figure", "signal", "-o", figure], check=True, stdout=subprocess.DEVNULL)
 names = columns["VGG38"][0]
 print("| block | " + " | ".join(f"{m} q | {m} c" for m in models) + " |")
 print("|---|" + "---:|---:|" * len(models))

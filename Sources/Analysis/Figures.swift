@@ -22,6 +22,9 @@ public enum FigureKind: String, CaseIterable, Sendable {
   /// statistic of log10 |∂f/∂W| per layer and of log10 |output| per block over training, NaN
   /// and infinities flagged (per run).
   case histograms
+  /// Signal propagation per block: q-value and c-value at the first and last recorded step, one
+  /// colour per run, and each residual add's ‖F(x)‖/‖x‖.
+  case signal
 }
 
 /// What the figures and the report need from one trace, read once (the gradient flow is
@@ -38,6 +41,8 @@ public struct FigureData: Sendable {
   /// The gradients' and the block outputs' histograms reduced to `histogramStatistic` (empty
   /// when none were recorded).
   public var histograms: [HistogramSummary] = []
+  /// q- and c-values per block at the first and last recorded step; nil without activations.
+  var signal: SignalProfile?
 
   public init(
     path: String, thresholds: VerdictThresholds = .init(), histogramStatistic: HistogramStatistic = .quantile(0.5)
@@ -52,6 +57,7 @@ public struct FigureData: Sendable {
         uniqueKeysWithValues: zip(datasets.map { $0 == .curvatureStep ? "step" : $0.name }, values))
     }
     spectra = try SpectrumHistory(reader: reader)
+    signal = try SignalProfile(reader: reader, merges: analysis.merges)
     for tensor in [HistogramTensor.gradients, .activations] {
       if let summary = try HistogramSummary(reader: reader, tensor: tensor, statistic: histogramStatistic) {
         histograms.append(summary)
@@ -82,6 +88,7 @@ extension FigureKind {
     case .curvature: curvaturePanels(runs)
     case .spectrum: spectrumPanels(runs)
     case .histograms: histogramPanels(runs)
+    case .signal: signalPanels(runs)
     }
   }
 

@@ -62,6 +62,15 @@ public struct HTMLReport {
       missing: "No trace recorded the spectrum (train with <code>--spectrum-every N</code>).",
       statement: { $0.analysis.spectrum?.statement ?? "" })
     body += optionalSection(
+      "signal", "Signal propagation", .signal, runs.filter { $0.signal != nil },
+      missing: "No trace recorded activations (train with <code>--record gradients,activations</code>).",
+      statement: { run in
+        guard let signal = run.signal else { return "" }
+        let collapsed = signal.c.last.filter { $0 >= 0.99 }.count
+        return
+          "q from \(String(format: "%.3g", signal.q.first.first ?? .nan)) (\(signal.blocks.first ?? "")) to \(String(format: "%.3g", signal.q.first.last ?? .nan)) (\(signal.blocks.last ?? "")) at step \(signal.steps.first); c ≥ 0.99 in \(collapsed) of \(signal.blocks.count) blocks at step \(signal.steps.last)"
+      })
+    body += optionalSection(
       "histograms", "Magnitudes by depth (histograms)", .histograms, runs.filter { !$0.histograms.isEmpty },
       missing: "No trace recorded histograms (train with <code>--histogram-every N</code>).",
       statement: { run in

@@ -30,6 +30,11 @@ struct Plot: ParsableCommand {
                        --histogram-statistic) of log10 |∂f/∂W| per layer and of
                        log10 |output| per block over training; red cells held NaN
                        or ±Inf, grey ones nothing finite.
+        signal         signal propagation per block: the q-value (mean squared
+                       output, log) and the c-value (mean cosine between examples'
+                       outputs; 1 is rank collapse) at the first recorded step
+                       (solid) and the last (dashed), one colour per trace; and
+                       ‖F(x)‖/‖x‖ at each residual add.
 
       \(TraceExit.help)
 
@@ -38,10 +43,11 @@ struct Plot: ParsableCommand {
         gradtrace plot vgg08.h5 vgg38.h5 --figure loss -o loss.svg
         gradtrace plot vgg38.h5 vgg38-bn.h5 --figure spectrum -o spectrum.svg
         gradtrace plot vgg38.h5 --figure histograms --histogram-statistic 0.9 -o h.svg
+        gradtrace plot vgg38.h5 vgg38-bn.h5 vgg38-bn-res.h5 --figure signal -o s.svg
       """)
 
   @Argument(help: "Trace files.") var traces: [String]
-  @Option(help: "gradient-flow, loss, accuracy, taylor, curvature, spectrum or histograms.")
+  @Option(help: "gradient-flow, loss, accuracy, taylor, curvature, spectrum, histograms or signal.")
   var figure = FigureKind.gradientFlow
   @Option(name: .shortAndLong, help: "The SVG file to write.") var output: String
   @Flag(help: "Linear instead of logarithmic gradient-flow axis.") var linear = false

@@ -278,6 +278,11 @@ struct TraceFormatDocumentTests {
     #expect(run.status == 0, "\(run.standardError)")
     let analysis = try GradTraceRun(["analyze", trace])
     #expect(analysis.status == 0 && analysis.standardOutput.contains("Gradient noise: 2 measurements"))
+    #expect(analysis.standardOutput.contains("residual adds ‖F(x)‖/‖x‖ (3)"), "\(analysis.standardOutput)")
+    let signal = temporaryPath("signal.svg")
+    #expect(try GradTraceRun(["plot", trace, "--figure", "signal", "-o", signal]).status == 0)
+    let figure = try String(contentsOfFile: signal, encoding: .utf8)
+    #expect(figure.contains("q = mean squared output") && figure.contains(">reduction_block_2.residual_add<"))
     // h5ls -r lists every object: "/path   Dataset {…}" or "/path   Group".
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/h5ls")
