@@ -119,12 +119,18 @@ public struct CurvatureReport: Codable, Sendable {
   }
 
   /// Pretty, key-sorted JSON; NaN and infinities as the strings "NaN", "Infinity".
-  public func json() throws -> String {
+  public func json() throws -> String { try ReportJSON.encode(self) }
+}
+
+/// How probe's reports are written as JSON: key-sorted, snake_case keys, NaN and the infinities
+/// as the strings "NaN", "Infinity", "-Infinity".
+public enum ReportJSON {
+  public static func encode(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.keyEncodingStrategy = .convertToSnakeCase
     encoder.nonConformingFloatEncodingStrategy = .convertToString(
       positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    return String(decoding: try encoder.encode(self), as: UTF8.self)
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
   }
 }

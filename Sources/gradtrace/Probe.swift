@@ -29,6 +29,7 @@ struct Probe: ParsableCommand {
         gradtrace probe --checkpoint vgg08.h5 --dataset fashion-mnist --examples 100
         gradtrace probe --checkpoint vgg08.h5 --batch batch.h5 --json
         gradtrace probe --checkpoint vgg08.h5 --dataset fashion-mnist --spectrum
+        gradtrace probe --checkpoint vgg38.h5 --dataset fashion-mnist --skip-analysis
       """)
 
   @Option(help: "Checkpoint with the weights (from `gradtrace init` or training).")
@@ -80,6 +81,19 @@ struct Probe: ParsableCommand {
   @Flag(
     help: "Also each block's (of the network description) diagonal Hessian block: its largest and smallest eigenvalue.")
   var spectrumPerBlock = false
+
+  @Flag(
+    help: ArgumentHelp(
+      "Also each block's effect, found by replacing it with the identity.",
+      discussion: """
+        Per block (same weights and batch): the loss change and the ratio of the \
+        first layer's mean |∂f/∂W|, and the median ratio over the layers before the \
+        block, to the whole network's. A block whose removal multiplies the gradient \
+        below it is where the flow is lost. Blocks whose output shape differs from \
+        their input's cannot be skipped and are listed as such. With --json the \
+        output is {"curvature": …, "skip_analysis": …}.
+        """))
+  var skipAnalysis = false
 
   @Option(parsing: .unconditional, help: "Worker threads.")
   var threads = 2
@@ -162,17 +176,37 @@ struct Probe: ParsableCommand {
     }
     options.optimizer = Self.optimizerState(saved)
     let report: CurvatureReport
+    var skips: SkipAnalysis?
     switch precision {
     case .float:
       report = CurvatureReport.measure(
         CurvatureProbe(network: network, images: images, labels: labels), options: options)
+      if skipAnalysis {
+        skips = SkipAnalysis.measure(
+          model: network.model, parameters: network.parameters, buffers: network.buffers, images: images,
+          labels: labels)
+      }
     case .double:
       let wide = try Network<Double>(
         c, parameters: saved.parameters.converted(to: Double.self), buffers: saved.buffers.converted(to: Double.self))
       report = CurvatureReport.measure(
         CurvatureProbe(network: wide, images: images.converted(), labels: labels), options: options)
+      if skipAnalysis {
+        skips = SkipAnalysis.measure(
+          model: wide.model, parameters: wide.parameters, buffers: wide.buffers, images: images.converted(),
+          labels: labels)
+      }
     }
-    print(json ? try report.json() : report.text)
+    struct Combined: Encodable {
+      var curvature: CurvatureReport
+      var skipAnalysis: SkipAnalysis
+    }
+    if json {
+      print(try skips.map { try ReportJSON.encode(Combined(curvature: report, skipAnalysis: $0)) } ?? report.json())
+    } else {
+      print(report.text)
+      if let skips { print("\n" + skips.text) }
+    }
     if spectrum && options.optimizer == nil && !json {
       print("  (no edge of stability: \(checkpoint) holds no training run's optimizer state)")
     }

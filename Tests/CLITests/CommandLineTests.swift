@@ -151,6 +151,27 @@ struct ProbeCommandTests {
     #expect(json["hessian_vector_products"] as? Int == 1 + 2 + 4)
   }
 
+  /// --skip-analysis: one entry per block, the shape-changing ones marked not skippable.
+  @Test func skipAnalysisInTheJSONReport() throws {
+    let checkpoint = temporaryPath("skip.h5")
+    #expect(
+      try GradTraceRun([
+        "init", "--model", "vgg38", "--batchnorm", "--residual", "--classes", "10", "--input", "1x32x32", "-o",
+        checkpoint,
+      ]).status == 0)
+    let run = try GradTraceRun([
+      "probe", "--checkpoint", checkpoint, "--dataset", "fashion-mnist", "--examples", "4", "--probes", "1",
+      "--max-eigen-products", "1", "--skip-analysis", "--json",
+    ])
+    #expect(run.status == 0, "\(run.standardError)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+    #expect((json["curvature"] as? [String: Any])?["g_hg"] is Double)
+    let blocks = try #require((json["skip_analysis"] as? [String: Any])?["blocks"] as? [[String: Any]])
+    #expect(blocks.count == 19)
+    #expect(blocks.filter { $0["not_skippable"] != nil }.count == 4, "the stem and the three reduction blocks")
+    #expect(blocks.filter { $0["first_layer_flow_ratio"] is Double }.count == 15)
+  }
+
   /// --spectrum: Lanczos' largest eigenvalue agrees with power iteration run to convergence,
   /// the gradient's share of the top span is a fraction, and the density integrates to 1.
   @Test func spectrumInTheJSONReport() throws {
