@@ -102,7 +102,7 @@ extension TraceAnalysis {
         "Gradient noise: \(noise.measurements) measurements (groups of the batch, BatchNorm in training mode), the last at step \(noise.lastStep)"
       )
       lines.append(
-        "  model: median SNR \(number(noise.signalToNoise)), B_simple \(number(noise.simpleNoiseScale)) examples (batch \(noise.batch))\(noise.simpleNoiseScale > Double(noise.batch) ? ": the batch gradient is noise-dominated" : "")"
+        "  model (pooled over the measurements): SNR \(number(noise.signalToNoise)), B_simple \(number(noise.simpleNoiseScale)) examples (batch \(noise.batch))\(noise.signalToNoise <= 0 ? ": no signal resolved above the noise (pooled |G|² ≤ 0)" : noise.signalToNoise < 1 ? ": the batch gradient is more noise than signal" : "")"
       )
       let ratios = noise.layerSignalToNoise
       if let low = ratios.indices.filter({ ratios[$0].isFinite }).min(by: { ratios[$0] < ratios[$1] }) {

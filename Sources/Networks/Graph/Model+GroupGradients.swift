@@ -67,14 +67,10 @@ extension Model {
     parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>, images: Tensor<Scalar>, labels: [Int],
     groups: Int, mode: NetworkMode = .training, seed: UInt64 = 0
   ) -> (loss: Scalar, gradient: NamedTensors<Scalar>, groups: [NamedTensors<Scalar>]) {
-    let tape = Tape<Scalar>()
-    let forward = self.forward(
-      images, parameters: parameters, buffers: buffers, on: tape, options: ForwardOptions(mode: mode, seed: seed))
-    let (loss, _) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
-    tape.backward(from: loss)
-    let gradient = forward.gradients(on: tape, names: parameters.names)
-    let members = forward.groupGradients(
-      on: tape, labels: labels, gradient: gradient, groups: LossGroups(batch: labels.count, count: groups))
-    return (tape.value(loss).scalars[0], gradient, members)
+    let pass = backwardPass(
+      parameters: parameters, buffers: buffers, images: images, labels: labels, mode: mode, seed: seed)
+    let members = pass.forward.groupGradients(
+      on: pass.tape, labels: labels, gradient: pass.gradient, groups: LossGroups(batch: labels.count, count: groups))
+    return (pass.tape.value(pass.loss).scalars[0], pass.gradient, members)
   }
 }

@@ -24,13 +24,26 @@ extension Model {
     parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>, images: Tensor<Scalar>, labels: [Int],
     mode: NetworkMode = .training, seed: UInt64 = 0
   ) -> (loss: Scalar, accuracy: Double, gradient: NamedTensors<Scalar>, batchStatistics: [BatchStatistics<Scalar>]) {
+    let pass = backwardPass(
+      parameters: parameters, buffers: buffers, images: images, labels: labels, mode: mode, seed: seed)
+    return (pass.tape.value(pass.loss).scalars[0], pass.accuracy, pass.gradient, pass.forward.batchStatistics)
+  }
+
+  /// A forward pass, the mean cross-entropy and a backward pass from it, with the tape (every
+  /// value still on it) for a caller that runs more backward passes (`groupGradients`).
+  func backwardPass<Scalar: TensorScalar>(
+    parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>, images: Tensor<Scalar>, labels: [Int],
+    mode: NetworkMode, seed: UInt64
+  ) -> (
+    tape: Tape<Scalar>, forward: ModelForward<Scalar>, loss: Variable, accuracy: Double,
+    gradient: NamedTensors<Scalar>
+  ) {
     let tape = Tape<Scalar>()
     let forward = self.forward(
       images, parameters: parameters, buffers: buffers, on: tape, options: ForwardOptions(mode: mode, seed: seed))
     let (loss, accuracy) = tape.softmaxCrossEntropy(logits: forward.logits, labels: labels)
     tape.backward(from: loss)
-    let gradient = forward.gradients(on: tape, names: parameters.names)
-    return (tape.value(loss).scalars[0], accuracy, gradient, forward.batchStatistics)
+    return (tape, forward, loss, accuracy, forward.gradients(on: tape, names: parameters.names))
   }
 
   /// The loss, its gradient g and the exact Hessian-vector product H·v, by forward-over-reverse:
