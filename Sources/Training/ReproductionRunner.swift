@@ -25,6 +25,17 @@ public struct ReproductionRunner {
   public func runDirectory(_ run: ReproductionRun) -> String { "\(directory)/runs/\(run.name)" }
   public func tracePath(_ run: ReproductionRun) -> String { "\(directory)/traces/\(run.name).h5" }
 
+  /// The summary of `run` when it finished in `directory` with this configuration and its trace
+  /// is there (what `reproduce --collect` tables); nil otherwise. Trains nothing.
+  public func finished(_ run: ReproductionRun) -> TrainingSummary? {
+    let runDirectory = runDirectory(run)
+    guard let saved = try? Trainer.savedConfiguration(in: runDirectory),
+      Self.comparable(saved) == Self.comparable(run.configuration),
+      FileManager.default.fileExists(atPath: tracePath(run))
+    else { return nil }
+    return try? TrainingSummary.read(from: "\(runDirectory)/summary.json")
+  }
+
   /// Trains (or reuses, or resumes) one run. - Throws: data, checkpoint and trace errors;
   /// `TrainingError` when the run diverges (its trace says so).
   public func execute(_ run: ReproductionRun) throws -> (outcome: Outcome, summary: TrainingSummary) {

@@ -27,10 +27,19 @@ struct Reproduce: ParsableCommand {
       reused; an interrupted one resumes from its last epoch and its trace
       continues.
 
+      As a job array (each row its own process, sharing DIR): --plan writes
+      DIR/plan/rows.json and a Slurm script (DIR/plan/slurm.sh); --row N (or --row
+      auto, from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or OMPI_COMM_WORLD_RANK)
+      trains one row; --collect builds the table, figures and report from the rows
+      finished so far and lists the missing ones. --rows 0,3 restricts any mode.
+
       Examples:
         gradtrace reproduce --scale smoke --output out/smoke
         gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
           --output out/paper
+        gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
+          --output /shared/table1 --plan
+        sbatch /shared/table1/plan/slurm.sh
       """)
 
   @Option(help: "smoke, small or paper.") var scale = ReproductionScale.smoke
@@ -53,8 +62,22 @@ struct Reproduce: ParsableCommand {
         """))
   var spectrumPoints: Int?
   @OptionGroup var spectrumArguments: SpectrumArguments
+  @Option(help: "Only these rows of the scale's plan, comma-separated (0-based, as --plan lists them).")
+  var rows: String?
+  @Option(
+    help: ArgumentHelp(
+      "Train row N of the plan only (no table); auto: the index from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or OMPI_COMM_WORLD_RANK.",
+      discussion: "Rows run as separate processes share --output: each writes its own run and trace there."))
+  var row: String?
+  @Flag(help: "Build the table, figures and report from the rows finished in --output, listing the missing ones.")
+  var collect = false
+  @Flag(help: "Write --output/plan/rows.json and a Slurm job-array script (plan/slurm.sh) instead of training.")
+  var plan = false
 
   func validate() throws {
+    let modes = [row != nil ? "--row" : nil, collect ? "--collect" : nil, plan ? "--plan" : nil].compactMap { $0 }
+    if modes.count > 1 { throw ValidationError("\(modes.joined(separator: " and ")) exclude each other") }
+    if row != nil && rows != nil { throw ValidationError("--row trains one row; --rows does not apply to it") }
     if scale == .paper && (dataset ?? .cifar100) != .fashionMNIST && dataDir == nil {
       throw ValidationError("--scale paper trains on CIFAR-100: give --data-dir with its binary version")
     }
@@ -70,33 +93,36 @@ struct Reproduce: ParsableCommand {
   func run() throws {
     ComputeThreads.set(threads)
     let directory = output ?? "out/reproduce-\(scale.rawValue)"
-    let runs = ReproductionPlan.runs(scale: scale, dataset: dataset, dataDirectory: dataDir, threads: threads)
+    let all = ReproductionPlan.runs(scale: scale, dataset: dataset, dataDirectory: dataDir, threads: threads)
+    let rows = try selectedRows(of: all)
     var runner = ReproductionRunner(directory: directory)
     runner.notice = { say("notice: \($0)") }
     runner.curvatureEvery = curvatureEvery ?? (scale == .smoke ? 8 : 10)
     runner.spectrumPoints = spectrumPoints
     runner.spectrum = spectrumArguments.options
-    let started = Date()
-    say("reproducing Table 1 at scale \(scale.rawValue): \(runs.count) runs into \(directory)")
-    var trainingSeconds = 0.0
-    for (index, run) in runs.enumerated() {
-      let c = run.configuration
-      say(
-        "[\(index + 1)/\(runs.count)] \(run.label), batch \(c.batchSize), lr \(c.learningRate), wd \(c.weightDecay) (\(run.name))"
-      )
-      let result: (outcome: ReproductionRunner.Outcome, summary: TrainingSummary)
-      do {
-        result = try runner.execute(run)
-      } catch {
-        throw CommandError("\(run.name): \(error)")
-      }
-      trainingSeconds += result.summary.trainingSeconds
-      say(
-        String(
-          format: "    %@, test acc %.2f%% (%@), %.0fs", result.outcome.rawValue, result.summary.testAccuracy * 100,
-          run.paperTestAccuracy.map { String(format: "paper %.2f%%", $0 * 100) } ?? "beyond the paper",
-          result.summary.trainingSeconds))
+    if plan { return try writePlan(all, rows: rows, directory: directory) }
+    if let row = try rowIndex(count: all.count) {
+      say("row \(row) of Table 1 at scale \(scale.rawValue) into \(directory)")
+      _ = try train(all[row], index: row, of: all.count, runner)
+      say("collect the table once every row has run: \(collectCommand(directory: directory))")
+      return
     }
+    let started = Date()
+    var summaries: [TrainingSummary?] = []
+    if collect {
+      summaries = rows.map { runner.finished(all[$0]) }
+      let missing = zip(rows, summaries).filter { $0.1 == nil }.map { "\($0.0) (\(all[$0.0].name))" }
+      guard missing.count < rows.count else {
+        throw CommandError("\(directory): no row of Table 1 has finished there yet; run them with --row N")
+      }
+      if !missing.isEmpty { say("missing rows (not finished in \(directory)): \(missing.joined(separator: ", "))") }
+    } else {
+      say("reproducing Table 1 at scale \(scale.rawValue): \(rows.count) runs into \(directory)")
+      for row in rows { summaries.append(try train(all[row], index: row, of: all.count, runner)) }
+    }
+    let done = zip(rows, summaries).compactMap { row, summary in summary.map { (all[row], $0) } }
+    let runs = done.map(\.0)
+    let trainingSeconds = done.reduce(0) { $0 + $1.1.trainingSeconds }
     let analyses = try runs.map { try FigureData(path: runner.tracePath($0)) }
     try writeTable(runs, analyses, directory: directory, trainingSeconds: trainingSeconds)
     try writeFigures(runs, analyses, directory: directory)
@@ -118,6 +144,121 @@ struct Reproduce: ParsableCommand {
         format: "\ntraining time %.1f min (sum over runs); this command %.1f min", trainingSeconds / 60,
         Date().timeIntervalSince(started) / 60))
     say("table: \(directory)/table.md; figures: \(directory)/figures/; report: \(directory)/report.html")
+  }
+
+  /// Trains (or reuses, or resumes) row `index` and says how it went.
+  func train(_ run: ReproductionRun, index: Int, of count: Int, _ runner: ReproductionRunner) throws
+    -> TrainingSummary
+  {
+    let c = run.configuration
+    say(
+      "[\(index + 1)/\(count)] \(run.label), batch \(c.batchSize), lr \(c.learningRate), wd \(c.weightDecay) (\(run.name))"
+    )
+    let result: (outcome: ReproductionRunner.Outcome, summary: TrainingSummary)
+    do {
+      result = try runner.execute(run)
+    } catch {
+      throw CommandError("\(run.name): \(error)")
+    }
+    say(
+      String(
+        format: "    %@, test acc %.2f%% (%@), %.0fs", result.outcome.rawValue, result.summary.testAccuracy * 100,
+        run.paperTestAccuracy.map { String(format: "paper %.2f%%", $0 * 100) } ?? "beyond the paper",
+        result.summary.trainingSeconds))
+    return result.summary
+  }
+
+  /// The rows `--rows` keeps (all by default), as indices into the scale's plan.
+  func selectedRows(of all: [ReproductionRun]) throws -> [Int] {
+    guard let rows else { return Array(all.indices) }
+    let indices = rows.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !indices.isEmpty, indices.allSatisfy({ $0.map { all.indices.contains($0) } ?? false }) else {
+      throw ValidationError(
+        "--rows takes row numbers from 0 to \(all.count - 1) (the plan of scale \(scale.rawValue)), comma-separated, got '\(rows)'"
+      )
+    }
+    return indices.map { $0! }
+  }
+
+  /// The row of `--row N`, or with `--row auto` the array index a scheduler gives the process.
+  func rowIndex(count: Int) throws -> Int? {
+    guard let row else { return nil }
+    var text = row
+    if row == "auto" {
+      guard
+        let (variable, value) = Self.arrayIndexVariables.lazy.compactMap({ name in
+          ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : (name, $0) }
+        }).first
+      else {
+        throw CommandError(
+          "--row auto: none of \(Self.arrayIndexVariables.joined(separator: ", ")) is set (run it as a job-array task, or give --row N)"
+        )
+      }
+      say("row from \(variable)=\(value)")
+      text = value
+    }
+    guard let index = Int(text.trimmingCharacters(in: .whitespaces)), (0..<count).contains(index) else {
+      throw ValidationError("--row: the plan of scale \(scale.rawValue) has rows 0 to \(count - 1), got '\(text)'")
+    }
+    return index
+  }
+
+  /// Where schedulers put a job-array task's index: Slurm, Kubernetes indexed jobs, Open MPI.
+  static let arrayIndexVariables = ["SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX", "OMPI_COMM_WORLD_RANK"]
+
+  /// This command's options for another process of the same reproduction (scale, data,
+  /// directory, threads, schedules), without the mode options.
+  func sharedArguments(directory: String) -> [String] {
+    var arguments = ["--scale", scale.rawValue]
+    if let dataset { arguments += ["--dataset", dataset.rawValue] }
+    if let dataDir { arguments += ["--data-dir", dataDir] }
+    arguments += ["--output", directory, "--threads", String(threads)]
+    if let curvatureEvery { arguments += ["--curvature-every", String(curvatureEvery)] }
+    if let spectrumPoints { arguments += ["--spectrum-points", String(spectrumPoints)] }
+    return arguments
+  }
+
+  func collectCommand(directory: String) -> String {
+    (["gradtrace", "reproduce"] + sharedArguments(directory: directory) + ["--collect"]).map(shellQuoted)
+      .joined(separator: " ")
+  }
+
+  /// `DIR/plan/rows.json` (each row's index, name, label and training configuration) and
+  /// `DIR/plan/slurm.sh`, a Slurm job array of the rows that calls `--row auto`.
+  func writePlan(_ all: [ReproductionRun], rows: [Int], directory: String) throws {
+    // Absolute: the tasks may start anywhere.
+    let directory = URL(fileURLWithPath: directory).standardizedFileURL.path
+    let planDirectory = "\(directory)/plan"
+    try FileManager.default.createDirectory(atPath: planDirectory, withIntermediateDirectories: true)
+    let entries = rows.map { index -> String in
+      let run = all[index]
+      let label = String(decoding: try! JSONEncoder().encode(run.label), as: UTF8.self)
+      return
+        "  {\"row\": \(index), \"name\": \"\(run.name)\", \"label\": \(label), \"configuration\": \(run.configuration.json)}"
+    }
+    try ("[\n" + entries.joined(separator: ",\n") + "\n]\n").write(
+      toFile: "\(planDirectory)/rows.json", atomically: true, encoding: .utf8)
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+    let command = ([executable, "reproduce"] + sharedArguments(directory: directory) + ["--row", "auto"])
+      .map(shellQuoted).joined(separator: " ")
+    let script = """
+      #!/bin/bash
+      # The paper's Table 1 at scale \(scale.rawValue) as a Slurm job array: one row per task.
+      # Submit: sbatch \(planDirectory)/slurm.sh; then, once the rows have run:
+      #   \(collectCommand(directory: directory))
+      # (--collect tables whatever rows have finished and lists the missing ones.)
+      #SBATCH --job-name=gradtrace-table1-\(scale.rawValue)
+      #SBATCH --array=\(rows.map(String.init).joined(separator: ","))
+      #SBATCH --cpus-per-task=\(threads)
+      #SBATCH --output=\(directory)/plan/row-%a.log
+      srun \(command)
+
+      """
+    try script.write(toFile: "\(planDirectory)/slurm.sh", atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(planDirectory)/slurm.sh")
+    say(
+      "wrote \(planDirectory)/rows.json (\(rows.count) rows) and \(planDirectory)/slurm.sh: sbatch \(planDirectory)/slurm.sh"
+    )
   }
 
   /// Table 1 with our accuracies beside the paper's, and gradient health.
@@ -171,4 +312,12 @@ extension ReproductionScale: ExpressibleByArgument {}
 /// `print` would hold it in a buffer until the end).
 private func say(_ text: String = "") {
   FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+/// `text` as one word for a POSIX shell: unchanged when it holds only safe characters, else in
+/// single quotes (a quote inside as '\'').
+func shellQuoted(_ text: String) -> String {
+  let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+  if !text.isEmpty && text.allSatisfy({ safe.contains($0) }) { return text }
+  return "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }
