@@ -35,8 +35,9 @@ VERSION_ONE = {"/layer_curvature/gHg": ("/curvature/layer_gHg", "/curvature/step
                "/hessian_trace/trace": ("/curvature/hessian_trace", "/curvature/step"),
                "/hessian_trace/layer_trace": ("/curvature/layer_trace", "/curvature/step"),
                "/eigenvalue/top": ("/curvature/hessian_top_eigenvalue", "/curvature/step")}
-RUN = ["--model", "vgg08", "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic", "--batch-size", "25",
-       "--validation", "50", "--subset", "300", "--record", "gradients,activations,curvature",
+RUN = ["--model", "vgg08", "--residual", "--classes", "4", "--input", "1x16x16", "--dataset", "synthetic",
+       "--batch-size", "25", "--validation", "50", "--subset", "300", "--record", "gradients,activations,curvature,noise",
+       "--noise-every", "3",
        "--curvature-every", "2", "--layer-curvature-every", "2", "--trace-every", "3", "--eigen-every", "2",
        "--spectrum-every", "5", "--spectrum-steps", "6", "--spectrum-probes", "1", "--spectrum-top-k", "2",
        "--quiet", "--threads", "1"]
@@ -52,6 +53,8 @@ def expected_scalars(trace):
     with h5py.File(trace, "r", swmr=True) as f:
         version = int(f.attrs["format_version"])
         layers, blocks = names(f, "/layers/name"), names(f, "/activations/name")
+        # An add or concat input: "<layer> <- <input>" (TensorBoardRun's entry).
+        merges = [f"{a} <- {b}" for a, b in zip(names(f, "/merges/layer"), names(f, "/merges/input"))]
         for path, _, shape, follows, _ in documented_datasets():
             if not follows or path == follows:
                 continue
@@ -72,8 +75,8 @@ def expected_scalars(trace):
                 values, steps = values[keep], steps[keep]
             if len(shape) == 1:
                 entries = [None]
-            elif shape[1] in ("B", "L"):
-                entries = blocks if shape[1] == "B" else layers
+            elif shape[1] in ("B", "L", "J"):
+                entries = {"B": blocks, "L": layers, "J": merges}[shape[1]]
             elif shape[1] == "k":  # the top-k eigenvalues, by rank from 1
                 entries = [str(i + 1) for i in range(values.shape[1])]
             else:  # quadrature nodes and density grids are not scalars
