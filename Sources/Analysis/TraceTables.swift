@@ -23,6 +23,12 @@ public enum TraceTable: String, CaseIterable, Sendable {
   /// One row per spectrum and rank r = 1…k: the r-th largest and r-th smallest eigenvalue, then
   /// the spectrum's scalars (overlaps, outliers, sharpness, threshold, …), the same on each rank.
   case spectrum
+  /// One row per gradient-noise measurement: every scalar of /noise (the per-layer values are
+  /// in the layers table, at the steps they were measured).
+  case noise
+
+  /// The noise table's values.
+  static let noiseDatasets = TraceSchema.datasets(following: .noise).dropFirst().filter { $0.width == .one }
 
   /// The spectrum table's scalar values.
   static let spectrumDatasets = TraceSchema.datasets(following: .spectrum).dropFirst().filter { $0.width == .one }
@@ -79,6 +85,8 @@ public enum TraceTable: String, CaseIterable, Sendable {
         .init("run", .text), .init("step", .integer), .init("rank", .integer), Self.column(.spectrumTop),
         Self.column(.spectrumBottom),
       ] + Self.spectrumDatasets.map(Self.column)
+    case .noise:
+      [.init("run", .text), .init("step", .integer)] + Self.noiseDatasets.map(Self.column)
     }
   }
 
@@ -111,12 +119,13 @@ public enum TraceTable: String, CaseIterable, Sendable {
 
   /// The per-step tables' columns, from the schema (docs/trace-format.md defines each).
   static var schemaTables: String {
-    [TraceTable.curvature, .epochs, .steps, .layers, .activations, .spectrum].map { table in
+    [TraceTable.curvature, .epochs, .steps, .layers, .activations, .spectrum, .noise].map { table in
       let note =
         switch table {
         case .curvature: " (NaN where not measured or undefined)"
         case .layers: " (the curvature ones NaN where not measured)"
         case .spectrum: " (docs/trace-format.md, /spectrum)"
+        case .noise: " (docs/trace-format.md, /noise; the curvature ones NaN without curvature)"
         default: ""
         }
       return wrapped("\(table.rawValue): " + table.columns.map(\.name).joined(separator: ", ") + note + ".")
@@ -189,6 +198,19 @@ public enum TraceTable: String, CaseIterable, Sendable {
       let reader = try TraceReader(path: path)
       guard let blocks = try reader.activationNames() else { return }
       try Self.streamEntries(reader, .blocks, names: blocks, blockRows: blockRows, to: &writer)
+    case .noise:
+      let reader = try TraceReader(path: path)
+      guard reader.recordsNoise else { return }
+      let run = RunInfo(reader: reader).name
+      let steps = try reader.steps(.noise)
+      let columns = try Self.columns(reader, Self.noiseDatasets, at: steps)
+      for (row, step) in steps.enumerated() {
+        writer.append(
+          [.text(run), .integer(step)]
+            + zip(Self.noiseDatasets, columns).map { dataset, values in
+              dataset.element == .float32 || !values[row].isFinite ? .number(values[row]) : .integer(Int(values[row]))
+            })
+      }
     case .spectrum:
       let reader = try TraceReader(path: path)
       guard let shape = try reader.spectrumShape() else { return }

@@ -32,7 +32,7 @@ struct Export: ParsableCommand {
       """)
 
   @Argument(help: "Trace files.") var traces: [String]
-  @Option(help: "Table: summary, gradients, curvature, epochs, steps, layers, activations or spectrum.")
+  @Option(help: "Table: summary, gradients, curvature, epochs, steps, layers, activations, spectrum or noise.")
   var table = TraceTable.summary
   /// The formats a file can hold (`compare` also prints text for people).
   enum Format: String, ExpressibleByArgument, CaseIterable {

@@ -283,6 +283,9 @@ struct TraceFormatDocumentTests {
     #expect(try GradTraceRun(["plot", trace, "--figure", "signal", "-o", signal]).status == 0)
     let figure = try String(contentsOfFile: signal, encoding: .utf8)
     #expect(figure.contains("q = mean squared output") && figure.contains(">reduction_block_2.residual_add<"))
+    let noise = try GradTraceRun(["export", trace, "--table", "noise", "--format", "csv"])
+    let lines = noise.standardOutput.split(separator: "\n")
+    #expect(noise.status == 0 && lines.count == 3 && lines[0].contains("noise_snr,noise_step_taken"), "\(lines)")
     // h5ls -r lists every object: "/path   Dataset {…}" or "/path   Group".
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/h5ls")
