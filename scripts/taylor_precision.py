@@ -5,7 +5,8 @@ learning rates, curvature every 10th step), trained twice with the same seed: on
 curvature measurements in float32 (as `reproduce` records them), once in float64
 (`--curvature-precision double`). Training is float32 both times and identical; only the
 measurement's arithmetic differs. Prints, per run and precision, the correlation of the
-second-order prediction with the actual change and every measurement's values.
+second-order prediction with the actual change and every measurement's values: the tables and
+the answer in benchmarks/taylor-outliers.md.
 Usage: scripts/taylor_precision.py [--out DIR]"""
 import argparse, os, subprocess, sys
 import h5py
