@@ -40,9 +40,15 @@ struct Inspect: ParsableCommand {
     print(
       "  steps recorded: \(steps)\(steps > 0 ? " (steps \(stepIndex.first!) to \(stepIndex.last!))" : "")"
     )
+    // The opt-in quantities, each with its row count.
+    let optional: [(String, TraceIndex)] = [
+      ("curvature", .curvature), ("spectra", .spectrum), ("histograms", .histograms), ("gradient noise", .noise),
+    ]
+    var extras = try optional.filter { reader.holds($0.1) }.map { "\($0.0) (\(try reader.rowCount($0.1)) rows)" }
+    if let merges = try reader.merges() { extras.insert("add/concat inputs (\(merges.count))", at: 0) }
     print(
-      "  recorded: gradients, updates, weights\(activations.map { ", activations (\($0.count) blocks)" } ?? "")\(reader.recordsCurvature ? ", curvature (\(try reader.curvatureCount()) measurements)" : "")"
-    )
+      "  recorded: gradients, updates, weights\(activations.map { ", activations (\($0.count) blocks)" } ?? "")"
+        + extras.map { ", \($0)" }.joined())
     if reader.recordsCurvature { print("  curvature: \(try Self.curvatureSchedule(reader))") }
     print("  epochs: \(try reader.epochCount())")
     for name in ["test_accuracy", "test_loss"] {

@@ -283,6 +283,11 @@ struct TraceFormatDocumentTests {
     #expect(try GradTraceRun(["plot", trace, "--figure", "signal", "-o", signal]).status == 0)
     let figure = try String(contentsOfFile: signal, encoding: .utf8)
     #expect(figure.contains("q = mean squared output") && figure.contains(">reduction_block_2.residual_add<"))
+    let inspect = try GradTraceRun(["inspect", trace])
+    #expect(
+      inspect.standardOutput.contains(
+        "add/concat inputs (6), curvature (2 rows), spectra (2 rows), histograms (2 rows), gradient noise (2 rows)"),
+      "\(inspect.standardOutput)")
     let noise = try GradTraceRun(["export", trace, "--table", "noise", "--format", "csv"])
     let lines = noise.standardOutput.split(separator: "\n")
     #expect(noise.status == 0 && lines.count == 3 && lines[0].contains("noise_snr,noise_step_taken"), "\(lines)")
