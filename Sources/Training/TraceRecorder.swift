@@ -1,3 +1,4 @@
+import Autodiff
 import Curvature
 import Foundation
 import Networks
@@ -113,23 +114,42 @@ public final class TraceRecorder {
     options.curvature && globalStep % options.curvatureEvery == 0
   }
 
-  /// Mean, std, fraction negative, fraction saturated (sigmoid outputs below 0.01 or above
-  /// 0.99; NaN for leaky ReLU, where saturation does not apply), q-value and c-value of each
-  /// block output (in either layout: each example's values are contiguous in both).
-  public func activationStatistics(_ outputs: [Tensor<Float>]) -> [[Float]] {
-    guard options.activations else { return [] }
-    return outputs.map { tensor in
-      let (mean, std, negative, saturated, meanSquare) = Self.moments(tensor)
-      return [mean, std, negative, saturates ? saturated : .nan, meanSquare, Self.cosineSimilarity(tensor)]
+  /// What a recorded step holds about a forward pass's signal, read where the tape keeps it
+  /// (either layout: each example's values are contiguous in both). `blocks`: per block output
+  /// the mean, std, fraction negative, fraction saturated (sigmoid outputs below 0.01 or above
+  /// 0.99; NaN for leaky ReLU, where saturation does not apply), q-value and c-value.
+  /// `mergeNorms`: per add and concat input (`ModelForward.mergeInputs`) ‖x‖ = √(mean over the
+  /// batch of ‖x_n‖²), from the same one-pass moments (q·D = mean ‖x_n‖²), each distinct tensor
+  /// read once (a shortcut is usually the previous block's output); at a residual add the
+  /// ratio of the branch's to the shortcut's is ‖F(x)‖/‖x‖. Empty when activations are not
+  /// recorded.
+  public func signalStatistics(
+    _ forward: ModelForward<Float>, on tape: Tape<Float>
+  ) -> (blocks: [[Float]], mergeNorms: [Double]) {
+    guard options.activations else { return ([], []) }
+    var known: [Int: (Float, Float, Float, Float, Float)] = [:]
+    func moments(_ variable: Variable) -> (Float, Float, Float, Float, Float) {
+      if let seen = known[variable.id] { return seen }
+      let measured = Self.moments(tape.storedValue(variable))
+      known[variable.id] = measured
+      return measured
     }
-  }
-
-  /// ‖x‖ = √(mean over the batch of ‖x_n‖²) of each add and concat input (`ModelForward.mergeInputs`,
-  /// in either layout): at a residual add the ratio of the branch's to the shortcut's is
-  /// ‖F(x)‖/‖x‖. Empty when activations are not recorded.
-  public func mergeNorms(_ inputs: [Tensor<Float>]) -> [Double] {
-    guard options.activations else { return [] }
-    return inputs.map { Double(Self.statistics($0).1) / Double(max($0.shape.first ?? 1, 1)).squareRoot() }
+    let blocks = forward.blockOutputs.map { block -> [Float] in
+      let (mean, std, negative, saturated, meanSquare) = moments(block.output)
+      return [
+        mean, std, negative, saturates ? saturated : .nan, meanSquare,
+        Self.cosineSimilarity(tape.storedValue(block.output)),
+      ]
+    }
+    let norms: [Double] =
+      writer.layout.merges == nil
+      ? []
+      : forward.mergeInputs.map { variable in
+        let shape = tape.shape(variable)
+        let perExample = Double(shape.dropFirst().reduce(1, *))
+        return (Double(moments(variable).4) * perExample).squareRoot()
+      }
+    return (blocks, norms)
   }
 
   /// Examples of the batch the c-value compares.

@@ -291,9 +291,8 @@ public final class Trainer {
           on: tape, labels: batch.labels, gradient: gradients,
           groups: LossGroups(batch: indices.count, count: recorder!.options.noiseGroups)) : nil
       let noiseSeconds = Double(DispatchTime.now().uptimeNanoseconds - noiseStarted) / 1e9
-      let blockOutputs =
-        recording || histograms ? forward.forward.blockOutputs.map { tape.storedValue($0.output) } : []
-      let activations = recording ? recorder!.activationStatistics(blockOutputs) : []
+      let blockOutputs = histograms ? forward.forward.blockOutputs.map { tape.storedValue($0.output) } : []
+      let signal = recording ? recorder!.signalStatistics(forward.forward, on: tape) : (blocks: [], mergeNorms: [])
 
       // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
       // them makes the optimizer's in-place update copy every tensor).
@@ -302,8 +301,8 @@ public final class Trainer {
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
           step: stepCount, epoch: epoch, loss: loss, accuracy: forward.accuracy, learningRate: learningRate,
-          gradients: gradients, before: before, after: network.parameters, activations: activations,
-          mergeNorms: recorder.mergeNorms(forward.forward.mergeInputs.map { tape.storedValue($0) }))
+          gradients: gradients, before: before, after: network.parameters, activations: signal.blocks,
+          mergeNorms: signal.mergeNorms)
       }
       if let recorder, let before = kept, histograms {
         try recorder.recordHistograms(

@@ -27,7 +27,7 @@ struct MergeNormTests {
     let tape = Tape<Float>()
     let forward = network.loss(images: images, labels: Array(repeating: 1, count: 8), on: tape, mode: .training)
     #expect(forward.forward.mergeInputs.count == merges.count)
-    let norms = recorder.mergeNorms(forward.forward.mergeInputs.map { tape.storedValue($0) })
+    let norms = recorder.signalStatistics(forward.forward, on: tape).mergeNorms
     for (column, variable) in forward.forward.mergeInputs.enumerated() {
       let x = tape.value(variable)
       let perExample = x.count / 8
