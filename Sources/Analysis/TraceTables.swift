@@ -168,14 +168,7 @@ public enum TraceTable: String, CaseIterable, Sendable {
         }
       }
     case .curvature:
-      let reader = try TraceReader(path: path)
-      guard reader.recordsCurvature else { return }
-      let run = RunInfo(reader: reader).name
-      let steps = try reader.steps(.curvature)
-      let columns = try Self.columns(reader, Self.curvatureDatasets, at: steps)
-      for (row, step) in steps.enumerated() {
-        writer.append([.text(run), .integer(step)] + columns.map { .number($0[row]) })
-      }
+      try Self.appendMeasurements(TraceReader(path: path), .curvature, Self.curvatureDatasets, to: &writer)
     case .epochs:
       let reader = try TraceReader(path: path)
       try Self.stream(reader, TraceSchema.datasets(following: .epochs), blockRows: blockRows, to: &writer) {
@@ -199,18 +192,7 @@ public enum TraceTable: String, CaseIterable, Sendable {
       guard let blocks = try reader.activationNames() else { return }
       try Self.streamEntries(reader, .blocks, names: blocks, blockRows: blockRows, to: &writer)
     case .noise:
-      let reader = try TraceReader(path: path)
-      guard reader.recordsNoise else { return }
-      let run = RunInfo(reader: reader).name
-      let steps = try reader.steps(.noise)
-      let columns = try Self.columns(reader, Self.noiseDatasets, at: steps)
-      for (row, step) in steps.enumerated() {
-        writer.append(
-          [.text(run), .integer(step)]
-            + zip(Self.noiseDatasets, columns).map { dataset, values in
-              dataset.element == .float32 || !values[row].isFinite ? .number(values[row]) : .integer(Int(values[row]))
-            })
-      }
+      try Self.appendMeasurements(TraceReader(path: path), .noise, Self.noiseDatasets, to: &writer)
     case .spectrum:
       let reader = try TraceReader(path: path)
       guard let shape = try reader.spectrumShape() else { return }
@@ -236,6 +218,24 @@ public enum TraceTable: String, CaseIterable, Sendable {
               })
         }
       }
+    }
+  }
+
+  /// One row per measurement of `index` (none when the trace does not hold it): run, step and
+  /// `datasets` at that step (integers as integers).
+  private static func appendMeasurements(
+    _ reader: TraceReader, _ index: TraceIndex, _ datasets: [TraceDataset], to writer: inout TableWriter
+  ) throws {
+    guard reader.holds(index) else { return }
+    let run = RunInfo(reader: reader).name
+    let steps = try reader.steps(index)
+    let columns = try Self.columns(reader, datasets, at: steps)
+    for (row, step) in steps.enumerated() {
+      writer.append(
+        [.text(run), .integer(step)]
+          + zip(datasets, columns).map { dataset, values in
+            dataset.element == .float32 || !values[row].isFinite ? .number(values[row]) : .integer(Int(values[row]))
+          })
     }
   }
 
