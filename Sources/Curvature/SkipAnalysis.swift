@@ -54,13 +54,9 @@ public struct SkipAnalysis: Codable, Sendable {
         let skipped = try Model(try model.skipping(block: block))
         let names = Set(skipped.specifications.map(\.name))
         let bufferNames = Set(skipped.bufferSpecifications.map(\.name))
-        var kept = NamedTensors<Scalar>()
-        for (name, tensor) in parameters.entries where names.contains(name) { kept.append(tensor, named: name) }
-        var keptBuffers = NamedTensors<Scalar>()
-        for (name, tensor) in buffers.entries where bufferNames.contains(name) {
-          keptBuffers.append(tensor, named: name)
-        }
-        let result = skipped.gradient(parameters: kept, buffers: keptBuffers, images: images, labels: labels)
+        let result = skipped.gradient(
+          parameters: parameters.filter(names.contains), buffers: buffers.filter(bufferNames.contains), images: images,
+          labels: labels)
         let skippedFlow = flow(skipped, result.gradient)
         let start = model.layers(ofBlock: block)!.positions.lowerBound
         let upstream = model.weightTensors.filter { layerPosition($0.name) < start }.compactMap { weight in

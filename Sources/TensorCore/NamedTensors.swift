@@ -44,6 +44,13 @@ public struct NamedTensors<Scalar: TensorScalar>: Sendable {
   /// The total number of elements over all entries.
   public var elementCount: Int { tensors.reduce(0) { $0 + $1.count } }
 
+  /// The entries whose names satisfy `keep`, in order (shared, not copied).
+  public func filter(_ keep: (String) -> Bool) -> NamedTensors {
+    var kept = NamedTensors()
+    for (name, tensor) in entries where keep(name) { kept.append(tensor, named: name) }
+    return kept
+  }
+
   /// The same entries converted to another scalar type.
   public func converted<Other: TensorScalar>(to _: Other.Type) -> NamedTensors<Other> {
     var result = NamedTensors<Other>()

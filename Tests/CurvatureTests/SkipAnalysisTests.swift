@@ -32,10 +32,7 @@ struct SkipAnalysisTests {
 
     // The same network built without the block, with the whole network's remaining weights.
     let without = try Model(Self.graph(withMiddle: false))
-    var parameters = NamedTensors<Double>()
-    for (name, tensor) in whole.parameters.entries where !name.hasPrefix("middle.") {
-      parameters.append(tensor, named: name)
-    }
+    let parameters = whole.parameters.filter { !$0.hasPrefix("middle.") }
     var generator = SeededGenerator(seed: 4)
     let images = Tensor<Double>(shape: [5, 2, 6, 6], scalars: (0..<360).map { _ in generator.nextNormal() })
     let labels = [0, 2, 1, 1, 0]
