@@ -35,6 +35,10 @@ let package = Package(
     // oneDNN's convolutions (libdnnl-dev) behind a small C bridge; oneDNN runs on OpenMP (gomp).
     .target(name: "CDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
     .target(name: "TensorCore", dependencies: ["CBLAS", "CMalloc", "CDNNL"], swiftSettings: optimised),
+    // Open MPI's C API, opened with dlopen only by a run started under mpirun (or srun) with
+    // more than one rank (a single-process gradtrace neither links nor loads MPI).
+    .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+    .target(name: "DataParallel", dependencies: ["CMPI", "TensorCore"], swiftSettings: optimised),
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "Autodiff", dependencies: ["TensorCore"], swiftSettings: optimised),
     .target(name: "Datasets", dependencies: ["TensorCore", "TraceIO", "CZlib"], swiftSettings: optimised),
@@ -48,13 +52,14 @@ let package = Package(
       name: "TensorBoard", dependencies: ["TraceIO", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       swiftSettings: optimised),
     .target(
-      name: "Training", dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff", "Curvature"],
+      name: "Training",
+      dependencies: ["Networks", "TraceIO", "TensorCore", "Datasets", "Autodiff", "Curvature"],
       swiftSettings: optimised),
     .executableTarget(
       name: "gradtrace",
       dependencies: [
         "Networks", "Training", "TraceIO", "Datasets", "Curvature", "TensorCore", "Analysis", "CConsole",
-        "TensorBoard", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "TensorBoard", "DataParallel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimised),
     .executableTarget(

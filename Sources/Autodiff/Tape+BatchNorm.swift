@@ -24,18 +24,28 @@ extension Tape {
   /// gradient through the mean and through the variance.) In evaluation mode μ and s are
   /// constants and dx_i = (γ / s) dy_i.
   ///
+  /// Synchronised BatchNorm: when a `BatchShard` with a collective is bound (a data-parallel run, each
+  /// rank holding a shard of the batch), M counts every rank's values and the channel sums
+  /// (of μ and of the squared deviations in the forward, of dy and dy x̂ in the pullback) are
+  /// summed over the ranks, so each rank normalises with the global batch's statistics and
+  /// back-propagates through them exactly. On derivative-carrying scalars (`Dual`, `Jet`) the
+  /// same sums carry the tangents and jet coefficients. The parameter gradients dγ, dβ stay
+  /// this rank's share (the caller sums the gradient over ranks once).
+  ///
   /// - Returns: the output and, in training mode, the batch mean and biased variance per channel
-  ///   (the caller folds them into its running averages).
+  ///   (the caller folds them into its running averages) and the values M per channel they are
+  ///   over (every rank's, when synchronised).
   public func batchNorm(
     _ input: Variable, scale gamma: Variable, shift beta: Variable,
     statistics: BatchNormStatistics<Scalar>, epsilon: Double = 1e-5
-  ) -> (output: Variable, mean: Tensor<Scalar>?, variance: Tensor<Scalar>?) {
+  ) -> (output: Variable, mean: Tensor<Scalar>?, variance: Tensor<Scalar>?, count: Int) {
     let x = storedValue(input)
     precondition(x.rank == 4, "batchNorm: expects [N, C, H, W], got \(x.shape)")
     let blocked = x.layout == .blocked16
     let (n, c) = (x.shape[0], x.shape[1])
     let pixels = x.shape[2] * x.shape[3]
-    let m = n * pixels
+    let collective = BatchShard.batchNormCollective
+    var m = n * pixels
     let g = value(gamma)
     let b = value(beta)
     precondition(g.shape == [c] && b.shape == [c], "batchNorm: γ \(g.shape), β \(b.shape) for \(c) channels")
@@ -46,7 +56,8 @@ extension Tape {
     switch statistics {
     case .batch:
       isTraining = true
-      (mean, variance) = Self.batchMoments(x, channels: c)
+      let moments = Self.batchMoments(x, channels: c, over: collective)
+      (mean, variance, m) = (moments.mean, moments.variance, moments.count * pixels)
     case .running(let runningMean, let runningVariance):
       isTraining = false
       mean = runningMean.scalars
@@ -115,6 +126,14 @@ extension Tape {
       }
       let dGamma = wideGamma.map { Scalar(accumulator: $0) }
       let dBeta = wideBeta.map { Scalar(accumulator: $0) }
+      // The input gradient needs the sums over the global batch (synchronised BatchNorm).
+      var (globalGamma, globalBeta) = (dGamma, dBeta)
+      if isTraining, let collective {
+        var sums = wideGamma + wideBeta
+        collective.sum(components: &sums)
+        globalGamma = sums[..<c].map { Scalar(accumulator: $0) }
+        globalBeta = sums[c...].map { Scalar(accumulator: $0) }
+      }
       if tape.requiresGradient(input) {
         let inverseM = 1 / Scalar(m)
         let dX =
@@ -123,7 +142,8 @@ extension Tape {
             BlockedBatchNorm.inputGradient(
               dY: Self.toFloat(dY), x: Self.toFloat(x), mean: Self.toFloat(mean),
               inverseStd: Self.toFloat(inverseStd), scale: Self.toFloat((0..<c).map { gs[$0] * inverseStd[$0] }),
-              meanDy: Self.toFloat(dBeta.map { $0 * inverseM }), meanDyXhat: Self.toFloat(dGamma.map { $0 * inverseM }),
+              meanDy: Self.toFloat(globalBeta.map { $0 * inverseM }),
+              meanDyXhat: Self.toFloat(globalGamma.map { $0 * inverseM }),
               isTraining: isTraining))
           : dY.scalars.withUnsafeBufferPointer { dys in
             x.scalars.withUnsafeBufferPointer { xs in
@@ -135,8 +155,8 @@ extension Tape {
                     let scale = gs[ch] * inverseStd[ch]
                     if isTraining {
                       let (mu, r) = (mean[ch], inverseStd[ch])
-                      let meanDy = dBeta[ch] * inverseM
-                      let meanDyXhat = dGamma[ch] * inverseM
+                      let meanDy = globalBeta[ch] * inverseM
+                      let meanDyXhat = globalGamma[ch] * inverseM
                       for i in base..<base + pixels {
                         dxs[i] = scale * (dys[i] - meanDy - ((xs[i] - mu) * r) * meanDyXhat)
                       }
@@ -153,8 +173,8 @@ extension Tape {
       tape.accumulate(Tensor(shape: [c], scalars: dGamma), into: gamma)
       tape.accumulate(Tensor(shape: [c], scalars: dBeta), into: beta)
     }
-    guard isTraining else { return (output, nil, nil) }
-    return (output, Tensor(shape: [c], scalars: mean), Tensor(shape: [c], scalars: variance))
+    guard isTraining else { return (output, nil, nil, m) }
+    return (output, Tensor(shape: [c], scalars: mean), Tensor(shape: [c], scalars: variance), m)
   }
 }
 
@@ -167,7 +187,14 @@ extension Tape {
   /// two-pass algorithm's accuracy with one pass over memory, and the slices are split over
   /// threads while the combination runs in image order (the result does not depend on the
   /// thread count).
-  static func batchMoments(_ x: Tensor<Scalar>, channels c: Int) -> (mean: [Scalar], variance: [Scalar]) {
+  ///
+  /// Over a `collective` (each rank holding a shard of the batch) the same two sums are taken
+  /// over every rank's slices: Σ μ_s and the image count first, then, around the global μ,
+  /// Σ M2_s + P Σ (μ_s − μ)²: two sums over the ranks of C + 1 and C values.
+  /// - Returns: the statistics and the number of images they are over (every rank's).
+  static func batchMoments(
+    _ x: Tensor<Scalar>, channels c: Int, over collective: (any Collective)? = nil
+  ) -> (mean: [Scalar], variance: [Scalar], count: Int) {
     typealias Wide = Scalar.Accumulator
     let (n, pixels) = (x.shape[0], x.count / (x.shape[0] * c))
     var slices = [(mean: Wide, squares: Wide)](repeating: (0, 0), count: n * c)
@@ -191,24 +218,33 @@ extension Tape {
         }
       }
     }
-    var mean = [Scalar](repeating: 0, count: c)
-    var variance = [Scalar](repeating: 0, count: c)
-    for ch in 0..<c {
+    var totals = (0..<c).map { ch in
       var total: Wide = 0
       for image in 0..<n { total += slices[image * c + ch].mean }
-      let mu = total / Wide(n)
+      return total
+    }
+    var count = n
+    if let collective {
+      totals.append(Wide(n))
+      collective.sum(components: &totals)
+      count = Int(Scalar(accumulator: totals.removeLast()).doubleValue.rounded())
+    }
+    let means = totals.map { $0 / Wide(count) }
+    var deviations = (0..<c).map { ch in
       var squares: Wide = 0
       var spread: Wide = 0
       for image in 0..<n {
         let slice = slices[image * c + ch]
         squares += slice.squares
-        let d = slice.mean - mu
+        let d = slice.mean - means[ch]
         spread += d * d
       }
-      mean[ch] = Scalar(accumulator: mu)
-      variance[ch] = Scalar(accumulator: (squares + Wide(pixels) * spread) / Wide(n * pixels))
+      return squares + Wide(pixels) * spread
     }
-    return (mean, variance)
+    collective?.sum(components: &deviations)
+    let mean = means.map { Scalar(accumulator: $0) }
+    let variance = deviations.map { Scalar(accumulator: $0 / Wide(count * pixels)) }
+    return (mean, variance, count)
   }
 
   /// Σ term(i) for i in 0..<count, accumulated wide in four independent chains (a single chain

@@ -7,10 +7,19 @@ extension Tape {
   ///     f = (1/N) Σ_n [ log Σ_k e^(z_nk) − z_n,y_n ],    ∂f/∂z_nk = (softmax(z_n)_k − [k = y_n]) / N
   ///
   /// The log-sum-exp subtracts each row's maximum first, so no exponential overflows.
-  /// - Returns: the scalar loss and the fraction of rows whose largest logit is the label.
+  ///
+  /// On a shard of a global batch (`BatchShard.current` bound: a rank of a data-parallel run, or
+  /// a ghost-BatchNorm group) N is the global batch's row count: the loss recorded here is this rank's share
+  /// (1/N) Σ_{n in shard} ℓ_n, whose sum over ranks is the global mean, and back-propagating
+  /// it gives this shard's share of the global gradient.
+  /// - Returns: the scalar loss and the fraction of this tape's rows whose largest logit is the
+  ///   label.
   public func softmaxCrossEntropy(logits: Variable, labels: [Int]) -> (loss: Variable, accuracy: Double) {
     let rows = softmaxRows(value(logits), labels: labels)
-    return (meanCrossEntropy(rows, labels: labels, over: 0..<labels.count, logits: logits), rows.accuracy)
+    let count = BatchShard.current?.batchRows ?? labels.count
+    return (
+      meanCrossEntropy(rows, labels: labels, over: 0..<labels.count, dividedBy: count, logits: logits), rows.accuracy
+    )
   }
 
   /// The mean of the loss terms of the rows `group` only, (1/|group|) Σ_{n ∈ group} ℓ_n, from
@@ -20,7 +29,8 @@ extension Tape {
   /// g = Σ_j (b_j/N) g_j (the gradient-noise estimators, docs/design.md).
   public func groupCrossEntropy(logits: Variable, labels: [Int], rows group: Range<Int>) -> Variable {
     precondition(!group.isEmpty && group.clamped(to: 0..<labels.count) == group, "groupCrossEntropy: rows \(group)")
-    return meanCrossEntropy(softmaxRows(value(logits), labels: labels), labels: labels, over: group, logits: logits)
+    return meanCrossEntropy(
+      softmaxRows(value(logits), labels: labels), labels: labels, over: group, dividedBy: group.count, logits: logits)
   }
 
   /// Each row's softmax, its loss term log Σ_k e^(z_nk) − z_n,y_n, and the batch's accuracy.
@@ -57,14 +67,14 @@ extension Tape {
     return (probabilities, terms, Double(correct) / Double(n))
   }
 
-  /// Records (1/|rows|) Σ_{n ∈ rows} ℓ_n. Its pullback is
-  /// ∂/∂z_nk = (softmax(z_n)_k − [k = y_n]) / |rows| on those rows and 0 on the others.
+  /// Records (1/count) Σ_{n ∈ rows} ℓ_n (count: |rows|, or the global batch's rows). Its
+  /// pullback is ∂/∂z_nk = (softmax(z_n)_k − [k = y_n]) / count on those rows, 0 on the others.
   private func meanCrossEntropy(
     _ softmax: (probabilities: Tensor<Scalar>, terms: [Scalar], accuracy: Double), labels: [Int],
-    over rows: Range<Int>, logits: Variable
+    over rows: Range<Int>, dividedBy rowCount: Int, logits: Variable
   ) -> Variable {
     let total = rows.reduce(Scalar(0)) { $0 + softmax.terms[$1] }
-    let count = Scalar(rows.count)
+    let count = Scalar(rowCount)
     let probabilities = softmax.probabilities
     return record(Tensor(shape: [1], scalars: [total / count]), inputs: [logits]) { dY, tape in
       let scale = dY.scalars[0] / count

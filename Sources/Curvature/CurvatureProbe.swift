@@ -8,6 +8,11 @@ import TensorCore
 /// f(w − εg) ≈ f(w) − ε gᵀg + ½ ε² gᵀHg, minimised at ε* = gᵀg / gᵀHg when gᵀHg > 0; with
 /// u = Hg, the per-layer contributions g_lᵀu_l sum to gᵀHg.
 ///
+/// In a data-parallel run (`BatchShard.current` bound with a collective) the probe holds this
+/// rank's shard of the batch, and every primitive (the loss, the gradient, H·v, vᵀHv) sums
+/// the ranks' shares: every number it returns is the global batch's, exactly, on every rank.
+/// Everything built on them (the estimators, Lanczos) is then global too.
+///
 /// Generic over the scalar: `Float` as training runs, or `Double` for deep networks whose
 /// float32 rounding is amplified (PyTorch's own float32 H·v differs from float64 by 0.7% on
 /// vgg38 BN+residual; `gradtrace probe --precision double`).
@@ -59,43 +64,64 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
 
   /// f_B(w) and its accuracy at the probe's weights.
   public func loss() -> (loss: Double, accuracy: Double) {
-    if let exact {
-      return model.loss(
-        parameters: exact.weights, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training,
-        seed: seed)
-    }
-    let result = model.loss(
-      parameters: weights, buffers: buffers, images: images, labels: labels, mode: .training, seed: seed)
-    return (result.loss.doubleValue, result.accuracy)
+    let result =
+      if let exact {
+        model.loss(
+          parameters: exact.weights, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training,
+          seed: seed)
+      } else {
+        {
+          let result = model.loss(
+            parameters: weights, buffers: buffers, images: images, labels: labels, mode: .training, seed: seed)
+          return (loss: result.loss.doubleValue, accuracy: result.accuracy)
+        }()
+      }
+    return (global(result.loss), globalAccuracy(result.accuracy))
+  }
+
+  /// The sum over the ranks of a share, when the probe holds a shard of a global batch.
+  private func global(_ share: Double) -> Double { BatchShard.current?.collective?.sum(share) ?? share }
+
+  private func global(_ shares: NamedTensors<Scalar>) -> NamedTensors<Scalar> {
+    BatchShard.current?.collective?.sum(shares) ?? shares
+  }
+
+  /// The global batch's accuracy from this shard's.
+  private func globalAccuracy(_ accuracy: Double) -> Double {
+    guard let shard = BatchShard.current, let collective = shard.collective else { return accuracy }
+    return collective.sum(accuracy * Double(labels.count)) / Double(shard.batchRows)
   }
 
   /// f_B(w + step) at the probe's weights displaced by `step`.
   public func loss(displacedBy step: NamedTensors<Scalar>) -> Double {
     if let exact {
       let displaced = exact.weights.adding(step.converted(to: Double.self), scaledBy: 1)
-      return model.loss(
-        parameters: displaced, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training, seed: seed
-      ).loss
+      return global(
+        model.loss(
+          parameters: displaced, buffers: exact.buffers, images: exact.images, labels: labels, mode: .training,
+          seed: seed
+        ).loss)
     }
     let displaced = weights.adding(step, scaledBy: 1)
-    return model.loss(
-      parameters: displaced, buffers: buffers, images: images, labels: labels, mode: .training, seed: seed
-    ).loss
-      .doubleValue
+    return global(
+      model.loss(
+        parameters: displaced, buffers: buffers, images: images, labels: labels, mode: .training, seed: seed
+      ).loss.doubleValue)
   }
 
   /// The data-loss gradient g.
   public func gradient() -> (loss: Double, accuracy: Double, gradient: NamedTensors<Scalar>) {
     let result = model.gradient(parameters: weights, buffers: buffers, images: images, labels: labels, seed: seed)
-    return (result.loss.doubleValue, result.accuracy, result.gradient)
+    return (global(result.loss.doubleValue), globalAccuracy(result.accuracy), global(result.gradient))
   }
 
   /// H v, exactly.
   public func hessianVectorProduct(_ v: NamedTensors<Scalar>) -> NamedTensors<Scalar> {
     productCount += 1
-    return model.hessianVectorProduct(
-      parameters: weights, buffers: buffers, images: images, labels: labels, direction: v, seed: seed
-    ).product
+    return global(
+      model.hessianVectorProduct(
+        parameters: weights, buffers: buffers, images: images, labels: labels, direction: v, seed: seed
+      ).product)
   }
 
   /// vᵀHv (and the slope gᵀv) exactly, by one forward pass on second-order jets: no vector
@@ -104,7 +130,11 @@ public final class CurvatureProbe<Scalar: TensorScalar> {
     jetPassCount += 1
     let result = model.curvature(
       parameters: weights, buffers: buffers, images: images, labels: labels, along: v, seed: seed)
-    return (result.slope.doubleValue, result.curvature.doubleValue)
+    guard let collective = BatchShard.current?.collective else {
+      return (result.slope.doubleValue, result.curvature.doubleValue)
+    }
+    let sums = collective.sum([result.slope.doubleValue, result.curvature.doubleValue])
+    return (sums[0], sums[1])
   }
 
   /// gᵀg, gᵀHg and, when `perLayer`, the contributions g_lᵀ(Hg)_l, which need the vector H g

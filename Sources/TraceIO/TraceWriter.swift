@@ -206,6 +206,9 @@ public final class TraceWriter {
 
   /// Flushes, closes, and records how the run ended in `/summary`'s attributes (status
   /// "finished" or "failed: reason", test metrics, the first non-finite step).
+  /// Whether `finish` has closed the trace.
+  public private(set) var isFinished = false
+
   public func finish(status: String, testLoss: Double = .nan, testAccuracy: Double = .nan, bestEpoch: Int = -1)
     throws(HDF5Error)
   {
@@ -221,5 +224,6 @@ public final class TraceWriter {
     try update.setAttribute("nonfinite_count", Int64(nonFiniteCount), on: TraceSchema.summary)
     try update.setAttribute("first_nonfinite_step", Int64(firstNonFiniteStep ?? -1), on: TraceSchema.summary)
     try update.close()
+    isFinished = true
   }
 }

@@ -5,6 +5,50 @@ import Networks
 import TensorCore
 import TraceIO
 
+/// The sums behind a recorded step's signal statistics (`TraceRecorder.signalSums`): five
+/// moment sums per block output and per merge input, and per block the c-value (the first
+/// shard's, 0 on the others, so that they too add) or, when the compared examples span
+/// several shards, the count of those with a direction and their direction sum.
+public struct SignalSums: Equatable, Sendable {
+  public var moments: [Double] = []
+  public var cValues: [Float] = []
+  public var directions: [[Float]] = []
+  /// Values per example of each merge input.
+  public var exampleSizes: [Double] = []
+  public init() {}
+
+  /// The five sums of entry `index` (blocks first, then merge inputs).
+  func moments(_ index: Int) -> ArraySlice<Double> { moments[(index * 5)..<(index * 5 + 5)] }
+
+  /// These sums and another shard's.
+  public func adding(_ other: SignalSums) -> SignalSums {
+    var result = self
+    result.moments = zip(moments, other.moments).map(+)
+    result.cValues = zip(cValues, other.cValues).map(+)
+    result.directions = zip(directions, other.directions).map { zip($0, $1).map(+) }
+    return result
+  }
+
+  /// Summed over the ranks of `collective`.
+  public func summed(over collective: (any Collective)?) -> SignalSums {
+    guard let collective, collective.size > 1 else { return self }
+    var result = self
+    let all = collective.sum(moments + cValues.map(Double.init))
+    result.moments = Array(all[..<moments.count])
+    result.cValues = all[moments.count...].map { Float($0) }
+    if !directions.isEmpty {
+      var flat = directions.flatMap { $0 }
+      flat.withUnsafeMutableBufferPointer { collective.sum($0) }
+      var start = 0
+      for block in directions.indices {
+        result.directions[block] = Array(flat[start..<start + directions[block].count])
+        start += directions[block].count
+      }
+    }
+    return result
+  }
+}
+
 /// What a traced run records, and how often.
 public struct RecordingOptions: Codable, Equatable, Sendable {
   public var gradients = true
@@ -60,7 +104,10 @@ public enum CurvaturePrecision: String, Codable, CaseIterable, Sendable {
 /// gradients are, no copies), update and weight norms, per-block activation statistics, and on
 /// its own schedule exact curvature along g and along the update d with the actual change.
 public final class TraceRecorder {
-  public let writer: TraceWriter
+  /// The trace file; nil on the ranks other than 0 of a data-parallel run, which measure
+  /// (their shares of every global quantity) but do not write.
+  public let writer: TraceWriter?
+  private let layout: TraceLayout
   public let options: RecordingOptions
   private let weightNames: [String]
   private let saturates: Bool
@@ -71,9 +118,21 @@ public final class TraceRecorder {
     weightNames = network.weightTensors.map(\.name)
     saturates = network.model.saturates
     histogramCounter = options.recordsHistograms ? LogHistogramCounter(bins: options.histogramBins) : nil
+    layout = Self.layout(network, options)
     writer = try TraceWriter(
       path: path, configuration: configuration, model: ModelDescription(network: network).json,
-      toolVersion: GradTraceVersion.current, layout: Self.layout(network, options), flushEvery: options.flushEvery)
+      toolVersion: GradTraceVersion.current, layout: layout, flushEvery: options.flushEvery)
+  }
+
+  /// A recorder that measures without writing: a rank other than 0 of a data-parallel run
+  /// takes part in every measurement's sums over the ranks, rank 0 writes the rows.
+  public init(measuringFor network: Network<Float>, options: RecordingOptions) {
+    self.options = options
+    weightNames = network.weightTensors.map(\.name)
+    saturates = network.model.saturates
+    histogramCounter = options.recordsHistograms ? LogHistogramCounter(bins: options.histogramBins) : nil
+    layout = Self.layout(network, options)
+    writer = nil
   }
 
   /// Continues the trace of a run resumed by `trainer` (from its last checkpoint): the steps
@@ -83,9 +142,10 @@ public final class TraceRecorder {
     weightNames = trainer.network.weightTensors.map(\.name)
     saturates = trainer.network.model.saturates
     histogramCounter = options.recordsHistograms ? LogHistogramCounter(bins: options.histogramBins) : nil
+    layout = Self.layout(trainer.network, options)
     writer = try TraceWriter.continuing(
-      path, layout: Self.layout(trainer.network, options), beforeStep: trainer.completedSteps,
-      epochs: trainer.history.count, flushEvery: options.flushEvery)
+      path, layout: layout, beforeStep: trainer.completedSteps, epochs: trainer.history.count,
+      flushEvery: options.flushEvery)
   }
 
   static func layout(_ network: Network<Float>, _ options: RecordingOptions) -> TraceLayout {
@@ -126,29 +186,67 @@ public final class TraceRecorder {
   public func signalStatistics(
     _ forward: ModelForward<Float>, on tape: Tape<Float>
   ) -> (blocks: [[Float]], mergeNorms: [Double]) {
-    guard options.activations else { return ([], []) }
-    var known: [Int: (Float, Float, Float, Float, Float)] = [:]
-    func moments(_ variable: Variable) -> (Float, Float, Float, Float, Float) {
+    signalStatistics(signalSums(forward, on: tape))
+  }
+
+  /// The sums a step's signal statistics come from, on one shard of the batch (rows `shard` of
+  /// a global batch of `batchRows`): they add over shards and ranks (`SignalSums.adding`,
+  /// `SignalSums.summed(over:)`) to the global batch's. The c-value compares the global batch's
+  /// first `cosineExamples` examples: when the first shard holds them all it computes the
+  /// value; otherwise every shard holding some adds its direction sums (one vector per block).
+  public func signalSums(
+    _ forward: ModelForward<Float>, on tape: Tape<Float>, shard: Range<Int>? = nil, firstShardRows: Int? = nil,
+    batchRows: Int? = nil
+  ) -> SignalSums {
+    guard options.activations else { return SignalSums() }
+    var known: [Int: [Double]] = [:]
+    func sums(_ variable: Variable) -> [Double] {
       if let seen = known[variable.id] { return seen }
-      let measured = Self.moments(tape.storedValue(variable))
+      let measured = Self.momentSums(tape.storedValue(variable))
       known[variable.id] = measured
       return measured
     }
-    let blocks = forward.blockOutputs.map { block -> [Float] in
-      let (mean, std, negative, saturated, meanSquare) = moments(block.output)
-      return [
-        mean, std, negative, saturates ? saturated : .nan, meanSquare,
-        Self.cosineSimilarity(tape.storedValue(block.output)),
-      ]
-    }
-    let norms: [Double] =
-      writer.layout.merges == nil
-      ? []
-      : forward.mergeInputs.map { variable in
-        let shape = tape.shape(variable)
-        let perExample = Double(shape.dropFirst().reduce(1, *))
-        return (Double(moments(variable).4) * perExample).squareRoot()
+    var result = SignalSums()
+    let compared = min(Self.cosineExamples, batchRows ?? Int.max)
+    let offset = shard?.lowerBound ?? 0
+    let firstHoldsAll = (firstShardRows ?? compared) >= compared
+    let mine = max(0, compared - offset)  // of this shard's rows, the compared ones
+    for block in forward.blockOutputs {
+      result.moments += sums(block.output)
+      let output = tape.storedValue(block.output)
+      if firstHoldsAll {
+        result.cValues.append(offset == 0 ? Self.cosineSimilarity(output) : 0)
+      } else {
+        let (sum, used) = Self.directionSums(output, examples: mine)
+        result.cValues.append(Float(used))
+        result.directions.append(sum)
       }
+    }
+    if layout.merges != nil {
+      for variable in forward.mergeInputs {
+        result.moments += sums(variable)
+        result.exampleSizes.append(Double(tape.shape(variable).dropFirst().reduce(1, *)))
+      }
+    }
+    return result
+  }
+
+  /// The recorded statistics from (pooled) sums: per block [mean, std, fraction negative,
+  /// fraction saturated, q-value, c-value], per merge input its norm.
+  public func signalStatistics(_ sums: SignalSums) -> (blocks: [[Float]], mergeNorms: [Double]) {
+    guard options.activations else { return ([], []) }
+    let blocks = sums.cValues.indices.map { block -> [Float] in
+      let (mean, std, negative, saturated, meanSquare) = Self.moments(fromSums: sums.moments(block))
+      let cValue =
+        sums.directions.isEmpty
+        ? sums.cValues[block]
+        : Self.cosineSimilarity(directionSum: sums.directions[block], used: Int(sums.cValues[block]))
+      return [mean, std, negative, saturates ? saturated : .nan, meanSquare, cValue]
+    }
+    let norms = sums.exampleSizes.indices.map { input in
+      (Double(Self.moments(fromSums: sums.moments(sums.cValues.count + input)).4) * sums.exampleSizes[input])
+        .squareRoot()
+    }
     return (blocks, norms)
   }
 
@@ -162,7 +260,14 @@ public final class TraceRecorder {
   /// when fewer than two remain.
   public static func cosineSimilarity(_ tensor: Tensor<Float>, examples: Int = cosineExamples) -> Float {
     guard tensor.rank >= 1, tensor.shape[0] > 0 else { return .nan }
-    let size = tensor.count / tensor.shape[0]
+    let sums = directionSums(tensor, examples: examples)
+    return cosineSimilarity(directionSum: sums.sum, used: sums.used)
+  }
+
+  /// Σ_i u_i over the first `examples` examples with a direction (u_i = x_i/‖x_i‖, ‖x_i‖ in
+  /// Double) and how many there were: sums that add over the shards of a batch.
+  static func directionSums(_ tensor: Tensor<Float>, examples: Int) -> (sum: [Float], used: Int) {
+    let size = tensor.count / max(tensor.shape[0], 1)
     let n = min(examples, tensor.shape[0])
     var sum = [Float](repeating: 0, count: size)
     var used = 0
@@ -179,6 +284,11 @@ public final class TraceRecorder {
         }
       }
     }
+    return (sum, used)
+  }
+
+  /// The c-value (‖Σ u_i‖² − n) / (n(n − 1)) from the direction sums; NaN when n < 2.
+  static func cosineSimilarity(directionSum sum: [Float], used: Int) -> Float {
     guard used >= 2 else { return .nan }
     let squaredNorm = sum.reduce(0.0) { $0 + Double($1) * Double($1) }
     return Float((squaredNorm - Double(used)) / Double(used * (used - 1)))
@@ -188,6 +298,23 @@ public final class TraceRecorder {
   /// a tensor, in one pass: sixteen lanes at a time in Float over blocks of 1,024 values, the
   /// block sums then added in Double (this runs on every block output of every recorded step).
   public static func moments(_ tensor: Tensor<Float>) -> (Float, Float, Float, Float, Float) {
+    moments(fromSums: momentSums(tensor)[...])
+  }
+
+  /// The statistics of `moments` from the sums [count, Σx, Σx², #(x < 0), #(x ∉ [0.01, 0.99])],
+  /// which add over the shards of a batch.
+  public static func moments(fromSums sums: ArraySlice<Double>) -> (Float, Float, Float, Float, Float) {
+    let s = Array(sums)
+    let count = max(s[0], 1)
+    let mean = s[1] / count
+    return (
+      Float(mean), Float(max(0, s[2] / count - mean * mean).squareRoot()), Float(s[3] / count), Float(s[4] / count),
+      Float(s[2] / count)
+    )
+  }
+
+  /// [count, Σx, Σx², #(x < 0), #(x ∉ [0.01, 0.99])] of a tensor, in one pass (see `moments`).
+  public static func momentSums(_ tensor: Tensor<Float>) -> [Double] {
     tensor.scalars.withUnsafeBufferPointer { x in
       let n = x.count
       var (sum, squares) = (0.0, 0.0)
@@ -220,12 +347,7 @@ public final class TraceRecorder {
         if v < 0 { negative += 1 }
         if v < 0.01 || v > 0.99 { saturated += 1 }
       }
-      let count = Double(max(n, 1))
-      let mean = sum / count
-      return (
-        Float(mean), Float(max(0, squares / count - mean * mean).squareRoot()),
-        Float(Double(negative) / count), Float(Double(saturated) / count), Float(squares / count)
-      )
+      return [Double(n), sum, squares, Double(negative), Double(saturated)]
     }
   }
 
@@ -264,9 +386,9 @@ public final class TraceRecorder {
       ].enumerated() {
         row[values: dataset] = activations.map { Double($0[statistic]) }
       }
-      if writer.layout.merges != nil { row[values: .mergeInputNorm] = mergeNorms }
+      if layout.merges != nil { row[values: .mergeInputNorm] = mergeNorms }
     }
-    try writer.append(row)
+    try writer?.append(row)
   }
 
   /// Writes one epoch's row.
@@ -277,7 +399,7 @@ public final class TraceRecorder {
     row[.validLoss] = record.validLoss
     row[.validAccuracy] = record.validAccuracy
     row[.epochSeconds] = record.seconds
-    try writer.append(row)
+    try writer?.append(row)
   }
 
   /// Measures curvature at the weights `before` on the step's batch: gᵀg, gᵀHg, gᵀd and dᵀHd
@@ -356,23 +478,23 @@ public final class TraceRecorder {
     row[.actualDelta] = update.actual
     row[.epsilonStar] = along.epsilonStar ?? .nan
     row[.alpha] = update.alpha
-    try writer.append(row)
+    try writer?.append(row)
     // Per-layer values for the trace's layers (weight tensors): each layer group's total.
     if measured.measuresLayers {
       var layers = TraceRow(.layerCurvature, at: step)
       layers[values: .layerGHg] = traceLayers(along.layerGHg, layerGroups)
-      try writer.append(layers)
+      try writer?.append(layers)
     }
     if let trace {
       var row = TraceRow(.hessianTrace, at: step)
       row[.hessianTrace] = trace.trace
       row[values: .layerHessianTrace] = traceLayers(trace.layerTraces, layerGroups)
-      try writer.append(row)
+      try writer?.append(row)
     }
     if let eigenvalue {
       var row = TraceRow(.eigenvalue, at: step)
       row[.topEigenvalue] = eigenvalue
-      try writer.append(row)
+      try writer?.append(row)
     }
   }
 
@@ -428,7 +550,7 @@ public final class TraceRecorder {
       row[.noiseEpsilonOptimal] = curvature.epsilonOptimal
     }
     row[.noiseSeconds] = backwardSeconds + Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    try writer.append(row)
+    try writer?.append(row)
   }
 
   /// Whether the global step `globalStep` gets a spectrum.
@@ -475,7 +597,7 @@ public final class TraceRecorder {
     row[.spectrumGridHigh] = density.grid.last ?? .nan
     row[values: .spectrumDensity] = density.density
     row[.spectrumSeconds] = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    try writer.append(row)
+    try writer?.append(row)
   }
 
   /// Whether the global step `globalStep` gets histograms.
@@ -505,7 +627,7 @@ public final class TraceRecorder {
       store(blockOutputs.map { counter.histogram(of: $0) }, .activationHistogram, .activationSpecials)
     }
     row[.histogramSeconds] = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    try writer.append(row)
+    try writer?.append(row)
   }
 
   /// mean |x|, ‖x‖₂, max |x| in one pass (NaN propagates into all three).

@@ -22,6 +22,11 @@ public enum TrainingError: Error, CustomStringConvertible {
   }
 }
 
+/// A run that cannot start as configured (the message says why and what would work).
+public struct TrainingSetupError: Error, CustomStringConvertible {
+  public var description: String
+}
+
 /// Where an epoch stopped: enough to continue it exactly (the order is redrawn from the
 /// generator's state at the epoch's start; augmentation goes on from `generator`).
 struct EpochProgress: Codable {
@@ -98,6 +103,19 @@ public final class Trainer {
   private var stepCount = 0
   /// Training steps taken so far (restored on resume).
   public var completedSteps: Int { stepCount }
+
+  /// The ranks of a data-parallel run (`mpirun -np R gradtrace train`), nil in one process; set
+  /// before `run()`. Every rank trains the same weights on its shards of each global batch;
+  /// rank 0 alone writes the checkpoints, the summary and (its recorder's) trace.
+  public var collective: (any Collective)?
+  /// Whether this process writes the run's files: rank 0, or a single process.
+  public var writesFiles: Bool { (collective?.rank ?? 0) == 0 }
+  /// Records the rank count of this start in the configuration (the checkpoints and a new
+  /// trace carry it; a checkpoint itself does not depend on it).
+  public func adoptRanks(_ ranks: Int?) { configuration.ranks = ranks }
+  var shardPlan: ShardPlan {
+    ShardPlan(rank: collective?.rank ?? 0, ranks: collective?.size ?? 1, ghostGroups: configuration.ghostBatchNorm)
+  }
 
   /// False when the run was resumed from a checkpoint without checksums (format version 1).
   public private(set) var resumedFromVerifiedCheckpoint = true
@@ -204,6 +222,7 @@ public final class Trainer {
 
   /// Trains the remaining epochs, then evaluates the best checkpoint on the test set.
   public func run() throws -> TrainingSummary {
+    try checkShardPlan(recording: recorder?.options)
     let schedule = configuration.learningRateSchedule
     while history.count < configuration.epochs {
       let epoch = history.count
@@ -215,7 +234,7 @@ public final class Trainer {
       } catch TrainingError.interrupted(let step, let signal) {
         throw TrainingError.interrupted(step: step, signal: signal)  // the trace is closed as interrupted
       } catch let error as TrainingError {
-        try recorder?.writer.finish(status: "failed: \(error)")
+        try recorder?.writer?.finish(status: "failed: \(error)")
         throw error
       }
       let (validLoss, validAccuracy) = evaluate(data.validation)
@@ -229,20 +248,26 @@ public final class Trainer {
       try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)")
       if best { try saveCheckpoint(to: "\(outputDirectory)/\(Self.bestCheckpoint)") }
       observer?.epochFinished(record, best: best)
-      if let signal = stopRequest?.receivedSignal, history.count < configuration.epochs {
-        try recorder?.writer.finish(status: "interrupted at step \(stepCount)")
+      if let signal = agreedStop().signal, history.count < configuration.epochs {
+        try recorder?.writer?.finish(status: "interrupted at step \(stepCount)")
         throw TrainingError.interrupted(step: stepCount, signal: signal)
       }
     }
     let bestEpoch = history.indices.max { history[$0].validAccuracy < history[$1].validAccuracy } ?? 0
+    guard writesFiles else {
+      // The other ranks leave the test set and the files to rank 0.
+      return TrainingSummary(
+        model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: .nan,
+        testAccuracy: .nan, trainingSeconds: history.reduce(0) { $0 + $1.seconds })
+    }
     let best = try Checkpoint.read(from: "\(outputDirectory)/\(Self.bestCheckpoint)")
     let evaluator = try Network<Float>(best.configuration, parameters: best.parameters, buffers: best.buffers)
-    let (testLoss, testAccuracy) = evaluate(data.test, with: evaluator)
+    let (testLoss, testAccuracy) = evaluate(data.test, with: evaluator, shared: false)
     let summary = TrainingSummary(
       model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: testLoss,
       testAccuracy: testAccuracy, trainingSeconds: history.reduce(0) { $0 + $1.seconds })
     try writeSummary(summary)
-    try recorder?.writer.finish(
+    try recorder?.writer?.finish(
       status: "finished", testLoss: testLoss, testAccuracy: testAccuracy, bestEpoch: bestEpoch)
     return summary
   }
@@ -275,24 +300,15 @@ public final class Trainer {
       let histograms = recorder?.measuresHistograms(globalStep: stepCount) ?? false
       let noise = recorder?.measuresNoise(globalStep: stepCount) ?? false
 
-      // Forward and backward on one tape, so a recorder can read the block outputs in place.
-      let tape = Tape<Float>()
+      // Forward and backward over this process's shards of the batch (the whole batch in one
+      // process), every value then the global batch's.
       let passSeed = Self.passSeed(run: configuration.seed, step: stepCount)
-      let forward = network.loss(
-        images: batch.images, labels: batch.labels, on: tape, mode: .training, seed: passSeed)
-      tape.backward(from: forward.loss)
-      let gradients = forward.forward.gradients(on: tape, names: network.parameters.names)
-      let loss = tape.value(forward.loss).scalars[0]
-      // The group gradients of a noise measurement, on this tape before it goes.
-      let noiseStarted = DispatchTime.now().uptimeNanoseconds
-      let groupGradients =
-        noise && loss.isFinite && indices.count >= recorder!.options.noiseGroups
-        ? forward.forward.groupGradients(
-          on: tape, labels: batch.labels, gradient: gradients,
-          groups: LossGroups(batch: indices.count, count: recorder!.options.noiseGroups)) : nil
-      let noiseSeconds = Double(DispatchTime.now().uptimeNanoseconds - noiseStarted) / 1e9
-      let blockOutputs = histograms ? forward.forward.blockOutputs.map { tape.storedValue($0.output) } : []
-      let signal = recording ? recorder!.signalStatistics(forward.forward, on: tape) : (blocks: [], mergeNorms: [])
+      let pass = shardedPass(
+        images: batch.images, labels: batch.labels, seed: passSeed, signal: recording, histograms: histograms,
+        noiseGroups: noise ? recorder!.options.noiseGroups : nil)
+      let (gradients, loss) = (pass.gradients, pass.loss)
+      let signal = recording ? recorder!.signalStatistics(pass.signal) : (blocks: [], mergeNorms: [])
+      let (groupGradients, noiseSeconds, blockOutputs) = (pass.groupGradients, pass.noiseSeconds, pass.blockOutputs)
 
       // The weights before the update, kept only when a recorder needs d = w_{t+1} − w_t (holding
       // them makes the optimizer's in-place update copy every tensor).
@@ -300,7 +316,7 @@ public final class Trainer {
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
-          step: stepCount, epoch: epoch, loss: loss, accuracy: forward.accuracy, learningRate: learningRate,
+          step: stepCount, epoch: epoch, loss: loss, accuracy: pass.accuracy, learningRate: learningRate,
           gradients: gradients, before: before, after: network.parameters, activations: signal.blocks,
           mergeNorms: signal.mergeNorms)
       }
@@ -308,31 +324,34 @@ public final class Trainer {
         try recorder.recordHistograms(
           step: stepCount, gradients: gradients, before: before, after: network.parameters, blockOutputs: blockOutputs)
       }
-      var gHg: Double?
-      if let recorder, let before = kept, measuring, loss.isFinite {
-        gHg = try recorder.recordCurvature(
-          step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed, loss: loss,
-          gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
-        curvatureMeasurements += 1
-      }
-      if let recorder, let before = kept, let groupGradients {
-        try recorder.recordNoise(
-          step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed,
-          gradients: gradients, groups: groupGradients, before: before, after: network.parameters, gHg: gHg,
-          backwardSeconds: noiseSeconds)
-      }
-      if let recorder, let before = kept, spectrum, loss.isFinite {
-        try recorder.recordSpectrum(
-          step: stepCount, network: network, images: batch.images, labels: batch.labels, seed: passSeed,
-          gradients: gradients, before: before, after: network.parameters,
-          optimizer: optimizer.stability(learningRate: learningRate))
+      // The curvature measurements sum their shares over the ranks (`BatchShard`).
+      try BatchShard.$current.withValue(pass.shard) {
+        var gHg: Double?
+        if let recorder, let before = kept, measuring, loss.isFinite {
+          gHg = try recorder.recordCurvature(
+            step: stepCount, network: network, images: pass.images, labels: pass.labels, seed: passSeed, loss: loss,
+            gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
+          curvatureMeasurements += 1
+        }
+        if let recorder, let before = kept, let groupGradients {
+          try recorder.recordNoise(
+            step: stepCount, network: network, images: pass.images, labels: pass.labels, seed: passSeed,
+            gradients: gradients, groups: groupGradients, before: before, after: network.parameters, gHg: gHg,
+            backwardSeconds: noiseSeconds)
+        }
+        if let recorder, let before = kept, spectrum, loss.isFinite {
+          try recorder.recordSpectrum(
+            step: stepCount, network: network, images: pass.images, labels: pass.labels, seed: passSeed,
+            gradients: gradients, before: before, after: network.parameters,
+            optimizer: optimizer.stability(learningRate: learningRate))
+        }
       }
       stepCount += 1
       if !loss.isFinite && !continueAfterNonFinite {
         throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss))
       }
       lossSum += Double(loss) * Double(indices.count)
-      correct += forward.accuracy * Double(indices.count)
+      correct += pass.accuracy * Double(indices.count)
       seen += indices.count
       let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       observer?.stepFinished(
@@ -344,13 +363,14 @@ public final class Trainer {
           step: step + 1, lossSum: lossSum, correct: correct, seen: seen, epochStart: epochStart,
           generator: self.generator.state, curvatureMeasurements: self.curvatureMeasurements)
       }
-      if checkpointRequest?.take() == true {
+      let agreed = agreedStop(checkpoint: checkpointRequest?.take() == true)
+      if agreed.checkpoint {
         // Mid-epoch, with what --resume needs to continue from here.
         try saveCheckpoint(to: "\(outputDirectory)/\(Self.requestedCheckpoint)", progress: here())
       }
-      if let signal = stopRequest?.receivedSignal, step + 1 < steps {
+      if let signal = agreed.signal, step + 1 < steps {
         try saveCheckpoint(to: "\(outputDirectory)/\(Self.lastCheckpoint)", progress: here())
-        try recorder?.writer.finish(status: "interrupted at step \(stepCount)")
+        try recorder?.writer?.finish(status: "interrupted at step \(stepCount)")
         throw TrainingError.interrupted(step: stepCount, signal: signal)
       }
     }
@@ -365,23 +385,62 @@ public final class Trainer {
     return generator.next()
   }
 
-  /// Mean loss and accuracy over a dataset in evaluation mode (running statistics).
-  public func evaluate(_ dataset: LabeledImages, with model: Network<Float>? = nil) -> (loss: Double, accuracy: Double)
-  {
+  /// Mean loss and accuracy over a dataset in evaluation mode (running statistics). In a
+  /// data-parallel run (`shared`) rank r evaluates the batches b ≡ r (mod R) and the sums are
+  /// added over the ranks.
+  public func evaluate(_ dataset: LabeledImages, with model: Network<Float>? = nil, shared: Bool = true) -> (
+    loss: Double, accuracy: Double
+  ) {
     let model = model ?? network
     var (lossSum, correct) = (0.0, 0.0)
     var unused = SeededGenerator(seed: 0)  // no augmentation: nothing is drawn
-    for start in stride(from: 0, to: dataset.count, by: configuration.batchSize) {
+    let (rank, ranks) = shared ? (collective?.rank ?? 0, collective?.size ?? 1) : (0, 1)
+    for (index, start) in stride(from: 0, to: dataset.count, by: configuration.batchSize).enumerated()
+    where index % ranks == rank {
       let indices = Array(start..<min(dataset.count, start + configuration.batchSize))
       let batch = dataset.batch(indices, augmentation: .none, generator: &unused)
       let result = model.evaluate(images: batch.images, labels: batch.labels, mode: .evaluation)
       lossSum += Double(result.loss) * Double(indices.count)
       correct += result.accuracy * Double(indices.count)
     }
+    if ranks > 1, let collective { (lossSum, correct) = { ($0[0], $0[1]) }(collective.sum([lossSum, correct])) }
     return (lossSum / Double(dataset.count), correct / Double(dataset.count))
   }
 
+  /// Whether to stop (a signal) or to write a checkpoint now, agreed by every rank: any rank's
+  /// request counts for all (each rank receives its own signals, at its own moment).
+  private func agreedStop(checkpoint: Bool = false) -> (signal: Int32?, checkpoint: Bool) {
+    let signal = stopRequest?.receivedSignal
+    guard let collective, collective.size > 1 else { return (signal, checkpoint) }
+    let votes = collective.sum([signal != nil ? 1 : 0, checkpoint ? 1 : 0])
+    return (votes[0] > 0 ? signal ?? SIGTERM : nil, votes[1] > 0)
+  }
+
+  /// Refuses a shard plan (ranks, ghost BatchNorm) that cannot run, and recordings it cannot
+  /// make yet (`run` checks again; a caller checks before it creates the trace).
+  public func checkShardPlan(recording: RecordingOptions?) throws {
+    let plan = shardPlan
+    if let problem = plan.problem(trainCount: data.train.count, batch: configuration.batchSize) {
+      throw TrainingSetupError(description: problem)
+    }
+    guard plan.shardCount > 1, let options = recording else { return }
+    let perRank = plan.shardCount / plan.ranks
+    if perRank > 1 && (options.curvature || options.recordsSpectrum) {
+      throw TrainingSetupError(
+        description:
+          "curvature and spectra are measured on one BatchNorm group per process: with --ghost-batchnorm \(plan.shardCount) run \(plan.shardCount) ranks (mpirun -np \(plan.shardCount)), or leave out ghost BatchNorm"
+      )
+    }
+    if options.noise || options.recordsHistograms {
+      throw TrainingSetupError(
+        description:
+          "\(options.noise ? "--record noise" : "--histogram-every") is not yet measured on a sharded batch (\(plan.ranks) ranks, \(plan.shardCount) shards): record it in a single-process run"
+      )
+    }
+  }
+
   private func saveCheckpoint(to path: String, progress: EpochProgress? = nil) throws {
+    guard writesFiles else { return }
     var checkpoint = Checkpoint(model: network)
     let atBoundary = EpochProgress(
       step: 0, lossSum: 0, correct: 0, seen: 0, epochStart: generator.state, generator: generator.state,
@@ -402,6 +461,7 @@ public final class Trainer {
   }
 
   private func writeSummary(_ summary: TrainingSummary) throws {
+    guard writesFiles else { return }
     try summary.write(to: "\(outputDirectory)/summary.json")
     var csv = "epoch,learning_rate,train_loss,train_accuracy,valid_loss,valid_accuracy,seconds\n"
     for r in summary.epochs {

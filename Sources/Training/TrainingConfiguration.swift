@@ -39,6 +39,13 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// Seeds the train/validation split only, so runs with different seeds share a split.
   public var splitSeed: UInt64 = 0
   public var threads = 2
+  /// Ranks of the run's latest start (`mpirun -np R`); nil: one process. A checkpoint does not
+  /// depend on it: a run may resume on any rank count.
+  public var ranks: Int?
+  /// Ghost BatchNorm: statistics over each of K contiguous groups of B/K images (`--local-batchnorm`
+  /// under mpirun: K = R; `--ghost-batchnorm K`); nil: over the global batch (synchronised
+  /// across ranks). Part of the function trained, so it stays with the run.
+  public var ghostBatchNorm: Int?
   /// Use only the first N training images (after the split).
   public var subset: Int?
   public var validationCount: Int

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CConsole
 import Datasets
+import DataParallel
 import Foundation
 import Networks
 import TensorBoard
@@ -189,6 +190,26 @@ struct Train: ParsableCommand {
     help: "Write buffered trace rows to the file every N steps (and at every epoch end; default: 100).")
   var flushEvery: Int?
   @Option(help: "On a NaN or infinite loss: stop (default) or continue.") var onNonfinite: NonFinitePolicy = .stop
+  @Flag(
+    help: ArgumentHelp(
+      "Under mpirun: BatchNorm statistics per rank (ghost BatchNorm over B/R images) instead of the global batch's.",
+      discussion: """
+        By default a data-parallel run synchronises BatchNorm: the per-channel sums are added over \
+        the ranks in every forward and backward pass (and in the curvature passes), so an R-rank \
+        run trains the single-process run's function at the same global batch. With this flag \
+        each rank normalises with its own B/R images: the function of --ghost-batchnorm R.
+        """))
+  var localBatchnorm = false
+  @Option(
+    parsing: .unconditional,
+    help: ArgumentHelp(
+      "Ghost BatchNorm: statistics over each of K contiguous groups of B/K images (the loss stays the batch's mean).",
+      discussion: """
+        In one process the K groups run one after another; under mpirun -np R (K a multiple of \
+        R) each rank takes K/R of them. --ghost-batchnorm R in one process is the function an \
+        R-rank run with --local-batchnorm trains.
+        """))
+  var ghostBatchnorm: Int?
 
   enum NonFinitePolicy: String, ExpressibleByArgument, CaseIterable { case stop, `continue` }
 
@@ -320,7 +341,13 @@ struct Train: ParsableCommand {
     }
   }
 
+  /// Under mpirun (or srun) with R > 1 ranks the run is data-parallel (`Train+Ranks.swift`);
+  /// otherwise a single process that neither links nor loads MPI.
   func run() throws {
+    try runOnLaunchedRanks(train)
+  }
+
+  func train(on collective: MPICollective?) throws {
     ComputeThreads.set(threads ?? 2)
     // Log lines reach a file or pipe as they are printed, not when a block fills.
     if isatty(STDOUT_FILENO) == 0 { gt_line_buffer_stdout() }
@@ -329,12 +356,14 @@ struct Train: ParsableCommand {
     let (tracePath, options) = try traceAndRecording(resuming: savedRun)
     // One writer per run and per trace, before anything is written.
     let directory = resume ?? output!
+    let writes = (collective?.rank ?? 0) == 0  // rank 0 writes the run's files
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let locks =
-      try [WriterLock("\(directory)/\(RunDirectory.lockFile)", guarding: "run directory \(directory)")]
-      + (tracePath.map { [try WriterLock("\($0).lock", guarding: "trace \($0)")] } ?? [])
+      writes
+      ? try [WriterLock("\(directory)/\(RunDirectory.lockFile)", guarding: "run directory \(directory)")]
+        + (tracePath.map { [try WriterLock("\($0).lock", guarding: "trace \($0)")] } ?? []) : []
     defer { withExtendedLifetime(locks) {} }
-    if resume == nil { try refuseToReplace(directory: directory) }
+    if resume == nil && writes { try refuseToReplace(directory: directory) }
     let trainer: Trainer
     if let resume {
       var saved = savedRun!
@@ -384,6 +413,7 @@ struct Train: ParsableCommand {
       c.threads = threads ?? 2
       c.subset = subset
       c.testCount = testExamples
+      c.ghostBatchNorm = ghostBatchnorm ?? (localBatchnorm ? collective?.size : nil)
       if let validation { c.validationCount = validation }
       switch augment {
       case nil: break
@@ -407,7 +437,12 @@ struct Train: ParsableCommand {
       }
       trainer = try Trainer(configuration: c, data: data, outputDirectory: output!)
     }
-    if let trace = tracePath {
+    trainer.collective = collective
+    try adopt(ranks: collective?.size, into: trainer)
+    try trainer.checkShardPlan(recording: tracePath != nil ? options : nil)
+    if tracePath != nil && !writes {
+      trainer.recorder = TraceRecorder(measuringFor: trainer.network, options: options)
+    } else if let trace = tracePath {
       if resume != nil && FileManager.default.fileExists(atPath: trace) {
         // The run's trace continues from the checkpoint (what was recorded after it is dropped).
         trainer.recorder = try TraceRecorder(continuing: trace, trainer: trainer, options: options)
@@ -420,12 +455,12 @@ struct Train: ParsableCommand {
       }
     }
     if let tensorboard {
-      guard let recorder = trainer.recorder else {
+      guard let recorder = trainer.recorder, let writer = recorder.writer else {
         throw CommandError("--tensorboard shows the trace's rows, and this run records no trace: give --trace FILE")
       }
       let run = try TensorBoardRun(
-        directory: tensorboard, configuration: recorder.writer.configuration, model: recorder.writer.model)
-      recorder.writer.sinks.append(run)
+        directory: tensorboard, configuration: writer.configuration, model: writer.model)
+      writer.sinks.append(run)
       notice("TensorBoard event file \(run.path)")
     }
     trainer.continueAfterNonFinite = onNonfinite == .continue
@@ -435,31 +470,38 @@ struct Train: ParsableCommand {
     let stop = StopRequest()
     stop.listenForSignals()
     trainer.stopRequest = stop
+    if let collective { watch(collective, trainer: trainer, stop: stop) }
     let printer = ProgressPrinter(epochs: trainer.configuration.epochs, batchSize: trainer.configuration.batchSize)
-    if !quiet { trainer.observer = printer }
+    if !quiet && writes { trainer.observer = printer }
     let c = trainer.configuration
-    if !quiet, let resume, let from = trainer.resumedFrom {
+    if !quiet && writes, let resume, let from = trainer.resumedFrom {
       print(
         "resuming \(resume) from \(from) (step \(trainer.completedSteps))\(tracePath.map { ", trace \($0)" } ?? "")")
     }
-    if !quiet {
+    if !quiet && writes {
       print(
-        "\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads"
+        "\(c.model.shortName) on \(c.dataset.rawValue): \(trainer.data.train.count) train, \(trainer.data.validation.count) validation, \(trainer.data.test.count) test images; \(c.optimizer.rawValue) lr \(c.learningRate), batch \(c.batchSize), \(c.threads) threads\(rankLine(c))"
       )
     }
     let summary: TrainingSummary
     do {
       summary = try trainer.run()
     } catch TrainingError.interrupted(let step, let signal) {
+      collective?.finalize()  // every rank stopped at the same step
+      guard writes else { throw ExitCode(128 + signal) }
       print(
         "interrupted after step \(step): \(trainer.outputDirectory)/\(Trainer.lastCheckpoint) holds the run\(trace.map { " and \($0) its trace" } ?? ""); continue with: gradtrace train --resume \(trainer.outputDirectory)\(trace.map { " --trace \($0)" } ?? "")"
       )
       throw ExitCode(128 + signal)
     } catch let error as TrainingError {
+      collective?.finalize()
+      guard writes else { throw ExitCode.failure }
       throw CommandError(
         "training stopped: \(error)\(trace.map { "; the trace \($0) holds every step up to it" } ?? "") (--on-nonfinite continue keeps going)"
       )
     }
+    collective?.finalize()
+    guard writes else { return }
     let best = summary.epochs[summary.bestEpoch]
     print(
       String(

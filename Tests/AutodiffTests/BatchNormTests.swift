@@ -14,7 +14,7 @@ struct BatchNormTests {
       let input = tape.parameter(x)
       let gamma = tape.parameter(randomTensor([c], seed: 7).converted(to: Float.self))
       let beta = tape.parameter(randomTensor([c], seed: 8).converted(to: Float.self))
-      let (y, mean, variance) = tape.batchNorm(input, scale: gamma, shift: beta, statistics: .batch)
+      let (y, mean, variance, _) = tape.batchNorm(input, scale: gamma, shift: beta, statistics: .batch)
       tape.backward(from: tape.sum(tape.multiply(y, tape.input(r))))
       return [
         tape.value(y).scalars, mean!.scalars, variance!.scalars, tape.gradient(input)!.scalars,
@@ -41,7 +41,7 @@ struct BatchNormTests {
     let (n, c, pixels) = (shape[0], shape[1], shape[2] * shape[3])
     let x = randomTensor(shape, seed: 3).mapped { 1000 + $0 }.converted(to: Float.self)
     let tape = Tape<Float>()
-    let (_, mean, variance) = tape.batchNorm(
+    let (_, mean, variance, _) = tape.batchNorm(
       tape.parameter(x), scale: tape.parameter(Tensor(repeating: 1, shape: [c])),
       shift: tape.parameter(Tensor(zeros: [c])), statistics: .batch)
     for ch in 0..<c {

@@ -16,7 +16,7 @@ struct MergeNormTests {
     let recorder = try TraceRecorder(
       path: temporaryDirectory("merges") + ".h5", network: network, configuration: c.json,
       options: RecordingOptions())
-    let merges = try #require(recorder.writer.layout.merges)
+    let merges = try #require(recorder.writer?.layout.merges)
     #expect(merges.count == network.model.merges.count && merges.allSatisfy { $0.kind == "add" })
     // VGG08 with residual connections: each reduction block adds its branch and its shortcut.
     #expect(merges.map(\.input).filter { $0.hasSuffix(".shortcut") }.count == merges.count / 2)

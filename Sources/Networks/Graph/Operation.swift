@@ -91,13 +91,10 @@ public enum Operation: Sendable, Equatable {
     case .evaluation:
       statistics = .running(mean: context.buffer("running_mean"), variance: context.buffer("running_var"))
     }
-    let (y, mean, variance) = context.tape.batchNorm(
+    let (y, mean, variance, count) = context.tape.batchNorm(
       x, scale: context.parameter("weight")!, shift: context.parameter("bias")!, statistics: statistics,
       epsilon: BatchNorm.epsilon)
-    if let mean, let variance {
-      let shape = context.tape.shape(x)
-      context.keep(batchMean: mean, biasedVariance: variance, count: shape[0] * shape[2] * shape[3])
-    }
+    if let mean, let variance { context.keep(batchMean: mean, biasedVariance: variance, count: count) }
     return y
   }
 
@@ -109,7 +106,11 @@ public enum Operation: Sendable, Equatable {
     guard context.mode == .training, probability > 0 else { return x }
     var generator = SeededGenerator(seed: context.seed)
     let kept = Scalar(1 / (1 - probability))
-    let mask = Tensor<Scalar>(shape: context.tape.shape(x)) { m in
+    // On a shard of a global batch: the global batch's mask, this shard's rows of it.
+    let shape = context.tape.shape(x)
+    let skipped = (BatchShard.current?.offset ?? 0) * shape.dropFirst().reduce(1, *)
+    for _ in 0..<skipped { _ = generator.nextUnit() }
+    let mask = Tensor<Scalar>(shape: shape) { m in
       for i in 0..<m.count { m[i] = generator.nextUnit() < probability ? 0 : kept }
     }
     return context.tape.multiply(x, context.tape.input(mask))
