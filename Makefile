@@ -3,7 +3,8 @@
 #   make test   run the test suite
 # Both install the Debian packages they need when missing.
 
-APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist libdnnl-dev
+APT_PACKAGES := libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist libdnnl-dev \
+  openmpi-bin libopenmpi-dev
 SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo

@@ -30,7 +30,7 @@ public final class MPICollective: Collective, @unchecked Sendable {
   /// Whether a signal asked this process to stop (checked while waiting for the other ranks).
   public var stopRequested: () -> Bool = { false }
   /// How long a rank asked to stop still waits for the others to arrive.
-  public var gracePeriod = 3.0
+  public var gracePeriod = 0.2
   private static let failureTag: Int32 = 0x6A7
 
   /// The number of ranks the launcher started, from its environment: Open MPI's mpirun sets
@@ -138,9 +138,13 @@ public final class MPICollective: Collective, @unchecked Sendable {
         let noticed = stopNoticed ?? Date()
         stopNoticed = noticed
         if Date().timeIntervalSince(noticed) > gracePeriod {
-          let message = "the job was ended while rank \(rank) waited for \(what) (another rank ended first)"
-          if rank == 0 { onFailure?(message) }
-          FileHandle.standardError.write(Data("gradtrace: rank \(rank): \(message)\n".utf8))
+          let message =
+            "rank ?: the job was ended while rank \(rank) waited for \(what): another rank ended first (mpirun's message names it)"
+          if rank == 0 {
+            onFailure?(message)
+          } else {
+            FileHandle.standardError.write(Data("gradtrace: rank \(rank): \(message)\n".utf8))
+          }
           exit(1)
         }
       }
