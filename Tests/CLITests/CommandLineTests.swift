@@ -14,14 +14,28 @@ struct GradTraceRun {
     return testBinary.deletingLastPathComponent().appendingPathComponent("gradtrace")
   }
 
+  /// Open MPI's launcher (`make` installs openmpi-bin).
+  static let mpirun = "/usr/bin/mpirun"
+
+  /// R ranks on this machine whatever its core count; as root (CI) Open MPI asks to be told.
+  static func mpirunOptions(ranks: Int) -> [String] {
+    ["--oversubscribe", "-np", "\(ranks)"] + (getuid() == 0 ? ["--allow-run-as-root"] : [])
+  }
+
   /// Ended by a signal (a crash, or the timeout's SIGKILL) rather than an exit status.
   var signalled = false
 
-  /// Runs `gradtrace arguments`; after `timeout` seconds (if given) the process is killed.
-  init(_ arguments: [String], timeout: Double? = nil, environment: [String: String] = [:]) throws {
+  /// Runs `gradtrace arguments` (on `ranks` ranks: `mpirun -np ranks gradtrace arguments`);
+  /// after `timeout` seconds (if given) the process is killed.
+  init(_ arguments: [String], ranks: Int = 1, timeout: Double? = nil, environment: [String: String] = [:]) throws {
     let process = Process()
-    process.executableURL = Self.executable
-    process.arguments = arguments
+    if ranks > 1 {
+      process.executableURL = URL(fileURLWithPath: Self.mpirun)
+      process.arguments = Self.mpirunOptions(ranks: ranks) + [Self.executable.path] + arguments
+    } else {
+      process.executableURL = Self.executable
+      process.arguments = arguments
+    }
     if !environment.isEmpty {
       process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     }
