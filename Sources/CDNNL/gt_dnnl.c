@@ -144,9 +144,10 @@ void gt_convolution_destroy(gt_convolution *c) {
 }
 
 gt_convolution *gt_convolution_create(
-    int n, int c, int h, int w, int o, int k, int stride, int padding, int has_bias, char *error,
+    int n, int c, int h, int w, int o, int k, int stride, int padding, int has_bias, int threads, char *error,
     size_t error_size) {
   pthread_once(&engine_once, create_engine);
+  omp_set_num_threads(threads);
   if (engine_status != dnnl_success) {
     snprintf(error, error_size, "oneDNN: no CPU engine (status %d)", (int)engine_status);
     return NULL;

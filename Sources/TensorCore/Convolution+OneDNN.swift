@@ -26,6 +26,8 @@ public enum OneDNNConvolution {
   struct Key: Hashable {
     var batch, inputChannels, height, width, outputChannels, kernelSize, stride, padding: Int
     var hasBias: Bool
+    /// The thread count the primitives are created for (and run on).
+    var threads: Int
   }
 
   /// Primitives per geometry, created on first use and kept for the process (a network has a
@@ -38,13 +40,14 @@ public enum OneDNNConvolution {
     let key = Key(
       batch: g.batch, inputChannels: g.inputChannels, height: g.height, width: g.width,
       outputChannels: g.outputChannels, kernelSize: g.kernelSize, stride: g.stride, padding: g.padding,
-      hasBias: hasBias)
+      hasBias: hasBias, threads: ComputeThreads.count)
     return primitives.withLock { cache -> OpaquePointer? in
       if let cached = cache[key] { return cached }
       var message = [CChar](repeating: 0, count: 512)
       let created = gt_convolution_create(
         Int32(g.batch), Int32(g.inputChannels), Int32(g.height), Int32(g.width), Int32(g.outputChannels),
-        Int32(g.kernelSize), Int32(g.stride), Int32(g.padding), hasBias ? 1 : 0, &message, message.count)
+        Int32(g.kernelSize), Int32(g.stride), Int32(g.padding), hasBias ? 1 : 0, Int32(key.threads), &message,
+        message.count)
       if created == nil && !cache.values.contains(where: { $0 == nil }) {
         let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         FileHandle.standardError.write(Data("notice: \(text); using im2col for that convolution\n".utf8))

@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import DataParallel
 import Foundation
 import TensorCore
 import Training
@@ -32,6 +33,8 @@ struct Reproduce: ParsableCommand {
       auto, from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or OMPI_COMM_WORLD_RANK)
       trains one row; --collect builds the table, figures and report from the rows
       finished so far and lists the missing ones. --rows 0,3 restricts any mode.
+      As an MPI task farm: mpirun -np K gradtrace reproduce --farm shares the rows
+      among the K ranks (row i on rank i mod K), then rank 0 collects.
 
       Examples:
         gradtrace reproduce --scale smoke --output out/smoke
@@ -40,6 +43,8 @@ struct Reproduce: ParsableCommand {
         gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
           --output /shared/table1 --plan
         sbatch /shared/table1/plan/slurm.sh
+        mpirun -np 16 gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
+          --output /shared/table1 --threads 8 --farm
       """)
 
   @Option(help: "smoke, small or paper.") var scale = ReproductionScale.smoke
@@ -71,11 +76,18 @@ struct Reproduce: ParsableCommand {
   var row: String?
   @Flag(help: "Build the table, figures and report from the rows finished in --output, listing the missing ones.")
   var collect = false
+  @Flag(
+    help: ArgumentHelp(
+      "Under mpirun -np K: the ranks share the rows (row i on rank i mod K), then rank 0 collects the table.",
+      discussion: "Each rank trains its rows as single-process runs with --threads threads each."))
+  var farm = false
   @Flag(help: "Write --output/plan/rows.json and a Slurm job-array script (plan/slurm.sh) instead of training.")
   var plan = false
 
   func validate() throws {
-    let modes = [row != nil ? "--row" : nil, collect ? "--collect" : nil, plan ? "--plan" : nil].compactMap { $0 }
+    let modes = [
+      row != nil ? "--row" : nil, collect ? "--collect" : nil, plan ? "--plan" : nil, farm ? "--farm" : nil,
+    ].compactMap { $0 }
     if modes.count > 1 { throw ValidationError("\(modes.joined(separator: " and ")) exclude each other") }
     if row != nil && rows != nil { throw ValidationError("--row trains one row; --rows does not apply to it") }
     if scale == .paper && (dataset ?? .cifar100) != .fashionMNIST && dataDir == nil {
@@ -109,7 +121,10 @@ struct Reproduce: ParsableCommand {
     }
     let started = Date()
     var summaries: [TrainingSummary?] = []
-    if collect {
+    if farm {
+      guard try trainFarmedRows(rows.map { (index: $0, run: all[$0]) }, count: all.count, runner) else { return }
+    }
+    if collect || farm {
       summaries = rows.map { runner.finished(all[$0]) }
       let missing = zip(rows, summaries).filter { $0.1 == nil }.map { "\($0.0) (\(all[$0.0].name))" }
       guard missing.count < rows.count else {
@@ -144,6 +159,36 @@ struct Reproduce: ParsableCommand {
         format: "\ntraining time %.1f min (sum over runs); this command %.1f min", trainingSeconds / 60,
         Date().timeIntervalSince(started) / 60))
     say("table: \(directory)/table.md; figures: \(directory)/figures/; report: \(directory)/report.html")
+  }
+
+  /// `--farm`: this rank's share of the rows (row i on rank i mod K, each a single-process run),
+  /// then a barrier. A rank that fails ends the job (`MPICollective.fail`).
+  /// - Returns: whether this process collects the table (rank 0).
+  func trainFarmedRows(_ rows: [(index: Int, run: ReproductionRun)], count: Int, _ runner: ReproductionRunner) throws
+    -> Bool
+  {
+    let ranks = MPICollective.launchedRanks()
+    guard ranks > 1 else {
+      throw ValidationError(
+        "--farm shares the rows among the ranks of mpirun -np K (K ≥ 2); in one process leave it out, on a scheduler use --plan"
+      )
+    }
+    let collective: MPICollective
+    do {
+      collective = try MPICollective()
+    } catch {
+      throw CommandError("cannot join the \(ranks) ranks the launcher started: \(error)")
+    }
+    let mine = rows.enumerated().filter { $0.offset % collective.size == collective.rank }.map(\.element)
+    say("rank \(collective.rank) of \(collective.size): rows \(mine.map { String($0.index) }.joined(separator: ", "))")
+    do {
+      for (index, run) in mine { _ = try train(run, index: index, of: count, runner) }
+    } catch {
+      FileHandle.standardError.write(Data("Error: rank \(collective.rank): \(error)\n".utf8))
+      collective.fail(reason: "\(error)")
+    }
+    collective.finalize()  // every rank's rows are done
+    return collective.rank == 0
   }
 
   /// Trains (or reuses, or resumes) row `index` and says how it went.

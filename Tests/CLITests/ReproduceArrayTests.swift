@@ -40,6 +40,30 @@ struct ReproduceArrayTests {
     #expect(apartTable.split(separator: "\n").count == 2)
   }
 
+  /// `mpirun -np 2 gradtrace reproduce --farm`: rows 0 and 1 on one rank each, then rank 0
+  /// collects: the table of one `reproduce` of both rows (each row is a single-process run
+  /// with the same thread count, so the same bits).
+  @Test func farmUnderMPIGivesTheTableOfOneRun() throws {
+    let (farm, once) = (temporaryPath("farm"), temporaryPath("once"))
+    let shared = ["reproduce", "--scale", "smoke", "--threads", "1", "--rows", "0,1"]
+    let farmed = try GradTraceRun(shared + ["--output", farm, "--farm"], ranks: 2, timeout: 600)
+    #expect(farmed.status == 0, "\(farmed.standardError)")
+    #expect(
+      farmed.standardOutput.contains("rank 0 of 2: rows 0") && farmed.standardOutput.contains("rank 1 of 2: rows 1"),
+      "\(farmed.standardOutput)")
+    let single = try GradTraceRun(shared + ["--output", once], timeout: 600)
+    #expect(single.status == 0, "\(single.standardError)")
+    let (farmTable, onceTable) = (
+      try String(contentsOfFile: "\(farm)/table.csv", encoding: .utf8),
+      try String(contentsOfFile: "\(once)/table.csv", encoding: .utf8)
+    )
+    #expect(farmTable == onceTable, "farm:\n\(farmTable)\nonce:\n\(onceTable)")
+    #expect(farmTable.split(separator: "\n").count == 3)
+    // Outside mpirun --farm says what it needs.
+    let alone = try GradTraceRun(shared + ["--output", temporaryPath("alone"), "--farm"])
+    #expect(alone.status != 0 && alone.standardError.contains("mpirun -np K"), "\(alone.standardError)")
+  }
+
   @Test func rowOptionsAreChecked() throws {
     for (arguments, environment, message) in [
       (["--row", "auto"], [:], "none of SLURM_ARRAY_TASK_ID"),

@@ -14,10 +14,13 @@ extern "C" {
 /// The primitives of one convolution geometry, created once and reused.
 typedef struct gt_convolution gt_convolution;
 
-/// Creates the primitives for input [n, c, h, w], filter [o, c, k, k], stride and padding.
+/// Creates the primitives for input [n, c, h, w], filter [o, c, k, k], stride and padding, to
+/// run on `threads` OpenMP threads: oneDNN splits its work (and so orders its sums) by the
+/// thread count it is created for, which otherwise is the number of cores the process may run
+/// on, so a process bound to one core (mpirun's default) would compute other bits.
 /// Returns NULL and writes a message into `error` when oneDNN refuses.
 gt_convolution *gt_convolution_create(
-    int n, int c, int h, int w, int o, int k, int stride, int padding, int has_bias,
+    int n, int c, int h, int w, int o, int k, int stride, int padding, int has_bias, int threads,
     char *error, size_t error_size);
 
 void gt_convolution_destroy(gt_convolution *convolution);
