@@ -27,10 +27,19 @@ extension Tape {
   /// whole forward pass (BatchNorm's batch statistics couple every row), so with the batch cut
   /// into groups of sizes b_j the group gradients average to the batch gradient,
   /// g = Σ_j (b_j/N) g_j (the gradient-noise estimators, docs/design.md).
-  public func groupCrossEntropy(logits: Variable, labels: [Int], rows group: Range<Int>) -> Variable {
-    precondition(!group.isEmpty && group.clamped(to: 0..<labels.count) == group, "groupCrossEntropy: rows \(group)")
+  ///
+  /// - Parameter size: the group's rows in all (nil: `group.count`); on a shard of a global
+  ///   batch the group may extend past the shard's rows, or miss them (`group` empty: the loss
+  ///   is 0, and its backward pass still runs through every layer).
+  public func groupCrossEntropy(logits: Variable, labels: [Int], rows group: Range<Int>, of size: Int? = nil)
+    -> Variable
+  {
+    precondition(
+      (size != nil || !group.isEmpty) && group.clamped(to: 0..<labels.count) == group,
+      "groupCrossEntropy: rows \(group)")
     return meanCrossEntropy(
-      softmaxRows(value(logits), labels: labels), labels: labels, over: group, dividedBy: group.count, logits: logits)
+      softmaxRows(value(logits), labels: labels), labels: labels, over: group, dividedBy: size ?? group.count,
+      logits: logits)
   }
 
   /// Each row's softmax, its loss term log Σ_k e^(z_nk) − z_n,y_n, and the batch's accuracy.

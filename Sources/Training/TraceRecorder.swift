@@ -523,7 +523,8 @@ public final class TraceRecorder {
   ) throws(HDF5Error) {
     let started = DispatchTime.now().uptimeNanoseconds
     let layerGroups = LayerGroups(network.model.specifications)
-    let sizes = LossGroups(batch: labels.count, count: groups.count).sizes
+    // The groups cut the global batch (on a shard of it, its rows are the shard's).
+    let sizes = LossGroups(batch: BatchShard.current?.batchRows ?? labels.count, count: groups.count).sizes
     let noise = GradientNoise(gradient: g, groups: groups, sizes: sizes, layers: layerGroups)
     var row = TraceRow(.noise, at: step)
     row[.noiseBatch] = Double(noise.batch)

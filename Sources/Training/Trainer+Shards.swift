@@ -102,7 +102,10 @@ extension Trainer {
           images: shardImages, labels: shardLabels, on: tape, mode: .training, updateRunningStatistics: false,
           seed: seed)
         tape.backward(from: forward.loss)
-        let gradients = forward.forward.gradients(on: tape, names: network.parameters.names)
+        // One shard per process: its share is summed over the ranks at once (the group
+        // gradients of a noise measurement need the global g); several: after the last.
+        let share = forward.forward.gradients(on: tape, names: network.parameters.names)
+        let gradients = shards.count == 1 ? collective?.sum(share) ?? share : share
         let loss = tape.value(forward.loss).scalars[0]
         correct += forward.accuracy * Double(rows.count)
         // Running statistics: global ones fold once; ghost groups each fold from the step's start.
@@ -122,10 +125,12 @@ extension Trainer {
           let noiseStarted = DispatchTime.now().uptimeNanoseconds
           let groups =
             noiseGroups.map { count in
-              loss.isFinite && shardLabels.count >= count
+              // Every rank takes the group passes (their BatchNorm sums are shared): the
+              // condition is the global batch's, and a rank's non-finite share goes on.
+              (sharded || loss.isFinite) && labels.count >= count
                 ? forward.forward.groupGradients(
                   on: tape, labels: shardLabels, gradient: gradients,
-                  groups: LossGroups(batch: shardLabels.count, count: count)) : nil
+                  groups: LossGroups(batch: labels.count, count: count)) : nil
             } ?? nil
           result = ShardedPass(
             loss: loss, accuracy: 0, gradients: gradients, signal: sums,
@@ -143,7 +148,7 @@ extension Trainer {
     var pass = result!
     pass.accuracy = firstAccuracy
     if let collective, collective.size > 1 {
-      pass.gradients = collective.sum(pass.gradients)
+      if shards.count > 1 { pass.gradients = collective.sum(pass.gradients) }
       pass.signal = pass.signal.summed(over: collective)
       let totals = collective.sum([Double(pass.loss), correct])
       (pass.loss, correct) = (Float(totals[0]), totals[1])

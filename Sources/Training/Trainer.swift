@@ -425,16 +425,16 @@ public final class Trainer {
     }
     guard plan.shardCount > 1, let options = recording else { return }
     let perRank = plan.shardCount / plan.ranks
-    if perRank > 1 && (options.curvature || options.recordsSpectrum) {
+    if perRank > 1 && (options.curvature || options.recordsSpectrum || options.noise) {
       throw TrainingSetupError(
         description:
-          "curvature and spectra are measured on one BatchNorm group per process: with --ghost-batchnorm \(plan.shardCount) run \(plan.shardCount) ranks (mpirun -np \(plan.shardCount)), or leave out ghost BatchNorm"
+          "curvature, spectra and gradient noise are measured on one BatchNorm group per process: with --ghost-batchnorm \(plan.shardCount) run \(plan.shardCount) ranks (mpirun -np \(plan.shardCount)), or leave out ghost BatchNorm"
       )
     }
-    if options.noise || options.recordsHistograms {
+    if options.recordsHistograms {
       throw TrainingSetupError(
         description:
-          "\(options.noise ? "--record noise" : "--histogram-every") is not yet measured on a sharded batch (\(plan.ranks) ranks, \(plan.shardCount) shards): record it in a single-process run"
+          "--histogram-every is not yet measured on a sharded batch (\(plan.ranks) ranks, \(plan.shardCount) shards): record histograms in a single-process run"
       )
     }
   }

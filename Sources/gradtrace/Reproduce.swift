@@ -43,8 +43,8 @@ struct Reproduce: ParsableCommand {
         gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
           --output /shared/table1 --plan
         sbatch /shared/table1/plan/slurm.sh
-        mpirun -np 16 gradtrace reproduce --scale paper --data-dir ~/cifar-100-binary \\
-          --output /shared/table1 --threads 8 --farm
+        mpirun -np 16 gradtrace reproduce --scale paper --threads 8 \\
+          --data-dir ~/cifar-100-binary --output /shared/table1 --farm
       """)
 
   @Option(help: "smoke, small or paper.") var scale = ReproductionScale.smoke

@@ -2,7 +2,9 @@ import Foundation
 import Testing
 import TraceIO
 
-/// `mpirun -np 2 gradtrace train` against single-process runs, end to end, in float32.
+/// `mpirun -np 2 gradtrace train` against single-process runs, end to end, in float32: every
+/// recorded dataset (step statistics, activations, curvature with its per-layer split, Hessian
+/// traces, eigenvalues, spectra, gradient noise, epochs, the summary).
 ///
 /// Bounds: a float32 run's rounding depends on the order of its sums, which the rank count
 /// changes (the gradient is two half-batch sums added, the BatchNorm statistics are combined
@@ -22,8 +24,9 @@ struct DataParallelTests {
     "--epochs", "2", "--optimizer", "sgd", "--lr", "0.05", "--quiet",
   ]
   static let curvature = [
-    "--record", "gradients,activations,curvature", "--curvature-every", "2", "--layer-curvature-every", "1",
-    "--trace-every", "2", "--eigen-every", "2",
+    "--record", "gradients,activations,curvature,noise", "--curvature-every", "2", "--layer-curvature-every", "1",
+    "--trace-every", "2", "--eigen-every", "2", "--noise-every", "3", "--spectrum-every", "4", "--spectrum-steps", "8",
+    "--spectrum-probes", "1",
   ]
 
   /// Every numeric dataset of a trace (timings left out), by path.

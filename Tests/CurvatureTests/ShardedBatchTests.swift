@@ -35,6 +35,8 @@ struct ShardedBatchTests {
     var loss, accuracy, slope, curvature, displaced: Double
     var gradient, product: NamedTensors<Double>
     var mean, variance: [Double]
+    /// The gradients of 4 groups of the global batch's loss terms (gradient noise).
+    var groups: [NamedTensors<Double>] = []
   }
 
   static func measure(
@@ -50,10 +52,15 @@ struct ShardedBatchTests {
     let statistics = network.model.gradient(
       parameters: network.parameters, buffers: network.buffers, images: images, labels: labels, seed: 11
     ).batchStatistics
+    let groups = network.model.groupGradients(
+      parameters: network.parameters, buffers: network.buffers, images: images, labels: labels, groups: 4,
+      globalRows: BatchShard.current?.batchRows, seed: 11
+    ).groups
     return Measured(
       loss: loss, accuracy: accuracy, slope: slope, curvature: curvature, displaced: displaced, gradient: gradient,
-      product: product, mean: statistics.flatMap(\.mean.scalars), variance: statistics.flatMap(\.biasedVariance.scalars)
-    )
+      product: product, mean: statistics.flatMap(\.mean.scalars),
+      variance: statistics.flatMap(\.biasedVariance.scalars),
+      groups: groups)
   }
 
   /// Each rank's measurement on its rows, the ranks running as threads.
@@ -126,6 +133,7 @@ struct ShardedBatchTests {
       "f(w + 1e-3 v)": relative([a.displaced], [b.displaced]), "gradient": relative(flat(a.gradient), flat(b.gradient)),
       "H·v": relative(flat(a.product), flat(b.product)), "BatchNorm mean": relative(a.mean, b.mean),
       "BatchNorm variance": relative(a.variance, b.variance),
+      "group gradients": relative(a.groups.flatMap(flat), b.groups.flatMap(flat)),
     ]
   }
 
@@ -182,7 +190,7 @@ struct ShardedBatchTests {
       loss: a.loss + b.loss, accuracy: ranks[0].accuracy, slope: a.slope + b.slope,
       curvature: a.curvature + b.curvature, displaced: a.displaced + b.displaced,
       gradient: a.gradient.adding(b.gradient, scaledBy: 1), product: a.product.adding(b.product, scaledBy: 1),
-      mean: b.mean, variance: b.variance)
+      mean: b.mean, variance: b.variance, groups: ranks[1].groups)
     for (name, error) in Self.errors(expected, ranks[1]).sorted(by: { $0.key < $1.key }) {
       #expect(error <= 1e-12, "\(name) off by \(error) relative")
     }

@@ -35,15 +35,26 @@ extension ModelForward {
   /// forward pass, given the batch gradient g that a `backward` from the whole loss left:
   /// m − 1 more backward passes on the same tape, and the last group's gradient from
   /// g = Σ_j (b_j/N) g_j, so g_m = (N g − Σ_{j<m} b_j g_j) / b_m.
+  ///
+  /// On a shard of a global batch (`BatchShard.current`: `labels` are the shard's rows, the
+  /// groups cut the global batch) every rank takes each backward pass, from the part of group
+  /// j it holds (possibly none: its synchronised BatchNorm sums still take part), and the
+  /// ranks' shares of g_j are summed; g is the global batch's gradient.
   public func groupGradients(
     on tape: Tape<Scalar>, labels: [Int], gradient g: NamedTensors<Scalar>, groups: LossGroups
   ) -> [NamedTensors<Scalar>] {
-    precondition(labels.count == groups.batch, "groupGradients: \(labels.count) labels for \(groups)")
+    let shard = BatchShard.current
+    let offset = shard?.offset ?? 0
+    precondition(
+      (shard?.batchRows ?? labels.count) == groups.batch, "groupGradients: \(labels.count) labels for \(groups)")
     let (ranges, sizes) = (groups.ranges, groups.sizes.map { Scalar(Double($0)) })
     var members: [NamedTensors<Scalar>] = []
-    for rows in ranges.dropLast() {
-      tape.backward(from: tape.groupCrossEntropy(logits: logits, labels: labels, rows: rows))
-      members.append(gradients(on: tape, names: g.names))
+    for group in ranges.dropLast() {
+      let rows = group.clamped(to: offset..<(offset + labels.count))
+      let local = (rows.lowerBound - offset)..<(rows.upperBound - offset)
+      tape.backward(from: tape.groupCrossEntropy(logits: logits, labels: labels, rows: local, of: group.count))
+      let share = gradients(on: tape, names: g.names)
+      members.append(shard?.collective?.sum(share) ?? share)
     }
     let total = Scalar(Double(groups.batch))
     var last = NamedTensors<Scalar>()
@@ -62,15 +73,18 @@ extension ModelForward {
 
 extension Model {
   /// One forward pass, the batch gradient g and the m group gradients g_j (`groupGradients`):
-  /// what a gradient-noise measurement takes, for a caller without a training step's tape.
+  /// what a gradient-noise measurement takes, for a caller without a training step's tape. On
+  /// a shard of a global batch of `globalRows` the gradients are the global batch's.
   public func groupGradients<Scalar: TensorScalar>(
     parameters: NamedTensors<Scalar>, buffers: NamedTensors<Scalar>, images: Tensor<Scalar>, labels: [Int],
-    groups: Int, mode: NetworkMode = .training, seed: UInt64 = 0
+    groups: Int, globalRows: Int? = nil, mode: NetworkMode = .training, seed: UInt64 = 0
   ) -> (loss: Scalar, gradient: NamedTensors<Scalar>, groups: [NamedTensors<Scalar>]) {
     let pass = backwardPass(
       parameters: parameters, buffers: buffers, images: images, labels: labels, mode: mode, seed: seed)
+    let gradient = BatchShard.current?.collective?.sum(pass.gradient) ?? pass.gradient
     let members = pass.forward.groupGradients(
-      on: pass.tape, labels: labels, gradient: pass.gradient, groups: LossGroups(batch: labels.count, count: groups))
-    return (pass.tape.value(pass.loss).scalars[0], pass.gradient, members)
+      on: pass.tape, labels: labels, gradient: gradient,
+      groups: LossGroups(batch: globalRows ?? labels.count, count: groups))
+    return (pass.tape.value(pass.loss).scalars[0], gradient, members)
   }
 }
