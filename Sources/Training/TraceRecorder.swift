@@ -620,12 +620,20 @@ public final class TraceRecorder {
       row[values: bins] = histograms.flatMap { $0.counts.map(Double.init) }
       row[values: specials] = histograms.flatMap { $0.specials.map(Double.init) }
     }
+    // The block outputs of a shard of a global batch: their counts add over the ranks (the
+    // gradients, updates and weights are every rank's already).
+    func pooled(_ histograms: [LogHistogram]) -> [LogHistogram] {
+      guard let collective = BatchShard.current?.collective, collective.size > 1 else { return histograms }
+      let counts = collective.sum(histograms.flatMap { $0.counts.map(Double.init) })
+      let specials = collective.sum(histograms.flatMap { $0.specials.map(Double.init) })
+      return LogHistogram.entries(counts: counts, specials: specials, bins: options.histogramBins)
+    }
     store(weightNames.map { counter.histogram(of: gradients[$0]!) }, .gradientHistogram, .gradientSpecials)
     store(
       weightNames.map { counter.histogram(ofDifference: after[$0]!, before[$0]!) }, .updateHistogram, .updateSpecials)
     store(weightNames.map { counter.histogram(of: before[$0]!) }, .weightHistogram, .weightSpecials)
     if options.activations {
-      store(blockOutputs.map { counter.histogram(of: $0) }, .activationHistogram, .activationSpecials)
+      store(pooled(blockOutputs.map { counter.histogram(of: $0) }), .activationHistogram, .activationSpecials)
     }
     row[.histogramSeconds] = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     try writer?.append(row)

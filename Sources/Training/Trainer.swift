@@ -320,12 +320,13 @@ public final class Trainer {
           gradients: gradients, before: before, after: network.parameters, activations: signal.blocks,
           mergeNorms: signal.mergeNorms)
       }
-      if let recorder, let before = kept, histograms {
-        try recorder.recordHistograms(
-          step: stepCount, gradients: gradients, before: before, after: network.parameters, blockOutputs: blockOutputs)
-      }
-      // The curvature measurements sum their shares over the ranks (`BatchShard`).
+      // The measurements sum their shares over the ranks (`BatchShard`).
       try BatchShard.$current.withValue(pass.shard) {
+        if let recorder, let before = kept, histograms {
+          try recorder.recordHistograms(
+            step: stepCount, gradients: gradients, before: before, after: network.parameters,
+            blockOutputs: blockOutputs)
+        }
         var gHg: Double?
         if let recorder, let before = kept, measuring, loss.isFinite {
           gHg = try recorder.recordCurvature(
@@ -425,16 +426,10 @@ public final class Trainer {
     }
     guard plan.shardCount > 1, let options = recording else { return }
     let perRank = plan.shardCount / plan.ranks
-    if perRank > 1 && (options.curvature || options.recordsSpectrum || options.noise) {
+    if perRank > 1 && (options.curvature || options.recordsSpectrum || options.noise || options.recordsHistograms) {
       throw TrainingSetupError(
         description:
-          "curvature, spectra and gradient noise are measured on one BatchNorm group per process: with --ghost-batchnorm \(plan.shardCount) run \(plan.shardCount) ranks (mpirun -np \(plan.shardCount)), or leave out ghost BatchNorm"
-      )
-    }
-    if options.recordsHistograms {
-      throw TrainingSetupError(
-        description:
-          "--histogram-every is not yet measured on a sharded batch (\(plan.ranks) ranks, \(plan.shardCount) shards): record histograms in a single-process run"
+          "curvature, spectra, gradient noise and histograms are measured on one BatchNorm group per process: with --ghost-batchnorm \(plan.shardCount) run \(plan.shardCount) ranks (mpirun -np \(plan.shardCount)), or leave out ghost BatchNorm"
       )
     }
   }

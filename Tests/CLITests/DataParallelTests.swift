@@ -4,7 +4,7 @@ import TraceIO
 
 /// `mpirun -np 2 gradtrace train` against single-process runs, end to end, in float32: every
 /// recorded dataset (step statistics, activations, curvature with its per-layer split, Hessian
-/// traces, eigenvalues, spectra, gradient noise, epochs, the summary).
+/// traces, eigenvalues, spectra, gradient noise, histograms, epochs, the summary).
 ///
 /// Bounds: a float32 run's rounding depends on the order of its sums, which the rank count
 /// changes (the gradient is two half-batch sums added, the BatchNorm statistics are combined
@@ -26,7 +26,7 @@ struct DataParallelTests {
   static let curvature = [
     "--record", "gradients,activations,curvature,noise", "--curvature-every", "2", "--layer-curvature-every", "1",
     "--trace-every", "2", "--eigen-every", "2", "--noise-every", "3", "--spectrum-every", "4", "--spectrum-steps", "8",
-    "--spectrum-probes", "1",
+    "--spectrum-probes", "1", "--histogram-every", "3",
   ]
 
   /// Every numeric dataset of a trace (timings left out), by path.
@@ -48,10 +48,15 @@ struct DataParallelTests {
   }
 
   /// Per dataset max |a − b| / max |a| (NaN must meet NaN); the worst dataset and its error.
-  static func difference(_ a: String, _ b: String) throws -> (worst: String, error: Double, each: [String: Double]) {
-    let (x, y) = (try datasets(a), try datasets(b))
+  static func difference(_ a: String, _ b: String, histograms: Bool = false) throws -> (
+    worst: String, error: Double, each: [String: Double], largest: Double
+  ) {
+    // Histogram counts move by whole counts when a value crosses a bin edge: compared apart.
+    let kept = { (name: String) in name.hasPrefix("/histograms/") == histograms }
+    let (x, y) = (try datasets(a).filter { kept($0.key) }, try datasets(b).filter { kept($0.key) })
     #expect(Set(x.keys) == Set(y.keys), "\(a) and \(b) hold different datasets")
     var each: [String: Double] = [:]
+    var largest = 0.0
     for (name, left) in x {
       guard let right = y[name] else { continue }
       #expect(left.shape == right.shape, "\(name): \(left.shape) against \(right.shape)")
@@ -60,9 +65,10 @@ struct DataParallelTests {
       let scale = left.values.filter(\.isFinite).map(abs).max() ?? 0
       let worst = zip(left.values, right.values).filter { $0.isFinite && $1.isFinite }.map { abs($0 - $1) }.max() ?? 0
       each[name] = scale > 0 ? worst / scale : worst
+      largest = max(largest, worst)
     }
     let worst = each.max { $0.value < $1.value }!
-    return (worst.key, worst.value, each)
+    return (worst.key, worst.value, each, largest)
   }
 
   /// 4× the larger of the thread-count spread and the floor.
@@ -89,6 +95,14 @@ struct DataParallelTests {
     let ranks = try Self.difference(one, two)
     print(
       "2 ranks against 1 process: \(ranks.worst) \(ranks.error); 1 against 2 threads: \(spread.worst) \(spread.error)")
+    let (histogramSpread, histogramError) = (
+      try Self.difference(one, oneOnTwoThreads, histograms: true), try Self.difference(one, two, histograms: true)
+    )
+    // A value within rounding of a bin edge may land in the neighbouring bin: a few counts.
+    print("histograms: 2 ranks \(histogramError.largest) counts, threads \(histogramSpread.largest)")
+    #expect(
+      histogramError.largest <= 4 * max(histogramSpread.largest, 2),
+      "2 ranks: \(histogramError.worst) off by \(histogramError.largest) counts")
     #expect(
       ranks.error <= Self.bound(spread: spread.error),
       "2 ranks: \(ranks.worst) off by \(ranks.error), bound \(Self.bound(spread: spread.error)) (spread: \(spread.worst) \(spread.error))"
