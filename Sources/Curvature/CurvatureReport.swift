@@ -111,7 +111,7 @@ public struct CurvatureReport: Codable, Sendable {
     let spectrum = measured?.spectrum
     let stability = measured?.stability
     return CurvatureReport(
-      model: probe.model.name, examples: probe.labels.count, loss: loss,
+      model: probe.model.name, examples: BatchShard.current?.batchRows ?? probe.labels.count, loss: loss,
       accuracy: accuracy, gTg: along.gTg, gHg: along.gHg, epsilonStar: along.epsilonStar,
       negativeCurvature: along.gHg <= 0,
       layers: layers, trace: trace, dominantEigenvalue: eigenvalue, taylor: taylor, spectrum: spectrum,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Curvature
 import Datasets
 import Foundation
@@ -132,13 +133,34 @@ struct Probe: ParsableCommand {
     }
   }
 
+  /// Under mpirun with R > 1 ranks the batch is cut into R shards and every number is the
+  /// whole batch's, summed over the ranks (BatchNorm synchronised); rank 0 prints.
   func run() throws {
+    let ranks = MPICollective.launchedRanks()
+    guard ranks > 1 else { return try measure(on: nil) }
+    let collective: MPICollective
+    do {
+      collective = try MPICollective()
+    } catch {
+      throw CommandError("cannot join the \(ranks) ranks the launcher started: \(error)")
+    }
+    do {
+      if skipAnalysis { throw ValidationError("--skip-analysis runs in one process (not under mpirun)") }
+      try measure(on: collective)
+      collective.finalize()
+    } catch {
+      FileHandle.standardError.write(Data("Error: rank \(collective.rank): \(error)\n".utf8))
+      collective.fail(reason: "\(error)")
+    }
+  }
+
+  func measure(on collective: MPICollective?) throws {
     ComputeThreads.set(threads)
     let saved = try Checkpoint.read(from: checkpoint)
     if !saved.isVerified { noticeUnverified(checkpoint) }
     let network = try Network<Float>(saved.configuration, parameters: saved.parameters, buffers: saved.buffers)
     let c = saved.configuration
-    let (images, labels, source): (Tensor<Float>, [Int], String)
+    var (images, labels, source): (Tensor<Float>, [Int], String)
     if let batch {
       (images, labels) = try BatchFile.read(batch)
       source = batch
@@ -175,6 +197,35 @@ struct Probe: ParsableCommand {
       options.spectrum = chosen
     }
     options.optimizer = Self.optimizerState(saved)
+    // On R ranks: this rank's rows, every sum over the ranks.
+    let shard = collective.map { collective in
+      let rows =
+        (labels.count * collective.rank / collective.size)..<(labels.count * (collective.rank + 1) / collective.size)
+      return (
+        rows,
+        BatchShard(
+          collective: collective, synchronisesBatchNorm: true, batchRows: labels.count, offset: rows.lowerBound)
+      )
+    }
+    if let (rows, _) = shard {
+      let size = images.count / images.shape[0]
+      images = Tensor(
+        shape: [rows.count] + images.shape.dropFirst(),
+        scalars: Array(images.scalars[(rows.lowerBound * size)..<(rows.upperBound * size)]))
+      labels = Array(labels[rows])
+    }
+    try BatchShard.$current.withValue(shard?.1) {
+      try report(
+        network: network, saved: saved, images: images, labels: labels, options: options,
+        writes: (collective?.rank ?? 0) == 0)
+    }
+  }
+
+  func report(
+    network: Network<Float>, saved: Checkpoint, images: Tensor<Float>, labels: [Int], options: CurvatureReport.Options,
+    writes: Bool
+  ) throws {
+    let c = saved.configuration
     let report: CurvatureReport
     var skips: SkipAnalysis?
     switch precision {
@@ -201,6 +252,7 @@ struct Probe: ParsableCommand {
       var curvature: CurvatureReport
       var skipAnalysis: SkipAnalysis
     }
+    guard writes else { return }
     if json {
       print(try skips.map { try ReportJSON.encode(Combined(curvature: report, skipAnalysis: $0)) } ?? report.json())
     } else {
