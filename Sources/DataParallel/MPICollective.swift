@@ -25,6 +25,9 @@ public final class MPICollective: Collective, @unchecked Sendable {
   public let rank: Int
   public let size: Int
   public private(set) var bytesSent = 0
+  /// Sums taken so far, and the seconds they took (waiting for the other ranks included).
+  public private(set) var sumCount = 0
+  public private(set) var secondsInSums = 0.0
   /// Called on rank 0 with "rank r: reason" before the job is aborted.
   public var onFailure: ((String) -> Void)?
   /// Whether a signal asked this process to stop (checked while waiting for the other ranks).
@@ -97,6 +100,11 @@ public final class MPICollective: Collective, @unchecked Sendable {
     narrow: (Double) -> Element
   ) {
     guard size > 1, !values.isEmpty else { return }
+    let started = DispatchTime.now().uptimeNanoseconds
+    defer {
+      sumCount += 1
+      secondsInSums += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    }
     let chunk = (values.count + size - 1) / size
     // The buffers of a non-blocking exchange must stay put until it completes: allocated here.
     let padded = UnsafeMutableBufferPointer<Element>.allocate(capacity: chunk * size)

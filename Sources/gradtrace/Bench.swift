@@ -1,4 +1,5 @@
 import ArgumentParser
+import DataParallel
 import Foundation
 import Networks
 import TensorCore
@@ -38,6 +39,12 @@ struct Bench: ParsableCommand {
       "Also show where the time goes: each kind of work (every convolution geometry with its GFLOP/s, BatchNorm, activation, optimizer, …) and their groups."
   ) var profile = false
   @Flag(help: "Print JSON (images_per_second, median_ms, min_ms, max_ms, gflops, profile, …).") var json = false
+  @Flag(
+    help: ArgumentHelp(
+      "Under mpirun -np R: time the sum over the ranks (gradtrace's all-reduce) from 8 B to 16 MB of Float.",
+      discussion:
+        "The latency and bandwidth the scaling model of BENCHMARKS.md starts from; the model's options are ignored."))
+  var exchange = false
 
   func validate() throws {
     guard batchSize >= 2 else {
@@ -50,6 +57,7 @@ struct Bench: ParsableCommand {
 
   func run() throws {
     ComputeThreads.set(threads)
+    if exchange { return try benchmarkExchange() }
     var benchmark = EngineBenchmark(configuration: try modelOptions.configuration(for: nil, source: ""))
     benchmark.batchSize = batchSize
     benchmark.repeats = repeats
@@ -87,5 +95,34 @@ struct Bench: ParsableCommand {
     for row in rows { groups[row.group, default: 0] += row.share }
     let order = ["convolution", "BatchNorm", "activation", "optimizer", "other"]
     print("by group: " + order.map { String(format: "%@ %.1f%%", $0, 100 * (groups[$0] ?? 0)) }.joined(separator: ", "))
+  }
+}
+
+extension Bench {
+  /// `--exchange`: the median time of `MPICollective.sum` on Float buffers of growing size,
+  /// rank 0 printing one line per size (bytes, microseconds, the bus bandwidth 2(R−1)/R·S/t).
+  func benchmarkExchange() throws {
+    guard MPICollective.launchedRanks() > 1 else {
+      throw ValidationError("--exchange times the sum over the ranks: run it under mpirun -np R (R ≥ 2)")
+    }
+    let collective = try MPICollective()
+    if collective.rank == 0 { print("bytes,median_us,bus_gbytes_per_second,ranks") }
+    var bytes = 8
+    while bytes <= 16 << 20 {
+      var values = [Float](repeating: 1, count: bytes / 4)
+      var times: [Double] = []
+      for _ in 0..<max(3, min(repeats * 4, (64 << 20) / bytes)) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        values.withUnsafeMutableBufferPointer { collective.sum($0) }
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e3)
+      }
+      let median = times.sorted()[times.count / 2]
+      let bus = 2 * Double(collective.size - 1) / Double(collective.size) * Double(bytes) / (median * 1e3)
+      if collective.rank == 0 {
+        print("\(bytes),\(String(format: "%.1f", median)),\(String(format: "%.3f", bus)),\(collective.size)")
+      }
+      bytes *= 4
+    }
+    collective.finalize()
   }
 }

@@ -64,6 +64,16 @@ extension Train {
     }
   }
 
+  /// What the ranks exchanged per training step (validation's sums included): the number of
+  /// sums, the bytes this rank sent, and the time in the sums (waiting for the others included).
+  func exchangeLine(_ collective: MPICollective, steps: Int) -> String {
+    let perStep = Double(max(steps, 1))
+    return String(
+      format: "exchange per step: %.0f sums, %.2f MB sent by rank 0, %.1f ms in the sums (waiting included)",
+      Double(collective.sumCount) / perStep, Double(collective.bytesSent) / perStep / 1e6,
+      collective.secondsInSums / perStep * 1e3)
+  }
+
   /// ", 2 ranks (BatchNorm synchronised)" for the start line; empty in one process.
   func rankLine(_ c: TrainingConfiguration) -> String {
     let groups = c.ghostBatchNorm.map { ", ghost BatchNorm over \($0) groups of \(c.batchSize / $0)" } ?? ""

@@ -484,6 +484,7 @@ struct Train: ParsableCommand {
       )
     }
     let summary: TrainingSummary
+    let firstStep = trainer.completedSteps
     do {
       summary = try trainer.run()
     } catch TrainingError.interrupted(let step, let signal) {
@@ -502,6 +503,7 @@ struct Train: ParsableCommand {
     }
     collective?.finalize()
     guard writes else { return }
+    if let collective { print(exchangeLine(collective, steps: trainer.completedSteps - firstStep)) }
     let best = summary.epochs[summary.bestEpoch]
     print(
       String(
