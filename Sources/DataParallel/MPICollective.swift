@@ -151,7 +151,8 @@ public final class MPICollective: Collective, @unchecked Sendable {
           if rank == 0 {
             onFailure?(message)
           } else {
-            FileHandle.standardError.write(Data("gradtrace: rank \(rank): \(message)\n".utf8))
+            FileHandle.standardError.write(
+              Data("gradtrace: rank \(rank): the job was ended while this rank waited for \(what)\n".utf8))
           }
           exit(1)
         }
