@@ -113,6 +113,12 @@ struct Reproduce: ParsableCommand {
     runner.spectrumPoints = spectrumPoints
     runner.spectrum = spectrumArguments.options
     if plan { return try writePlan(all, rows: rows, directory: directory) }
+    // Under mpirun every rank would train every row into the same directory.
+    let launched = MPICollective.launchedRanks()
+    if launched > 1 && !farm && row == nil {
+      throw ValidationError(
+        "under mpirun (\(launched) ranks) give --farm (the ranks share the rows) or --row auto (one row per rank)")
+    }
     if let row = try rowIndex(count: all.count) {
       say("row \(row) of Table 1 at scale \(scale.rawValue) into \(directory)")
       _ = try train(all[row], index: row, of: all.count, runner)

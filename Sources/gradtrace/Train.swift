@@ -454,7 +454,7 @@ struct Train: ParsableCommand {
           path: trace, network: trainer.network, configuration: trainer.configuration.json, options: options)
       }
     }
-    if let tensorboard {
+    if let tensorboard, writes {
       guard let recorder = trainer.recorder, let writer = recorder.writer else {
         throw CommandError("--tensorboard shows the trace's rows, and this run records no trace: give --trace FILE")
       }
