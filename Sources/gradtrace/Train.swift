@@ -273,6 +273,10 @@ struct Train: ParsableCommand {
     guard weightDecay >= 0 else { throw ValidationError("--weight-decay cannot be negative, got \(weightDecay)") }
     guard noise >= 0 else { throw ValidationError("--noise cannot be negative, got \(noise)") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if let ghostBatchnorm, ghostBatchnorm < 1 {
+      throw ValidationError(
+        "--ghost-batchnorm must be at least 1 (the BatchNorm groups of a batch), got \(ghostBatchnorm)")
+    }
     if let subset, subset < 1 { throw ValidationError("--subset must be at least 1, got \(subset)") }
     if let validation, validation < 1 { throw ValidationError("--validation must be at least 1, got \(validation)") }
     if let testExamples, testExamples < 1 {

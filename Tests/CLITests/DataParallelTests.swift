@@ -240,4 +240,25 @@ struct DataParallelTests {
     compare(a, b, "")
     #expect(compared > 100 && (b["examples"] as? Int) == 24, "\(compared) numbers; \(two.standardOutput.prefix(200))")
   }
+
+  /// What cannot run says so before anything is written, in one process as under mpirun.
+  @Test func shardingOptionsAreChecked() throws {
+    let small = Array(Self.base.dropLast(1))
+    for (extra, message) in [
+      (["--local-batchnorm"], "--ghost-batchnorm K gives the same function"),
+      (["--ghost-batchnorm", "0"], "--ghost-batchnorm must be at least 1"),
+      (["--ghost-batchnorm", "40"], "cannot be cut into 40 shards"),
+      (
+        ["--ghost-batchnorm", "2", "--trace", temporaryPath("t.h5"), "--record", "gradients,curvature"],
+        "one BatchNorm group per process"
+      ),
+    ] as [([String], String)] {
+      let directory = temporaryPath("checked")
+      let run = try GradTraceRun(small + extra + ["--output", directory, "--threads", "1"])
+      #expect(run.status != 0 && run.standardError.contains(message), "\(extra): \(run.standardError)")
+      #expect(!FileManager.default.fileExists(atPath: "\(directory)/last.h5"))
+    }
+    let exchange = try GradTraceRun(["bench", "--exchange"])
+    #expect(exchange.status != 0 && exchange.standardError.contains("mpirun -np R"), "\(exchange.standardError)")
+  }
 }
