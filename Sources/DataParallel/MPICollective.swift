@@ -55,6 +55,33 @@ public final class MPICollective: Collective, @unchecked Sendable {
     let code = gt_mpi_init(&rank, &size)
     guard code == 0 else { throw MPIError(description: "MPI_Init_thread failed with error \(code)") }
     (self.rank, self.size) = (Int(rank), Int(size))
+    // Every rank's host and process, so that rank 0 can name a rank that dies on its host.
+    var identities = [Double](repeating: 0, count: 2 * self.size)
+    identities[2 * self.rank] = Double(Self.hostIdentity)
+    identities[2 * self.rank + 1] = Double(getpid())
+    identities.withUnsafeMutableBufferPointer { sum($0) }
+    peers = (0..<self.size).map { (host: UInt32(identities[2 * $0]), pid: pid_t(identities[2 * $0 + 1])) }
+  }
+
+  /// Each rank's host (a hash of its name) and process id.
+  private var peers: [(host: UInt32, pid: pid_t)] = []
+
+  /// This host's name, hashed to 32 bits (FNV-1a: the same on every rank).
+  private static var hostIdentity: UInt32 {
+    var name = [CChar](repeating: 0, count: 256)
+    gethostname(&name, name.count)
+    return name.prefix { $0 != 0 }.reduce(2_166_136_261 as UInt32) {
+      ($0 ^ UInt32(UInt8(bitPattern: $1))) &* 16_777_619
+    }
+  }
+
+  /// The ranks on this host whose process is gone ("rank 1", "ranks 1, 3"), or "rank ?".
+  private var vanishedRanks: String {
+    let gone = peers.indices.filter { peer in
+      peer != rank && peers[peer].host == Self.hostIdentity && kill(peers[peer].pid, 0) != 0 && errno == ESRCH
+    }
+    guard !gone.isEmpty else { return "rank ?" }
+    return (gone.count == 1 ? "rank " : "ranks ") + gone.map(String.init).joined(separator: ", ")
   }
 
   /// Whether `finalize` has run (the job ended in agreement: no abort is needed).
@@ -146,8 +173,11 @@ public final class MPICollective: Collective, @unchecked Sendable {
         let noticed = stopNoticed ?? Date()
         stopNoticed = noticed
         if Date().timeIntervalSince(noticed) > gracePeriod {
+          let vanished = vanishedRanks
           let message =
-            "rank ?: the job was ended while rank \(rank) waited for \(what): another rank ended first (mpirun's message names it)"
+            vanished == "rank ?"
+            ? "rank ?: the job was ended while rank \(rank) waited for \(what): another rank ended first (mpirun's message names it)"
+            : "\(vanished): its process ended while rank \(rank) waited for \(what) (killed, or crashed)"
           if rank == 0 {
             onFailure?(message)
           } else {
