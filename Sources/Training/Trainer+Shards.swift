@@ -160,8 +160,6 @@ extension Trainer {
     if shardPlan.shardCount > 1 && !shardPlan.synchronisesBatchNorm {
       if let collective { buffers = collective.sum(buffers) }
       buffers = buffers.scaled(by: 1 / Double(shardPlan.shardCount))
-    } else if shards.count > 1 {
-      buffers = buffers.scaled(by: 1 / Double(shards.count))
     }
     network.buffers = buffers
     return pass

@@ -38,6 +38,12 @@ struct Train: ParsableCommand {
         gradtrace train --model vgg38 --batchnorm --residual --dataset cifar100 \\
           --data-dir ~/cifar-100-binary --epochs 100 --output runs/vgg38-bn-res
         gradtrace train --resume runs/vgg08 --epochs 4 --schedule-epochs 4
+
+      Under mpirun -np R (or srun) the run is data-parallel over R ranks: the
+      global batch cut into R shards, BatchNorm synchronised (--local-batchnorm:
+      per rank), every recorded number the global batch's, rank 0 writing:
+        mpirun -np 4 gradtrace train --model vgg38 --batchnorm --threads 8 \\
+          --output runs/four --trace runs/four.h5
       """)
 
   @OptionGroup var modelOptions: ModelOptions
