@@ -107,6 +107,13 @@ struct DataParallelTests {
       ranks.error <= Self.bound(spread: spread.error),
       "2 ranks: \(ranks.worst) off by \(ranks.error), bound \(Self.bound(spread: spread.error)) (spread: \(spread.worst) \(spread.error))"
     )
+    // 3 ranks: an uneven split (10 + 11 + 11 rows) and sums of three terms in rank order.
+    let three = try traced("three", Self.curvature, ranks: 3)
+    let threeRanks = try Self.difference(one, three)
+    print("3 ranks against 1 process: \(threeRanks.worst) \(threeRanks.error)")
+    #expect(
+      threeRanks.error <= Self.bound(spread: spread.error),
+      "3 ranks: \(threeRanks.worst) off by \(threeRanks.error), bound \(Self.bound(spread: spread.error))")
     let configuration = try HDF5File(reading: two).stringAttribute("config")
     #expect(configuration.contains("\"ranks\":2"), "\(configuration)")
     #expect(try HDF5File(reading: two).stringAttribute("status", on: TraceSchema.summary) == "finished")
