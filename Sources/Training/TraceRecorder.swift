@@ -113,7 +113,9 @@ public final class TraceRecorder {
   private let saturates: Bool
   private let histogramCounter: LogHistogramCounter?
 
-  public init(path: String, network: Network<Float>, configuration: String, options: RecordingOptions) throws {
+  public init<S: TensorScalar>(path: String, network: Network<S>, configuration: String, options: RecordingOptions)
+    throws
+  {
     self.options = options
     weightNames = network.weightTensors.map(\.name)
     saturates = network.model.saturates
@@ -126,7 +128,7 @@ public final class TraceRecorder {
 
   /// A recorder that measures without writing: a rank other than 0 of a data-parallel run
   /// takes part in every measurement's sums over the ranks, rank 0 writes the rows.
-  public init(measuringFor network: Network<Float>, options: RecordingOptions) {
+  public init<S: TensorScalar>(measuringFor network: Network<S>, options: RecordingOptions) {
     self.options = options
     weightNames = network.weightTensors.map(\.name)
     saturates = network.model.saturates
@@ -137,7 +139,7 @@ public final class TraceRecorder {
 
   /// Continues the trace of a run resumed by `trainer` (from its last checkpoint): the steps
   /// and epochs recorded after that checkpoint are dropped, recording goes on from there.
-  public init(continuing path: String, trainer: Trainer, options: RecordingOptions) throws {
+  public init<S: TensorScalar>(continuing path: String, trainer: TrainerOf<S>, options: RecordingOptions) throws {
     self.options = options
     weightNames = trainer.network.weightTensors.map(\.name)
     saturates = trainer.network.model.saturates
@@ -148,7 +150,7 @@ public final class TraceRecorder {
       flushEvery: options.flushEvery)
   }
 
-  static func layout(_ network: Network<Float>, _ options: RecordingOptions) -> TraceLayout {
+  static func layout<S: TensorScalar>(_ network: Network<S>, _ options: RecordingOptions) -> TraceLayout {
     let weights = network.weightTensors
     return TraceLayout(
       layerNames: weights.map(\.label), layerKinds: weights.map(\.role.rawValue),
@@ -194,15 +196,21 @@ public final class TraceRecorder {
   /// `SignalSums.summed(over:)`) to the global batch's. The c-value compares the global batch's
   /// first `cosineExamples` examples: when the first shard holds them all it computes the
   /// value; otherwise every shard holding some adds its direction sums (one vector per block).
-  public func signalSums(
-    _ forward: ModelForward<Float>, on tape: Tape<Float>, shard: Range<Int>? = nil, firstShardRows: Int? = nil,
+  public func signalSums<S: TensorScalar>(
+    _ forward: ModelForward<S>, on tape: Tape<S>, shard: Range<Int>? = nil, firstShardRows: Int? = nil,
     batchRows: Int? = nil
   ) -> SignalSums {
+    // The statistics are taken in Float (a float64 run's activations rounded: the trace
+    // stores float32).
+    func stored(_ variable: Variable) -> Tensor<Float> {
+      let value = tape.storedValue(variable)
+      return S.self == Float.self ? unsafeBitCast(value, to: Tensor<Float>.self) : value.converted(to: Float.self)
+    }
     guard options.activations else { return SignalSums() }
     var known: [Int: [Double]] = [:]
     func sums(_ variable: Variable) -> [Double] {
       if let seen = known[variable.id] { return seen }
-      let measured = Self.momentSums(tape.storedValue(variable))
+      let measured = Self.momentSums(stored(variable))
       known[variable.id] = measured
       return measured
     }
@@ -213,7 +221,7 @@ public final class TraceRecorder {
     let mine = max(0, compared - offset)  // of this shard's rows, the compared ones
     for block in forward.blockOutputs {
       result.moments += sums(block.output)
-      let output = tape.storedValue(block.output)
+      let output = stored(block.output)
       if firstHoldsAll {
         result.cValues.append(offset == 0 ? Self.cosineSimilarity(output) : 0)
       } else {
@@ -408,10 +416,10 @@ public final class TraceRecorder {
   /// the eigenvalue on their sparser schedules. `seed` is the step's pass seed (its dropout
   /// masks), so every measurement differentiates the function the step took.
   /// - Returns: gᵀHg, for a noise measurement at the same step.
-  @discardableResult public func recordCurvature(
-    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64, loss: Float,
-    gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>, measurementIndex: Int
-  ) throws(HDF5Error) -> Double {
+  @discardableResult public func recordCurvature<S: TensorScalar>(
+    step: Int, network: Network<S>, images: Tensor<S>, labels: [Int], seed: UInt64, loss: S,
+    gradients g: NamedTensors<S>, before: NamedTensors<S>, after: NamedTensors<S>, measurementIndex: Int
+  ) throws(HDF5Error) -> Double where S.Accumulator: TensorScalar {
     // The curvature of the loss at the weights the step started from: the probe takes them as
     // an argument, the network's own weights (already updated) are not touched.
     let probe = CurvatureProbe(
@@ -420,7 +428,7 @@ public final class TraceRecorder {
     let d = after.adding(before, scaledBy: -1)
     let measured =
       switch options.curvaturePrecision {
-      case .float: measure(probe, gradient: g, update: d, loss: Double(loss), step: step, index: measurementIndex)
+      case .float: measure(probe, gradient: g, update: d, loss: loss.doubleValue, step: step, index: measurementIndex)
       case .double:
         // The same weights, batch and mask in float64; the float32 update d is exact in it.
         measure(
@@ -516,11 +524,11 @@ public final class TraceRecorder {
   /// ε_opt, by Taylor mode at the weights `before` on the step's batch and pass seed. `gHg` is
   /// the step's curvature measurement's, when it had one. `backwardSeconds`: the time the group
   /// gradients took, which the row's seconds include.
-  public func recordNoise(
-    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64,
-    gradients g: NamedTensors<Float>, groups: [NamedTensors<Float>], before: NamedTensors<Float>,
-    after: NamedTensors<Float>, gHg: Double?, backwardSeconds: Double
-  ) throws(HDF5Error) {
+  public func recordNoise<S: TensorScalar>(
+    step: Int, network: Network<S>, images: Tensor<S>, labels: [Int], seed: UInt64,
+    gradients g: NamedTensors<S>, groups: [NamedTensors<S>], before: NamedTensors<S>,
+    after: NamedTensors<S>, gHg: Double?, backwardSeconds: Double
+  ) throws(HDF5Error) where S.Accumulator: TensorScalar {
     let started = DispatchTime.now().uptimeNanoseconds
     let layerGroups = LayerGroups(network.model.specifications)
     // The groups cut the global batch (on a shard of it, its rows are the shard's).
@@ -563,11 +571,11 @@ public final class TraceRecorder {
   /// `seed`), the overlaps of g and of the update d = after − before with the top-k
   /// eigenvectors and, with `optimizer` (the state after the step: the preconditioner the step
   /// used), the edge of stability; writes one `/spectrum` row.
-  public func recordSpectrum(
-    step: Int, network: Network<Float>, images: Tensor<Float>, labels: [Int], seed: UInt64,
-    gradients g: NamedTensors<Float>, before: NamedTensors<Float>, after: NamedTensors<Float>,
+  public func recordSpectrum<S: TensorScalar>(
+    step: Int, network: Network<S>, images: Tensor<S>, labels: [Int], seed: UInt64,
+    gradients g: NamedTensors<S>, before: NamedTensors<S>, after: NamedTensors<S>,
     optimizer: CurvatureReport.OptimizerState?
-  ) throws(HDF5Error) {
+  ) throws(HDF5Error) where S.Accumulator: TensorScalar {
     let probe = CurvatureProbe(
       model: network.model, weights: before, buffers: network.buffers, images: images, labels: labels,
       exactLoss: false, seed: seed)

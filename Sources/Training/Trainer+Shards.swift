@@ -47,24 +47,24 @@ struct ShardPlan {
 
 /// One training pass over this process's shards of a step's batch, every value the global
 /// batch's (summed over shards and ranks).
-struct ShardedPass {
-  var loss: Float
+struct ShardedPass<Scalar: TensorScalar> {
+  var loss: Scalar
   var accuracy: Double
-  var gradients: NamedTensors<Float>
+  var gradients: NamedTensors<Scalar>
   var signal: SignalSums
   /// The block outputs (histograms) and the group gradients (noise): one-shard passes only.
-  var blockOutputs: [Tensor<Float>] = []
-  var groupGradients: [NamedTensors<Float>]?
+  var blockOutputs: [Tensor<Scalar>] = []
+  var groupGradients: [NamedTensors<Scalar>]?
   var noiseSeconds = 0.0
   /// This process's shard, for the curvature measurements (one-shard passes only).
-  var images: Tensor<Float>
+  var images: Tensor<Scalar>
   var labels: [Int]
   var shard: BatchShard?
 }
 
-extension Tensor where Scalar == Float {
+extension Tensor {
   /// Rows `rows` of a batch [N, …] (the first axis).
-  func rows(_ rows: Range<Int>) -> Tensor<Float> {
+  func rows(_ rows: Range<Int>) -> Tensor<Scalar> {
     guard rows != 0..<shape[0] else { return self }
     let size = count / shape[0]
     return Tensor(
@@ -73,19 +73,19 @@ extension Tensor where Scalar == Float {
   }
 }
 
-extension Trainer {
+extension TrainerOf {
   /// The forward and backward passes of one step over this process's shards: each shard on its
   /// own tape with `BatchShard.current` bound (the loss divided by the global batch size,
   /// BatchNorm synchronised or ghost), the shares summed in shard order and then over the
   /// ranks; BatchNorm's running statistics folded from the global batch's statistics, or, for
   /// ghost BatchNorm, the mean over all K shards of each shard's fold.
   func shardedPass(
-    images: Tensor<Float>, labels: [Int], seed: UInt64, signal: Bool, histograms: Bool, noiseGroups: Int?
-  ) -> ShardedPass {
+    images: Tensor<Scalar>, labels: [Int], seed: UInt64, signal: Bool, histograms: Bool, noiseGroups: Int?
+  ) -> ShardedPass<Scalar> {
     let shards = shardPlan.shards(batch: labels.count)
     let sharded = shardPlan.shardCount > 1
-    var result: ShardedPass?
-    var folded: NamedTensors<Float>?
+    var result: ShardedPass<Scalar>?
+    var folded: NamedTensors<Scalar>?
     let startBuffers = network.buffers
     var correct = 0.0
     var firstAccuracy = 0.0
@@ -97,7 +97,7 @@ extension Trainer {
           offset: rows.lowerBound) : nil
       let (shardImages, shardLabels) = (images.rows(rows), Array(labels[rows]))
       BatchShard.$current.withValue(shard) {
-        let tape = Tape<Float>()
+        let tape = Tape<Scalar>()
         let forward = network.loss(
           images: shardImages, labels: shardLabels, on: tape, mode: .training, updateRunningStatistics: false,
           seed: seed)
@@ -111,7 +111,7 @@ extension Trainer {
         // Running statistics: global ones fold once; ghost groups each fold from the step's start.
         var buffers = startBuffers
         for statistics in forward.forward.batchStatistics {
-          statistics.fold(into: &buffers, momentum: Network<Float>.batchNormMomentum)
+          statistics.fold(into: &buffers, momentum: Network<Scalar>.batchNormMomentum)
         }
         folded = folded.map { $0.adding(buffers, scaledBy: 1) } ?? buffers
         let sums =
@@ -127,7 +127,7 @@ extension Trainer {
             noiseGroups.map { count in
               // Every rank takes the group passes (their BatchNorm sums are shared): the
               // condition is the global batch's, and a rank's non-finite share goes on.
-              (sharded || loss.isFinite) && labels.count >= count
+              (sharded || loss.doubleValue.isFinite) && labels.count >= count
                 ? forward.forward.groupGradients(
                   on: tape, labels: shardLabels, gradient: gradients,
                   groups: LossGroups(batch: labels.count, count: count)) : nil
@@ -150,8 +150,8 @@ extension Trainer {
     if let collective, collective.size > 1 {
       if shards.count > 1 { pass.gradients = collective.sum(pass.gradients) }
       pass.signal = pass.signal.summed(over: collective)
-      let totals = collective.sum([Double(pass.loss), correct])
-      (pass.loss, correct) = (Float(totals[0]), totals[1])
+      let totals = collective.sum([pass.loss.doubleValue, correct])
+      (pass.loss, correct) = (Scalar(totals[0]), totals[1])
     }
     if sharded { pass.accuracy = correct / Double(labels.count) }
     // The running statistics: with BatchNorm synchronised every rank folded the same global

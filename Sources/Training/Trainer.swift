@@ -79,10 +79,10 @@ public protocol TrainingObserver: AnyObject {
 /// Reproducibility: every random draw (shuffle, crops, flips, noise) comes from one seeded
 /// generator whose state is saved with each checkpoint, so `resume` continues exactly, with the
 /// same data order, weights and optimizer state (bit-identical for the same thread count).
-public final class Trainer {
+public final class TrainerOf<Scalar: TensorScalar> where Scalar.Accumulator: TensorScalar {
   public private(set) var configuration: TrainingConfiguration
   public let data: TrainingData
-  public let network: Network<Float>
+  public let network: Network<Scalar>
   public let outputDirectory: String
   public private(set) var history: [EpochRecord] = []
   public weak var observer: TrainingObserver?
@@ -92,13 +92,13 @@ public final class Trainer {
   public var continueAfterNonFinite = false
   /// When set and signalled, the trainer writes `requested.h5` after the current step.
   public var checkpointRequest: CheckpointRequest?
-  public static let requestedCheckpoint = "requested.h5"
+  public static var requestedCheckpoint: String { "requested.h5" }
   /// When set and signalled, the trainer stops after the current step (`TrainingError.interrupted`).
   public var stopRequest: StopRequest?
   /// Where a run resumed mid-epoch picks up (nil at an epoch boundary).
   private var progress: EpochProgress?
   private var curvatureMeasurements = 0
-  private var optimizer: TrainingOptimizer
+  private var optimizer: TrainingOptimizerOf<Scalar>
   private var generator: SeededGenerator
   private var stepCount = 0
   /// Training steps taken so far (restored on resume).
@@ -120,17 +120,17 @@ public final class Trainer {
   /// False when the run was resumed from a checkpoint without checksums (format version 1).
   public private(set) var resumedFromVerifiedCheckpoint = true
 
-  public static let lastCheckpoint = "last.h5"
-  public static let bestCheckpoint = "best.h5"
+  public static var lastCheckpoint: String { "last.h5" }
+  public static var bestCheckpoint: String { "best.h5" }
 
   /// A new run. - Throws: when the model cannot be built or the directory not created.
   public init(configuration: TrainingConfiguration, data: TrainingData, outputDirectory: String) throws {
     self.configuration = configuration
     self.data = data
     self.outputDirectory = outputDirectory
-    network = try Network<Float>(
+    network = try Network<Scalar>(
       configuration.model, initialization: configuration.initialization, seed: configuration.seed)
-    optimizer = TrainingOptimizer(configuration)
+    optimizer = TrainingOptimizerOf(configuration)
     generator = SeededGenerator(seed: configuration.seed &+ 0x5EED)
     try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
   }
@@ -145,14 +145,21 @@ public final class Trainer {
     guard let configuration = TrainingConfiguration.decode(checkpoint.runConfiguration) else {
       throw CheckpointError(file: path, message: "its 'config' attribute is not a training configuration")
     }
+    if configuration.precision == .double {
+      throw TrainingSetupError(
+        description:
+          "\(path) is a float64 run's checkpoint (train --precision double): it holds the weights rounded to float32, so the run cannot continue exactly; start it again, or use the checkpoint with evaluate and probe"
+      )
+    }
     self.configuration = configuration
     self.data = data
     outputDirectory = directory
     resumedFromVerifiedCheckpoint = checkpoint.isVerified
-    network = try Network<Float>(
-      checkpoint.configuration, parameters: checkpoint.parameters, buffers: checkpoint.buffers)
-    optimizer = TrainingOptimizer(configuration)
-    optimizer.restore(state: checkpoint.optimizerState, stepCount: checkpoint.optimizerSteps)
+    network = try Network<Scalar>(
+      checkpoint.configuration, parameters: checkpoint.parameters.converted(to: Scalar.self),
+      buffers: checkpoint.buffers.converted(to: Scalar.self))
+    optimizer = TrainingOptimizerOf(configuration)
+    optimizer.restore(state: checkpoint.optimizerState.converted(to: Scalar.self), stepCount: checkpoint.optimizerSteps)
     guard checkpoint.generatorState.count == 4 else {
       throw CheckpointError(
         file: path, message: "rng_state must hold 4 words, found \(checkpoint.generatorState.count)")
@@ -261,7 +268,9 @@ public final class Trainer {
         testAccuracy: .nan, trainingSeconds: history.reduce(0) { $0 + $1.seconds })
     }
     let best = try Checkpoint.read(from: "\(outputDirectory)/\(Self.bestCheckpoint)")
-    let evaluator = try Network<Float>(best.configuration, parameters: best.parameters, buffers: best.buffers)
+    let evaluator = try Network<Scalar>(
+      best.configuration, parameters: best.parameters.converted(to: Scalar.self),
+      buffers: best.buffers.converted(to: Scalar.self))
     let (testLoss, testAccuracy) = evaluate(data.test, with: evaluator, shared: false)
     let summary = TrainingSummary(
       model: configuration.model.shortName, epochs: history, bestEpoch: bestEpoch, testLoss: testLoss,
@@ -304,7 +313,8 @@ public final class Trainer {
       // process), every value then the global batch's.
       let passSeed = Self.passSeed(run: configuration.seed, step: stepCount)
       let pass = shardedPass(
-        images: batch.images, labels: batch.labels, seed: passSeed, signal: recording, histograms: histograms,
+        images: Self.inArithmetic(batch.images), labels: batch.labels, seed: passSeed, signal: recording,
+        histograms: histograms,
         noiseGroups: noise ? recorder!.options.noiseGroups : nil)
       let (gradients, loss) = (pass.gradients, pass.loss)
       let signal = recording ? recorder!.signalStatistics(pass.signal) : (blocks: [], mergeNorms: [])
@@ -316,19 +326,19 @@ public final class Trainer {
       optimizer.step(&network.parameters, gradients: gradients, learningRate: learningRate)
       if let recorder, let before = kept, recording {
         try recorder.recordStep(
-          step: stepCount, epoch: epoch, loss: loss, accuracy: pass.accuracy, learningRate: learningRate,
-          gradients: gradients, before: before, after: network.parameters, activations: signal.blocks,
-          mergeNorms: signal.mergeNorms)
+          step: stepCount, epoch: epoch, loss: Float(loss.doubleValue), accuracy: pass.accuracy,
+          learningRate: learningRate, gradients: Self.inFloat(gradients), before: Self.inFloat(before),
+          after: Self.inFloat(network.parameters), activations: signal.blocks, mergeNorms: signal.mergeNorms)
       }
       // The measurements sum their shares over the ranks (`BatchShard`).
       try BatchShard.$current.withValue(pass.shard) {
         if let recorder, let before = kept, histograms {
           try recorder.recordHistograms(
-            step: stepCount, gradients: gradients, before: before, after: network.parameters,
-            blockOutputs: blockOutputs)
+            step: stepCount, gradients: Self.inFloat(gradients), before: Self.inFloat(before),
+            after: Self.inFloat(network.parameters), blockOutputs: blockOutputs.map { $0.converted(to: Float.self) })
         }
         var gHg: Double?
-        if let recorder, let before = kept, measuring, loss.isFinite {
+        if let recorder, let before = kept, measuring, loss.doubleValue.isFinite {
           gHg = try recorder.recordCurvature(
             step: stepCount, network: network, images: pass.images, labels: pass.labels, seed: passSeed, loss: loss,
             gradients: gradients, before: before, after: network.parameters, measurementIndex: curvatureMeasurements)
@@ -340,7 +350,7 @@ public final class Trainer {
             gradients: gradients, groups: groupGradients, before: before, after: network.parameters, gHg: gHg,
             backwardSeconds: noiseSeconds)
         }
-        if let recorder, let before = kept, spectrum, loss.isFinite {
+        if let recorder, let before = kept, spectrum, loss.doubleValue.isFinite {
           try recorder.recordSpectrum(
             step: stepCount, network: network, images: pass.images, labels: pass.labels, seed: passSeed,
             gradients: gradients, before: before, after: network.parameters,
@@ -348,10 +358,10 @@ public final class Trainer {
         }
       }
       stepCount += 1
-      if !loss.isFinite && !continueAfterNonFinite {
-        throw TrainingError.diverged(step: stepCount - 1, loss: Double(loss))
+      if !loss.doubleValue.isFinite && !continueAfterNonFinite {
+        throw TrainingError.diverged(step: stepCount - 1, loss: loss.doubleValue)
       }
-      lossSum += Double(loss) * Double(indices.count)
+      lossSum += loss.doubleValue * Double(indices.count)
       correct += pass.accuracy * Double(indices.count)
       seen += indices.count
       let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -378,6 +388,16 @@ public final class Trainer {
     return (lossSum / Double(seen), correct / Double(seen))
   }
 
+  /// Images in the run's arithmetic (Float: as loaded).
+  static func inArithmetic(_ images: Tensor<Float>) -> Tensor<Scalar> {
+    Scalar.self == Float.self ? unsafeBitCast(images, to: Tensor<Scalar>.self) : images.converted()
+  }
+
+  /// Values in Float for the recorder (a float64 run's are rounded: the trace stores float32).
+  static func inFloat(_ tensors: NamedTensors<Scalar>) -> NamedTensors<Float> {
+    Scalar.self == Float.self ? unsafeBitCast(tensors, to: NamedTensors<Float>.self) : tensors.converted(to: Float.self)
+  }
+
   /// The seed of step `step`'s passes (its dropout masks): drawn once per step from the run's
   /// seed, shared by the gradient, every curvature measurement and the actual change.
   public static func passSeed(run seed: UInt64, step: Int) -> UInt64 {
@@ -389,7 +409,7 @@ public final class Trainer {
   /// Mean loss and accuracy over a dataset in evaluation mode (running statistics). In a
   /// data-parallel run (`shared`) rank r evaluates the batches b ≡ r (mod R) and the sums are
   /// added over the ranks.
-  public func evaluate(_ dataset: LabeledImages, with model: Network<Float>? = nil, shared: Bool = true) -> (
+  public func evaluate(_ dataset: LabeledImages, with model: Network<Scalar>? = nil, shared: Bool = true) -> (
     loss: Double, accuracy: Double
   ) {
     let model = model ?? network
@@ -400,8 +420,8 @@ public final class Trainer {
     where index % ranks == rank {
       let indices = Array(start..<min(dataset.count, start + configuration.batchSize))
       let batch = dataset.batch(indices, augmentation: .none, generator: &unused)
-      let result = model.evaluate(images: batch.images, labels: batch.labels, mode: .evaluation)
-      lossSum += Double(result.loss) * Double(indices.count)
+      let result = model.evaluate(images: Self.inArithmetic(batch.images), labels: batch.labels, mode: .evaluation)
+      lossSum += result.loss.doubleValue * Double(indices.count)
       correct += result.accuracy * Double(indices.count)
     }
     if ranks > 1, let collective { (lossSum, correct) = { ($0[0], $0[1]) }(collective.sum([lossSum, correct])) }
@@ -436,12 +456,17 @@ public final class Trainer {
 
   private func saveCheckpoint(to path: String, progress: EpochProgress? = nil) throws {
     guard writesFiles else { return }
-    var checkpoint = Checkpoint(model: network)
+    // A float64 run's checkpoint holds its weights rounded to float32 (`--precision double`
+    // runs cannot be resumed: `TrainingSetupError`).
+    var checkpoint = Checkpoint(
+      model: try Network<Float>(
+        network.configuration, parameters: network.parameters.converted(to: Float.self),
+        buffers: network.buffers.converted(to: Float.self)))
     let atBoundary = EpochProgress(
       step: 0, lossSum: 0, correct: 0, seen: 0, epochStart: generator.state, generator: generator.state,
       curvatureMeasurements: curvatureMeasurements)
     checkpoint.progress = String(decoding: try JSONEncoder().encode(progress ?? atBoundary), as: UTF8.self)
-    checkpoint.optimizerState = optimizer.state
+    checkpoint.optimizerState = optimizer.state.converted(to: Float.self)
     checkpoint.optimizerSteps = optimizer.stepCount
     checkpoint.step = stepCount
     checkpoint.epoch = history.count
@@ -466,3 +491,6 @@ public final class Trainer {
     try csv.write(toFile: "\(outputDirectory)/epochs.csv", atomically: true, encoding: .utf8)
   }
 }
+
+/// The trainer of float32 runs (every run but `train --precision double`).
+public typealias Trainer = TrainerOf<Float>

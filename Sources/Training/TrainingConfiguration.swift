@@ -46,6 +46,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// under mpirun: K = R; `--ghost-batchnorm K`); nil: over the global batch (synchronised
   /// across ranks). Part of the function trained, so it stays with the run.
   public var ghostBatchNorm: Int?
+  /// The arithmetic of every step: float32 (nil) or float64 (`train --precision double`: the
+  /// weights, the optimizer, the forward and backward passes and the measurements in float64;
+  /// the trace still stores float32 values, and checkpoints hold the weights rounded to float32,
+  /// so such a run is not resumed).
+  public var precision: TrainingPrecision?
   /// Use only the first N training images (after the split).
   public var subset: Int?
   public var validationCount: Int
@@ -86,4 +91,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
   /// The configuration stored as `json`, nil when it is not one (`decoding(_:)` says why).
   public static func decode(_ json: String) -> TrainingConfiguration? { try? decoding(json) }
+}
+
+/// The arithmetic a run trains in.
+public enum TrainingPrecision: String, Codable, CaseIterable, Sendable {
+  case float, double
 }

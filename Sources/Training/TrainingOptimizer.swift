@@ -3,10 +3,11 @@ import Foundation
 import Networks
 import TensorCore
 
-/// The run's optimizer, either kind, with its state for checkpoints.
-public enum TrainingOptimizer {
-  case adam(Adam<Float>)
-  case sgd(SGD<Float>)
+/// The run's optimizer, either kind, with its state for checkpoints (in the run's arithmetic:
+/// Float, or Double for `train --precision double`).
+public enum TrainingOptimizerOf<Scalar: TensorScalar> {
+  case adam(Adam<Scalar>)
+  case sgd(SGD<Scalar>)
 
   public init(_ c: TrainingConfiguration) {
     switch c.optimizer {
@@ -16,7 +17,7 @@ public enum TrainingOptimizer {
   }
 
   public mutating func step(
-    _ parameters: inout NamedTensors<Float>, gradients: NamedTensors<Float>, learningRate: Double
+    _ parameters: inout NamedTensors<Scalar>, gradients: NamedTensors<Scalar>, learningRate: Double
   ) {
     switch self {
     case .adam(var adam):
@@ -28,7 +29,7 @@ public enum TrainingOptimizer {
     }
   }
 
-  public var state: NamedTensors<Float> {
+  public var state: NamedTensors<Scalar> {
     switch self {
     case .adam(let adam): adam.state
     case .sgd(let sgd): sgd.state
@@ -42,7 +43,7 @@ public enum TrainingOptimizer {
     }
   }
 
-  public mutating func restore(state: NamedTensors<Float>, stepCount: Int) {
+  public mutating func restore(state: NamedTensors<Scalar>, stepCount: Int) {
     switch self {
     case .adam(var adam):
       adam.restore(state: state, stepCount: stepCount)
@@ -64,7 +65,7 @@ public enum TrainingOptimizer {
       let state = adam.state
       var secondMoment = NamedTensors<Float>()
       for (name, tensor) in state.entries where name.hasPrefix("exp_avg_sq/") {
-        secondMoment.append(tensor, named: String(name.dropFirst("exp_avg_sq/".count)))
+        secondMoment.append(tensor.converted(), named: String(name.dropFirst("exp_avg_sq/".count)))
       }
       let scaling = StabilityThreshold.adamScaling(
         secondMoment: secondMoment, steps: adam.stepCount, beta2: adam.beta2, epsilon: adam.epsilon)
@@ -74,3 +75,6 @@ public enum TrainingOptimizer {
     }
   }
 }
+
+/// The optimizer of a float32 run (every run but `train --precision double`).
+public typealias TrainingOptimizer = TrainingOptimizerOf<Float>

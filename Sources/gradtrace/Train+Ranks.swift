@@ -40,7 +40,7 @@ extension Train {
 
   /// Rank 0 closes the trace when another rank fails or the job is ended under it; a stop
   /// signal makes a rank waiting for the others give up after a grace period.
-  func watch(_ collective: MPICollective, trainer: Trainer, stop: StopRequest) {
+  func watch<Scalar>(_ collective: MPICollective, trainer: TrainerOf<Scalar>, stop: StopRequest) {
     collective.stopRequested = { stop.receivedSignal != nil }
     collective.onFailure = { message in
       FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
@@ -52,7 +52,7 @@ extension Train {
 
   /// Records this start's rank count; BatchNorm options given again on resume must agree with
   /// the run's own.
-  func adopt(ranks: Int?, into trainer: Trainer) throws {
+  func adopt<Scalar>(ranks: Int?, into trainer: TrainerOf<Scalar>) throws {
     trainer.adoptRanks(ranks)
     guard resume != nil, ghostBatchnorm != nil || localBatchnorm else { return }
     let asked = ghostBatchnorm ?? ranks

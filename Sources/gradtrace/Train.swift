@@ -196,6 +196,16 @@ struct Train: ParsableCommand {
     help: "Write buffered trace rows to the file every N steps (and at every epoch end; default: 100).")
   var flushEvery: Int?
   @Option(help: "On a NaN or infinite loss: stop (default) or continue.") var onNonfinite: NonFinitePolicy = .stop
+  @Option(
+    help: ArgumentHelp(
+      "The arithmetic of every step: float (float32, the default) or double (float64 throughout, ~2-3x slower).",
+      discussion: """
+        double keeps the weights and the optimizer in float64 and runs every forward, backward \
+        and curvature pass in float64 (an oracle for float32 runs, and for data-parallel runs \
+        against one process); the trace stores float32 values as always, and checkpoints hold \
+        the weights rounded to float32, so a float64 run is not resumed.
+        """))
+  var precision: TrainingPrecision?
   @Flag(
     help: ArgumentHelp(
       "Under mpirun: BatchNorm statistics per rank (ghost BatchNorm over B/R images) instead of the global batch's.",
@@ -354,15 +364,26 @@ struct Train: ParsableCommand {
   /// Under mpirun (or srun) with R > 1 ranks the run is data-parallel (`Train+Ranks.swift`);
   /// otherwise a single process that neither links nor loads MPI.
   func run() throws {
-    try runOnLaunchedRanks(train)
+    try runOnLaunchedRanks { collective in
+      switch precision {
+      case .double?: try train(on: collective, Double.self)
+      default: try train(on: collective, Float.self)
+      }
+    }
   }
 
-  func train(on collective: MPICollective?) throws {
+  func train<Scalar: TensorScalar>(on collective: MPICollective?, _: Scalar.Type) throws
+  where Scalar.Accumulator: TensorScalar {
     ComputeThreads.set(threads ?? 2)
     // Log lines reach a file or pipe as they are printed, not when a block fills.
     if isatty(STDOUT_FILENO) == 0 { gt_line_buffer_stdout() }
     // A resumed run continues its own trace with its own recording options.
     let savedRun = try resume.map { try Trainer.savedConfiguration(in: $0) }
+    if let resume, savedRun?.precision == .double {
+      throw CommandError(
+        "\(resume) is a float64 run (train --precision double): its checkpoints hold the weights rounded to float32, so it cannot continue exactly; start it again, or use its checkpoints with evaluate and probe"
+      )
+    }
     let (tracePath, options) = try traceAndRecording(resuming: savedRun)
     // One writer per run and per trace, before anything is written.
     let directory = resume ?? output!
@@ -374,7 +395,7 @@ struct Train: ParsableCommand {
         + (tracePath.map { [try WriterLock("\($0).lock", guarding: "trace \($0)")] } ?? []) : []
     defer { withExtendedLifetime(locks) {} }
     if resume == nil && writes { try refuseToReplace(directory: directory) }
-    let trainer: Trainer
+    let trainer: TrainerOf<Scalar>
     if let resume {
       var saved = savedRun!
       if modelOptions.given {
@@ -401,7 +422,7 @@ struct Train: ParsableCommand {
       saved.epochs = max(epochs, saved.epochs)
       ComputeThreads.set(threads ?? saved.threads)
       let data = try TrainingData.load(saved)
-      let resumed = try Trainer(resumingIn: resume, data: data)
+      let resumed = try TrainerOf<Scalar>(resumingIn: resume, data: data)
       for note in resumed.resumeNotes { notice(note) }
       if !resumed.resumedFromVerifiedCheckpoint { noticeUnverified(resumed.resumedFrom ?? resume) }
       trainer = resumed
@@ -424,6 +445,7 @@ struct Train: ParsableCommand {
       c.subset = subset
       c.testCount = testExamples
       c.ghostBatchNorm = ghostBatchnorm ?? (localBatchnorm ? collective?.size : nil)
+      c.precision = precision == .double ? .double : nil
       if let validation { c.validationCount = validation }
       switch augment {
       case nil: break
@@ -445,7 +467,7 @@ struct Train: ParsableCommand {
       if let testExamples, testExamples > data.test.count {
         notice("--test-examples \(testExamples) is more than the \(data.test.count) test images: using all of them")
       }
-      trainer = try Trainer(configuration: c, data: data, outputDirectory: output!)
+      trainer = try TrainerOf<Scalar>(configuration: c, data: data, outputDirectory: output!)
     }
     trainer.collective = collective
     try adopt(ranks: collective?.size, into: trainer)
@@ -572,3 +594,4 @@ struct Train: ParsableCommand {
 }
 
 extension CurvaturePrecision: ExpressibleByArgument {}
+extension TrainingPrecision: ExpressibleByArgument {}
