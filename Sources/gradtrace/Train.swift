@@ -198,7 +198,7 @@ struct Train: ParsableCommand {
   @Option(help: "On a NaN or infinite loss: stop (default) or continue.") var onNonfinite: NonFinitePolicy = .stop
   @Option(
     help: ArgumentHelp(
-      "The arithmetic of every step: float (float32, the default) or double (float64 throughout, ~2-3x slower).",
+      "The arithmetic of every step: float (float32, the default) or double (float64 throughout, ~4x slower).",
       discussion: """
         double keeps the weights and the optimizer in float64 and runs every forward, backward \
         and curvature pass in float64 (an oracle for float32 runs, and for data-parallel runs \
