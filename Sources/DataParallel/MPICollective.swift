@@ -144,11 +144,8 @@ public final class MPICollective: Collective, @unchecked Sendable {
     check(
       gt_mpi_ialltoall(padded.baseAddress, received.baseAddress, Int32(chunk), type, &request), "MPI_Ialltoall")
     wait(&request, "a sum over the ranks")
-    for i in 0..<chunk {
-      var total = 0.0
-      for source in 0..<size { total += wide(received[source * chunk + i]) }
-      mine[i] = narrow(total)
-    }
+    let totals = rankOrderedSum(ranks: size, count: chunk) { wide(received[$0 * chunk + $1]) }
+    for i in 0..<chunk { mine[i] = narrow(totals[i]) }
     check(gt_mpi_iallgather(mine.baseAddress, padded.baseAddress, Int32(chunk), type, &request), "MPI_Iallgather")
     wait(&request, "a sum over the ranks")
     for i in values.indices { values[i] = padded[i] }

@@ -82,17 +82,23 @@ public struct BatchShard: Sendable {
     return shard.collective
   }
 
-  /// The rank-ordered sum of one contribution per rank, as every `Collective.sum` computes it:
-  /// Σ in Double, rank 0 first.
+  /// Rows of shard `shard` when a batch of `rows` is cut into `shards` contiguous shards: an
+  /// even split, ⌊s·N/S⌋ ..< ⌊(s+1)·N/S⌋ (the ranks' shards, ghost BatchNorm's groups, the
+  /// gradient-noise groups).
   @inlinable
-  public static func orderedSum(_ ranks: Int, count: Int, _ value: (_ rank: Int, _ index: Int) -> Double)
-    -> [Double]
-  {
-    (0..<count).map { index in
-      var total = 0.0
-      for rank in 0..<ranks { total += value(rank, index) }
-      return total
-    }
+  public static func rows(ofShard shard: Int, of shards: Int, batch rows: Int) -> Range<Int> {
+    (rows * shard / shards)..<(rows * (shard + 1) / shards)
+  }
+}
+
+/// The sum of one contribution per rank of each of `count` values, as every `Collective.sum`
+/// computes it: in Double, rank 0 first, ((x₀ + x₁) + x₂) + ….
+@inlinable
+public func rankOrderedSum(ranks: Int, count: Int, _ value: (_ rank: Int, _ index: Int) -> Double) -> [Double] {
+  (0..<count).map { index in
+    var total = 0.0
+    for rank in 0..<ranks { total += value(rank, index) }
+    return total
   }
 }
 
@@ -150,7 +156,7 @@ public final class LocalCollectiveGroup: @unchecked Sendable {
     barrier()
     let count = values.count
     precondition(slots.allSatisfy { $0.count == count }, "LocalCollective: ranks summed different lengths")
-    let total = BatchShard.orderedSum(size, count: count) { slots[$0][$1] }
+    let total = rankOrderedSum(ranks: size, count: count) { slots[$0][$1] }
     barrier()
     condition.unlock()
     return total
@@ -192,5 +198,16 @@ public final class LocalCollective: Collective, @unchecked Sendable {
     bytesSent += values.count * 4
     let total = group.exchange(values.map(Double.init), rank: rank)
     for i in values.indices { values[i] = Float(total[i]) }
+  }
+}
+
+extension Tensor {
+  /// Rows `rows` of a batch [N, …] (the first axis); the tensor itself when that is all of it.
+  public func rows(_ rows: Range<Int>) -> Tensor<Scalar> {
+    guard rows != 0..<shape[0] else { return self }
+    let size = count / shape[0]
+    return Tensor(
+      shape: [rows.count] + shape.dropFirst(),
+      scalars: Array(scalars[(rows.lowerBound * size)..<(rows.upperBound * size)]))
   }
 }

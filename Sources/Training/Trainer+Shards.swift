@@ -21,7 +21,7 @@ struct ShardPlan {
 
   /// Rows of shard `s` of a batch of `rows`: an even split, the larger shards first.
   func rows(ofShard s: Int, batch rows: Int) -> Range<Int> {
-    (rows * s / shardCount)..<(rows * (s + 1) / shardCount)
+    BatchShard.rows(ofShard: s, of: shardCount, batch: rows)
   }
 
   /// This rank's shards of a batch of `rows`.
@@ -60,17 +60,6 @@ struct ShardedPass<Scalar: TensorScalar> {
   var images: Tensor<Scalar>
   var labels: [Int]
   var shard: BatchShard?
-}
-
-extension Tensor {
-  /// Rows `rows` of a batch [N, …] (the first axis).
-  func rows(_ rows: Range<Int>) -> Tensor<Scalar> {
-    guard rows != 0..<shape[0] else { return self }
-    let size = count / shape[0]
-    return Tensor(
-      shape: [rows.count] + shape.dropFirst(),
-      scalars: Array(scalars[(rows.lowerBound * size)..<(rows.upperBound * size)]))
-  }
 }
 
 extension TrainerOf {

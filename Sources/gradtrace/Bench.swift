@@ -102,10 +102,9 @@ extension Bench {
   /// `--exchange`: the median time of `MPICollective.sum` on Float buffers of growing size,
   /// rank 0 printing one line per size (bytes, microseconds, the bus bandwidth 2(R−1)/R·S/t).
   func benchmarkExchange() throws {
-    guard MPICollective.launchedRanks() > 1 else {
+    guard let collective = try joinLaunchedRanks() else {
       throw ValidationError("--exchange times the sum over the ranks: run it under mpirun -np R (R ≥ 2)")
     }
-    let collective = try MPICollective()
     if collective.rank == 0 { print("bytes,median_us,bus_gbytes_per_second,ranks") }
     var bytes = 8
     while bytes <= 16 << 20 {

@@ -136,21 +136,11 @@ struct Probe: ParsableCommand {
   /// Under mpirun with R > 1 ranks the batch is cut into R shards and every number is the
   /// whole batch's, summed over the ranks (BatchNorm synchronised); rank 0 prints.
   func run() throws {
-    let ranks = MPICollective.launchedRanks()
-    guard ranks > 1 else { return try measure(on: nil) }
-    let collective: MPICollective
-    do {
-      collective = try MPICollective()
-    } catch {
-      throw CommandError("cannot join the \(ranks) ranks the launcher started: \(error)")
-    }
-    do {
+    guard let collective = try joinLaunchedRanks() else { return try measure(on: nil) }
+    try collective.endingTheJobOnError {
       if skipAnalysis { throw ValidationError("--skip-analysis runs in one process (not under mpirun)") }
       try measure(on: collective)
       collective.finalize()
-    } catch {
-      FileHandle.standardError.write(Data("Error: rank \(collective.rank): \(error)\n".utf8))
-      collective.fail(reason: "\(error)")
     }
   }
 
@@ -198,23 +188,14 @@ struct Probe: ParsableCommand {
     }
     options.optimizer = Self.optimizerState(saved)
     // On R ranks: this rank's rows, every sum over the ranks.
-    let shard = collective.map { collective in
-      let rows =
-        (labels.count * collective.rank / collective.size)..<(labels.count * (collective.rank + 1) / collective.size)
-      return (
-        rows,
-        BatchShard(
-          collective: collective, synchronisesBatchNorm: true, batchRows: labels.count, offset: rows.lowerBound)
-      )
+    var shard: BatchShard?
+    if let collective {
+      let rows = BatchShard.rows(ofShard: collective.rank, of: collective.size, batch: labels.count)
+      shard = BatchShard(
+        collective: collective, synchronisesBatchNorm: true, batchRows: labels.count, offset: rows.lowerBound)
+      (images, labels) = (images.rows(rows), Array(labels[rows]))
     }
-    if let (rows, _) = shard {
-      let size = images.count / images.shape[0]
-      images = Tensor(
-        shape: [rows.count] + images.shape.dropFirst(),
-        scalars: Array(images.scalars[(rows.lowerBound * size)..<(rows.upperBound * size)]))
-      labels = Array(labels[rows])
-    }
-    try BatchShard.$current.withValue(shard?.1) {
+    try BatchShard.$current.withValue(shard) {
       try report(
         network: network, saved: saved, images: images, labels: labels, options: options,
         writes: (collective?.rank ?? 0) == 0)

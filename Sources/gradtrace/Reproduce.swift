@@ -173,25 +173,15 @@ struct Reproduce: ParsableCommand {
   func trainFarmedRows(_ rows: [(index: Int, run: ReproductionRun)], count: Int, _ runner: ReproductionRunner) throws
     -> Bool
   {
-    let ranks = MPICollective.launchedRanks()
-    guard ranks > 1 else {
+    guard let collective = try joinLaunchedRanks() else {
       throw ValidationError(
         "--farm shares the rows among the ranks of mpirun -np K (K ≥ 2); in one process leave it out, on a scheduler use --plan"
       )
     }
-    let collective: MPICollective
-    do {
-      collective = try MPICollective()
-    } catch {
-      throw CommandError("cannot join the \(ranks) ranks the launcher started: \(error)")
-    }
     let mine = rows.enumerated().filter { $0.offset % collective.size == collective.rank }.map(\.element)
     say("rank \(collective.rank) of \(collective.size): rows \(mine.map { String($0.index) }.joined(separator: ", "))")
-    do {
+    try collective.endingTheJobOnError {
       for (index, run) in mine { _ = try train(run, index: index, of: count, runner) }
-    } catch {
-      FileHandle.standardError.write(Data("Error: rank \(collective.rank): \(error)\n".utf8))
-      collective.fail(reason: "\(error)")
     }
     collective.finalize()  // every rank's rows are done
     return collective.rank == 0

@@ -10,8 +10,7 @@ extension Train {
   /// exits non-zero (`MPICollective.fail`); a stop every rank agreed on (a signal, a diverged
   /// loss) ends each rank normally.
   func runOnLaunchedRanks(_ train: (MPICollective?) throws -> Void) throws {
-    let ranks = MPICollective.launchedRanks()
-    guard ranks > 1 else {
+    guard let collective = try joinLaunchedRanks() else {
       if localBatchnorm {
         throw ValidationError(
           "--local-batchnorm applies to a run on several ranks (mpirun -np R); in one process --ghost-batchnorm K gives the same function"
@@ -19,23 +18,10 @@ extension Train {
       }
       return try train(nil)
     }
-    let collective: MPICollective
-    do {
-      collective = try MPICollective()
-    } catch {
-      throw CommandError("cannot join the \(ranks) ranks the launcher started: \(error)")
-    }
     if localBatchnorm && ghostBatchnorm != nil {
       collective.fail(reason: "--local-batchnorm and --ghost-batchnorm K both set the BatchNorm groups: give one")
     }
-    do {
-      try train(collective)
-    } catch {
-      if collective.isFinalized { throw error }
-      let reason = "\(error)"
-      FileHandle.standardError.write(Data("Error: rank \(collective.rank): \(reason)\n".utf8))
-      collective.fail(reason: reason)
-    }
+    try collective.endingTheJobOnError { try train(collective) }
   }
 
   /// Rank 0 closes the trace when another rank fails or the job is ended under it; a stop

@@ -14,7 +14,7 @@ public struct LossGroups: Equatable, Sendable {
   }
 
   /// The rows of group j: [⌊jN/m⌋, ⌊(j+1)N/m⌋).
-  public var ranges: [Range<Int>] { (0..<count).map { (($0 * batch) / count)..<((($0 + 1) * batch) / count) } }
+  public var ranges: [Range<Int>] { (0..<count).map { BatchShard.rows(ofShard: $0, of: count, batch: batch) } }
   /// b_j, the rows in each group.
   public var sizes: [Int] { ranges.map(\.count) }
 }
