@@ -5,9 +5,12 @@ extension Tape {
   ///
   /// Forward Y = W ⋆ X + b; pullback dX = Wᵀ ⋆ dY (col2im), dW = Σ dY·Xᵀ, db = Σ dY
   /// (the kernels and their derivation are in `Convolution`). On oneDNN the input may come
-  /// blocked and the output stays blocked (`TensorLayout`).
+  /// blocked and the output stays blocked (`TensorLayout`); for dual numbers and jets only when
+  /// `blockedSeriesOutput` (false where BatchNorm reads the output next: theirs runs in NCHW,
+  /// and oneDNN's reorder of the planes is cheaper than reordering the series tensor).
   public func conv2d(
-    _ input: Variable, filter: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0
+    _ input: Variable, filter: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0,
+    blockedSeriesOutput: Bool = true
   ) -> Variable {
     let x = storedValue(input)
     let w = value(filter)
@@ -19,7 +22,8 @@ extension Tape {
       batch: x.shape[0], inputChannels: x.shape[1], height: x.shape[2], width: x.shape[3],
       outputChannels: w.shape[0], kernelSize: w.shape[2], stride: stride, padding: padding)
     let y = KernelProfile.measure(geometry.profileKind("forward")) {
-      Self.convolutionForward(x, filter: w, bias: bias.map(value), geometry: geometry)
+      Self.convolutionForward(
+        x, filter: w, bias: bias.map(value), geometry: geometry, blockedSeriesOutput: blockedSeriesOutput)
     }
     let inputs = [input, filter] + (bias.map { [$0] } ?? [])
     return record(y, inputs: inputs, layoutAware: true) { dY, tape in
@@ -34,32 +38,35 @@ extension Tape {
     }
   }
 
-  /// The forward convolution on the fastest path for the scalar: oneDNN for Float (its output
-  /// left in oneDNN's blocked layout when `keepsBlockedLayout`), oneDNN plane by plane for the
-  /// dual numbers and jets of Float (`SeriesConvolution`), im2col + GEMM for the rest (Double,
-  /// the oracle). Only a Float `x` is ever blocked.
+  /// The forward convolution on the fastest path for the scalar: oneDNN for Float, oneDNN
+  /// plane by plane for the dual numbers and jets of Float (`SeriesConvolution`), their output
+  /// left in oneDNN's blocked layout when `keepsBlockedLayout`; im2col + GEMM for the rest
+  /// (Double, the oracle), which is never blocked.
   static func convolutionForward(
-    _ x: Tensor<Scalar>, filter w: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry
+    _ x: Tensor<Scalar>, filter w: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry,
+    blockedSeriesOutput: Bool = true
   ) -> Tensor<Scalar> {
     if OneDNNConvolution.isEnabled {
+      let preferred: TensorLayout = OneDNNConvolution.keepsBlockedLayout ? .blocked16 : .nchw
+      let seriesPreferred: TensorLayout = blockedSeriesOutput ? preferred : .nchw
       if Scalar.self == Float.self,
         let y = OneDNNConvolution.forward(
           cast(x, to: Float.self), filter: cast(w, to: Float.self), bias: bias.map { cast($0, to: Float.self) },
-          geometry: g, preferring: OneDNNConvolution.keepsBlockedLayout ? .blocked16 : .nchw)
+          geometry: g, preferring: preferred)
       {
         return cast(y, to: Scalar.self)
       }
       if Scalar.self == Dual<Float>.self,
         let y = SeriesConvolution.forward(
           cast(x, to: Dual<Float>.self), filter: cast(w, to: Dual<Float>.self),
-          bias: bias.map { cast($0, to: Dual<Float>.self) }, geometry: g)
+          bias: bias.map { cast($0, to: Dual<Float>.self) }, geometry: g, preferring: seriesPreferred)
       {
         return cast(y, to: Scalar.self)
       }
       if Scalar.self == Jet<Float>.self,
         let y = SeriesConvolution.forward(
           cast(x, to: Jet<Float>.self), filter: cast(w, to: Jet<Float>.self),
-          bias: bias.map { cast($0, to: Jet<Float>.self) }, geometry: g)
+          bias: bias.map { cast($0, to: Jet<Float>.self) }, geometry: g, preferring: seriesPreferred)
       {
         return cast(y, to: Scalar.self)
       }

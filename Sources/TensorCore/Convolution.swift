@@ -182,40 +182,45 @@ public enum Convolution {
   /// See `imagesPerProduct`: 256 columns make the packing cost small against the product.
   @usableFromInline static let columnsPerProduct = 256
 
-  /// Adds `bias[c]` to every pixel of channel `c` of an NCHW tensor.
+  /// Adds `bias[c]` to every pixel of channel `c` of an [N, C, …] tensor, in either layout
+  /// (blocked: groups of 16 channels whose pixels hold their 16 values side by side).
   @inlinable
   public static func addChannelBias<Scalar: TensorScalar>(
     _ bias: Tensor<Scalar>, to tensor: inout Tensor<Scalar>
   ) {
     let (batch, channels) = (tensor.shape[0], tensor.shape[1])
     let pixels = tensor.count / (batch * channels)
+    let lanes = tensor.layout == .blocked16 ? TensorLayout.blockSize : 1
     precondition(bias.count == channels, "addChannelBias: \(bias.count) biases for \(channels) channels")
     bias.scalars.withUnsafeBufferPointer { b in
       tensor.scalars.withUnsafeMutableBufferPointer { y in
-        for n in 0..<batch {
-          for c in 0..<channels {
-            let base = (n * channels + c) * pixels
-            let value = b[c]
-            for i in 0..<pixels { y[base + i] += value }
+        for group in 0..<batch * channels / lanes {
+          let base = group * pixels * lanes
+          let first = group % (channels / lanes) * lanes
+          for p in 0..<pixels {
+            for lane in 0..<lanes { y[base + p * lanes + lane] += b[first + lane] }
           }
         }
       }
     }
   }
 
-  /// Σ over batch and pixels of an NCHW tensor, per channel: the bias gradient.
+  /// Σ over batch and pixels of an [N, C, …] tensor, per channel: the bias gradient. The terms
+  /// are added in the same order in either layout (a blocked channel's pixels lie 16 apart).
   @inlinable
   public static func sumOverBatchAndPixels<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>) -> Tensor<Scalar> {
     let (batch, channels) = (tensor.shape[0], tensor.shape[1])
     let pixels = tensor.count / (batch * channels)
+    let lanes = tensor.layout == .blocked16 ? TensorLayout.blockSize : 1
     var sums = Tensor<Scalar>(zeros: [channels])
     tensor.scalars.withUnsafeBufferPointer { y in
       sums.scalars.withUnsafeMutableBufferPointer { s in
         for n in 0..<batch {
           for c in 0..<channels {
-            let base = (n * channels + c) * pixels
+            // (n, c)'s first value; NCHW: (n·C + c)·P, blocked: ((n·C + c − c mod L)·P + c mod L).
+            let base = (n * channels + c - c % lanes) * pixels + c % lanes
             var sum: Scalar = 0
-            for i in 0..<pixels { sum += y[base + i] }
+            for i in 0..<pixels { sum += y[base + i * lanes] }
             s[c] += sum
           }
         }

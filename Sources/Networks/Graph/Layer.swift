@@ -84,10 +84,12 @@ public final class LayerContext<Scalar: TensorScalar> {
   /// BatchNorm's batch mean and biased variance, and how many values each was taken over,
   /// when it normalised with them.
   public internal(set) var batchStatistics: BatchStatistics<Scalar>?
+  /// Whether a BatchNorm layer reads this layer's output (`Model.feedsBatchNorm`).
+  public let feedsBatchNorm: Bool
 
   init(
     tape: Tape<Scalar>, name: String, mode: NetworkMode, seed: UInt64, parameters: [String: Variable],
-    buffers: NamedTensors<Scalar>
+    buffers: NamedTensors<Scalar>, feedsBatchNorm: Bool = false
   ) {
     self.tape = tape
     self.name = name
@@ -95,6 +97,7 @@ public final class LayerContext<Scalar: TensorScalar> {
     self.seed = seed
     self.parameters = parameters
     self.buffers = buffers
+    self.feedsBatchNorm = feedsBatchNorm
   }
 
   /// The tape variable of the layer's parameter `suffix` ("weight"), nil when it has none.

@@ -73,11 +73,12 @@ extension Model {
     var blockOutputs: [(name: String, output: Variable)] = []
     var mergeInputs: [Variable] = []
     var statistics: [BatchStatistics<Scalar>] = []
+    let feedsBatchNorm = self.feedsBatchNorm
     for (position, node) in graph.nodes.enumerated() {
       let reads = inputIndices[position].map { $0 == Self.networkInput ? input : outputs[$0] }
       let context = LayerContext(
         tape: tape, name: node.name, mode: options.mode, seed: Self.layerSeed(options.seed, position),
-        parameters: bound, buffers: buffers)
+        parameters: bound, buffers: buffers, feedsBatchNorm: feedsBatchNorm[position])
       let output = operations[position].apply(reads, in: context)
       outputs.append(output)
       if let kept = context.batchStatistics { statistics.append(kept) }

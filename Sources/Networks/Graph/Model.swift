@@ -20,6 +20,18 @@ public struct Model: Sendable {
   public let lastRead: [Int]
   public let lastReadOfInput: Int
 
+  /// Per layer, whether a BatchNorm layer reads its output: a convolution then hands dual
+  /// numbers and jets (H·v, Taylor mode) over in NCHW, which their BatchNorm runs in, instead
+  /// of oneDNN's blocked layout (`Tape.conv2d`'s `blockedSeriesOutput`).
+  public var feedsBatchNorm: [Bool] {
+    var feeds = [Bool](repeating: false, count: operations.count)
+    for (position, operation) in operations.enumerated() {
+      guard case .batchNorm = operation else { continue }
+      for source in inputIndices[position] where source != Self.networkInput { feeds[source] = true }
+    }
+    return feeds
+  }
+
   /// Each input of each add and concat layer, in application order: (layer, its kind, the
   /// layer it reads or `ModelGraph.inputName`). `ModelForward.mergeInputs` follows this order.
   public var merges: [(layer: String, kind: String, input: String)] {

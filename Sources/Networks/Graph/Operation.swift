@@ -61,7 +61,7 @@ public enum Operation: Sendable, Equatable {
     case .convolution(let stride, let padding):
       return tape.conv2d(
         inputs[0], filter: context.parameter("weight")!, bias: context.parameter("bias"), stride: stride,
-        padding: padding)
+        padding: padding, blockedSeriesOutput: !context.feedsBatchNorm)
     case .batchNorm: return Self.batchNorm(inputs[0], in: context)
     case .leakyReLU(let slope): return tape.leakyReLU(inputs[0], slope: slope)
     case .sigmoid: return tape.sigmoid(inputs[0])
