@@ -16,9 +16,8 @@ import TensorCore
 /// Every term is a Float convolution at oneDNN's speed instead of an im2col product on series.
 ///
 /// The planes keep the series tensor's layout: a series activation is blocked where a Float
-/// one would be (the tape keeps convolution outputs blocked for every scalar), so no reorder
-/// runs around the calls. Splitting a series tensor into its planes is one pass; the terms of
-/// each coefficient are added while the result is interleaved, in the same pass.
+/// one would be (the tape keeps convolution outputs blocked, except before BatchNorm), so no
+/// reorder runs around the calls.
 enum SeriesConvolution {
   /// The output (in `preferred` layout where oneDNN computes it so), or nil when oneDNN refused
   /// the geometry (the caller uses im2col).
@@ -27,28 +26,28 @@ enum SeriesConvolution {
     preferring preferred: TensorLayout = .nchw
   ) -> Tensor<S>? where S.Base == Float {
     let (xs, ws) = (planes(x), planes(w))
-    var ys: [[Tensor<Float>]] = []
+    var ys: [Tensor<Float>?] = []
     for k in 0...S.order {
-      var terms: [Tensor<Float>] = []
+      var sum: Tensor<Float>?
       for i in 0...k {
         guard let wi = ws[i], let xj = xs[k - i] else { continue }
         guard let term = OneDNNConvolution.forward(xj, filter: wi, bias: nil, geometry: g, preferring: preferred)
         else { return nil }
-        terms.append(term)
+        add(term, to: &sum)
       }
-      ys.append(terms)
+      ys.append(sum)
     }
-    let layout = ys.joined().first?.layout ?? .nchw
+    let layout = ys.lazy.compactMap { $0?.layout }.first ?? .nchw
     if let bias {
       for (k, b) in planes(bias).enumerated() {
         guard let b else { continue }
-        var y = ys[k].popLast() ?? Tensor(zeros: g.outputShape)
+        var y = ys[k] ?? Tensor(zeros: g.outputShape)
         y.layout = layout  // zeros are zeros in either layout
         Convolution.addChannelBias(b, to: &y)
-        ys[k].append(y)
+        ys[k] = y
       }
     }
-    return series(summing: ys, shape: g.outputShape, layout: layout)
+    return series(ys, shape: g.outputShape, layout: layout)
   }
 
   /// The input gradient (when `needInput`), the filter and the bias gradients, or nil when
@@ -58,157 +57,92 @@ enum SeriesConvolution {
     needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<S>?, filter: Tensor<S>, bias: Tensor<S>?)? where S.Base == Float {
     let (dys, xs, ws) = (planes(dY), planes(x), planes(w))
-    var dXs: [[Tensor<Float>]] = []
-    var dWs: [[Tensor<Float>]] = []
+    var dXs: [Tensor<Float>?] = []
+    var dWs: [Tensor<Float>?] = []
     for k in 0...S.order {
-      var (dX, dW): ([Tensor<Float>], [Tensor<Float>]) = ([], [])
+      var (dX, dW): (Tensor<Float>?, Tensor<Float>?) = (nil, nil)
       for j in 0...k {
         guard let dyj = dys[j] else { continue }
         if let xi = xs[k - j] {
           guard
             let term = OneDNNConvolution.backwardWeights(outputGradient: dyj, input: xi, geometry: g, hasBias: false)
           else { return nil }
-          dW.append(term.filter)
+          add(term.filter, to: &dW)
         }
         if needInput, let wi = ws[k - j] {
           guard
             let term = OneDNNConvolution.backwardData(
               outputGradient: dyj, filter: wi, geometry: g, hasBias: false, layout: x.layout)
           else { return nil }
-          dX.append(term)
+          add(term, to: &dX)
         }
       }
       dXs.append(dX)
       dWs.append(dW)
     }
     return (
-      needInput ? series(summing: dXs, shape: g.inputShape, layout: x.layout) : nil,
-      series(summing: dWs, shape: g.filterShape), hasBias ? Convolution.sumOverBatchAndPixels(dY) : nil
+      needInput ? series(dXs, shape: g.inputShape, layout: x.layout) : nil, series(dWs, shape: g.filterShape),
+      hasBias ? Convolution.sumOverBatchAndPixels(dY) : nil
     )
   }
 
   /// The coefficient planes of a series tensor, in its layout, nil for a plane that is zero
-  /// everywhere: one pass over the series tensor writes every plane.
+  /// everywhere.
   static func planes<S: TruncatedSeries>(_ t: Tensor<S>) -> [Tensor<Float>?] where S.Base == Float {
-    let order = S.order
-    checkInterleaved(S.self)
-    // Bit i of nonzero[chunk]: plane i holds a non-zero value in that chunk.
-    let chunks = (t.count + chunkSize - 1) / chunkSize
-    var nonzero = [UInt8](repeating: 0, count: chunks)
-    let planes = t.scalars.withUnsafeBytes { raw in
-      let source = raw.bindMemory(to: Float.self).baseAddress!
-      return nonzero.withUnsafeMutableBufferPointer { flags in
-        makePlanes(order + 1, shape: t.shape, layout: t.layout) { plane in
-          parallelElements(chunks, grain: 8) { range in
-            for chunk in range {
-              let elements = chunk * chunkSize..<min(t.count, (chunk + 1) * chunkSize)
-              var bits: UInt8 = 0
-              // Coefficient by coefficient within an L1-sized chunk: a strided read, a
-              // contiguous write, and the magnitude bits or-ed (no branch in the loop).
-              for i in 0...order {
-                let destination = plane[i]
-                var magnitude: UInt32 = 0
-                for e in elements {
-                  let c = source[e * (order + 1) + i]
-                  destination[e] = c
-                  magnitude |= c.bitPattern & 0x7fff_ffff
-                }
-                if magnitude != 0 { bits |= 1 << i }
+    t.scalars.withUnsafeBufferPointer { source in
+      (0...S.order).map { i -> Tensor<Float>? in
+        // Each worker notes whether its chunk held a non-zero: the plane is read once.
+        let workers = max(1, min(ComputeThreads.count, t.count >> 15))
+        var nonzero = [Bool](repeating: false, count: workers)
+        let plane = nonzero.withUnsafeMutableBufferPointer { flags in
+          Tensor<Float>(shape: t.shape, layout: t.layout) { p in
+            parallelChunks(p.count, maximumWorkers: workers) { range, worker in
+              var any = false
+              for e in range {
+                let c = source[e].coefficient(i)
+                p[e] = c
+                if c != 0 { any = true }
               }
-              flags[chunk] = bits
+              flags[worker] = any
             }
           }
         }
+        return nonzero.contains(true) ? plane : nil
       }
     }
-    let written = nonzero.reduce(0, |)
-    return planes.enumerated().map { i, plane in written & (1 << i) != 0 ? plane : nil }
   }
 
-  /// The series tensor in `layout` (its terms' own) whose coefficient k is the sum of the
-  /// tensors `terms[k]` (none: zero), added and interleaved in one pass.
+  /// The series tensor in `layout` (its planes' own) with these coefficient planes (nil: zero),
+  /// interleaved in one pass.
   static func series<S: TruncatedSeries>(
-    summing terms: [[Tensor<Float>]], shape: [Int], layout: TensorLayout = .nchw
+    _ planes: [Tensor<Float>?], shape: [Int], layout: TensorLayout = .nchw
   ) -> Tensor<S> where S.Base == Float {
-    let order = S.order
-    checkInterleaved(S.self)
-    precondition(terms.count == order + 1, "SeriesConvolution: \(terms.count) coefficients for order \(order)")
-    precondition(
-      terms.joined().allSatisfy { $0.layout == layout && $0.shape == shape },
-      "SeriesConvolution: terms not of shape \(shape) in \(layout)")
+    precondition(planes.allSatisfy { $0 == nil || $0!.layout == layout }, "SeriesConvolution: planes not in \(layout)")
     let count = shape.reduce(1, *)
-    let flat = terms.enumerated().flatMap { k, list in list.map { (k, $0) } }
-    // members[k]: the indices in `flat` of coefficient k's terms.
-    let members = (0...order).map { k in flat.indices.filter { flat[$0].0 == k } }
-    return withPointers(flat.map(\.1)[...], []) { pointers in
-      Tensor<S>(shape: shape, layout: layout) { out in
-        let destination = UnsafeMutableRawPointer(out.baseAddress!).bindMemory(
-          to: Float.self, capacity: count * (order + 1))
-        parallelElements((count + chunkSize - 1) / chunkSize, grain: 8) { range in
-          for chunk in range {
-            let elements = chunk * chunkSize..<min(count, (chunk + 1) * chunkSize)
-            for k in 0...order {
-              let mine = members[k]
-              switch mine.count {
-              case 0:
-                for e in elements { destination[e * (order + 1) + k] = 0 }
-              case 1:
-                let a = pointers[mine[0]]
-                for e in elements { destination[e * (order + 1) + k] = a[e] }
-              case 2:
-                let (a, b) = (pointers[mine[0]], pointers[mine[1]])
-                for e in elements { destination[e * (order + 1) + k] = a[e] + b[e] }
-              default:
-                for e in elements {
-                  var sum: Float = 0
-                  for t in mine { sum += pointers[t][e] }
-                  destination[e * (order + 1) + k] = sum
-                }
-              }
-            }
+    return withPlanePointers(planes[...], []) { pointers in
+      pointers.withUnsafeBufferPointer { p in
+        Tensor(shape: shape, layout: layout) { out in
+          parallelElements(count) { range in
+            for e in range { out[e] = S(coefficients: { i in p[i].map { $0[e] } ?? 0 }) }
           }
         }
       }
     }
   }
 
-  /// Values per chunk of the split and the interleave: a chunk's planes and series values
-  /// (4 KB per plane) stay in the L1 cache while it is walked coefficient by coefficient.
-  private static let chunkSize = 1024
-
-  /// A series of Float is its K + 1 coefficients side by side (the split and the interleave
-  /// read and write it as Floats).
-  private static func checkInterleaved<S: TruncatedSeries>(_: S.Type) {
-    precondition(
-      MemoryLayout<S>.stride == (S.order + 1) * MemoryLayout<Float>.stride,
-      "SeriesConvolution: \(S.self) is not \(S.order + 1) Floats side by side")
-  }
-
-  /// Runs `body` with the tensors' element pointers, valid inside it.
-  private static func withPointers<R>(
-    _ tensors: ArraySlice<Tensor<Float>>, _ collected: [UnsafePointer<Float>],
-    _ body: ([UnsafePointer<Float>]) -> R
+  /// Runs `body` with the planes' element pointers (nil for a missing plane), valid inside it.
+  static func withPlanePointers<R>(
+    _ planes: ArraySlice<Tensor<Float>?>, _ collected: [UnsafePointer<Float>?], _ body: ([UnsafePointer<Float>?]) -> R
   ) -> R {
-    guard let first = tensors.first else { return body(collected) }
-    return first.scalars.withUnsafeBufferPointer {
-      withPointers(tensors.dropFirst(), collected + [$0.baseAddress!], body)
+    guard let first = planes.first else { return body(collected) }
+    guard let plane = first else { return withPlanePointers(planes.dropFirst(), collected + [nil], body) }
+    return plane.scalars.withUnsafeBufferPointer {
+      withPlanePointers(planes.dropFirst(), collected + [$0.baseAddress], body)
     }
   }
 
-  /// `count` tensors of `shape` in `layout` whose every element `fill` writes, given their
-  /// element pointers (valid inside it).
-  private static func makePlanes(
-    _ count: Int, shape: [Int], layout: TensorLayout, _ fill: ([UnsafeMutablePointer<Float>]) -> Void
-  ) -> [Tensor<Float>] {
-    func make(_ pointers: [UnsafeMutablePointer<Float>]) -> [Tensor<Float>] {
-      guard pointers.count < count else {
-        fill(pointers)
-        return []
-      }
-      var rest: [Tensor<Float>] = []
-      let plane = Tensor<Float>(shape: shape, layout: layout) { p in rest = make(pointers + [p.baseAddress!]) }
-      return [plane] + rest
-    }
-    return make([])
+  /// sum += term (sum = term when there is none yet).
+  private static func add(_ term: Tensor<Float>, to sum: inout Tensor<Float>?) {
+    if sum != nil { sum! += term } else { sum = term }
   }
 }
