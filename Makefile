@@ -9,7 +9,7 @@ SWIFT_BUILD_FLAGS := -c release
 BIN := .build/release/gradtrace
 DEMO_DIR := out/demo
 
-.PHONY: all deps build test lint format demo custom-network golden benchmarks compare-torch fma-peak clean reproduce-small notebook-check \
+.PHONY: all deps build test lint format demo custom-network golden benchmarks compare-torch fma-peak onednn-conv clean reproduce-small notebook-check \
   notebook-data report-screenshot tensorboard-check tensorboard-proto
 
 all: build
@@ -127,6 +127,11 @@ benchmarks: deps
 fma-peak:
 	mkdir -p .build && cc -O2 -mavx512f -mfma -pthread benchmarks/fma_peak.c -o .build/fma_peak
 	.build/fma_peak 1 2
+
+# oneDNN alone on the 3×3 geometries of the VGG and ResNet families (2 threads, warm buffers).
+onednn-conv: deps
+	mkdir -p .build && cc -O2 benchmarks/onednn_convolution.c -ldnnl -o .build/onednn_convolution
+	for shape in "16 16 32" "32 32 32" "32 32 16" "64 64 8"; do OMP_NUM_THREADS=2 .build/onednn_convolution $$shape 15; done
 
 # Issue 4's training comparison against PyTorch (needs: pip install torch==2.13.0 numpy);
 # about half an hour on 2 cores. Writes benchmarks/fashion-mnist-2-epochs.md.
