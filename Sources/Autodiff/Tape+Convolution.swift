@@ -44,7 +44,7 @@ extension Tape {
   /// (Double, the oracle), which is never blocked.
   static func convolutionForward(
     _ x: Tensor<Scalar>, filter w: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry,
-    blockedSeriesOutput: Bool = true
+    blockedSeriesOutput: Bool
   ) -> Tensor<Scalar> {
     if OneDNNConvolution.isEnabled {
       let preferred: TensorLayout = OneDNNConvolution.keepsBlockedLayout ? .blocked16 : .nchw

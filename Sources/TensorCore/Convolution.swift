@@ -182,22 +182,19 @@ public enum Convolution {
   /// See `imagesPerProduct`: 256 columns make the packing cost small against the product.
   @usableFromInline static let columnsPerProduct = 256
 
-  /// Adds `bias[c]` to every pixel of channel `c` of an [N, C, …] tensor, in either layout
-  /// (blocked: groups of 16 channels whose pixels hold their 16 values side by side).
+  /// Adds `bias[c]` to every pixel of channel `c` of an [N, C, H, W] tensor, in either layout
+  /// (walked by `ChannelGroups`).
   @inlinable
   public static func addChannelBias<Scalar: TensorScalar>(
     _ bias: Tensor<Scalar>, to tensor: inout Tensor<Scalar>
   ) {
-    let (batch, channels) = (tensor.shape[0], tensor.shape[1])
-    let pixels = tensor.count / (batch * channels)
-    let lanes = tensor.layout == .blocked16 ? TensorLayout.blockSize : 1
-    precondition(bias.count == channels, "addChannelBias: \(bias.count) biases for \(channels) channels")
+    let groups = ChannelGroups(shape: tensor.shape, layout: tensor.layout)
+    precondition(bias.count == groups.channels, "addChannelBias: \(bias.count) biases for \(groups.channels) channels")
     bias.scalars.withUnsafeBufferPointer { b in
       tensor.scalars.withUnsafeMutableBufferPointer { y in
-        for group in 0..<batch * channels / lanes {
-          let base = group * pixels * lanes
-          let first = group % (channels / lanes) * lanes
-          for p in 0..<pixels {
+        for group in 0..<groups.count {
+          let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
+          for p in 0..<groups.pixels {
             for lane in 0..<lanes { y[base + p * lanes + lane] += b[first + lane] }
           }
         }
@@ -205,23 +202,21 @@ public enum Convolution {
     }
   }
 
-  /// Σ over batch and pixels of an [N, C, …] tensor, per channel: the bias gradient. The terms
-  /// are added in the same order in either layout (a blocked channel's pixels lie 16 apart).
+  /// Σ over batch and pixels of an [N, C, H, W] tensor, per channel: the bias gradient. Each
+  /// image's channel is summed over its pixels in order and the images are added in order, in
+  /// either layout (walked by `ChannelGroups`), so both give the same bits.
   @inlinable
   public static func sumOverBatchAndPixels<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>) -> Tensor<Scalar> {
-    let (batch, channels) = (tensor.shape[0], tensor.shape[1])
-    let pixels = tensor.count / (batch * channels)
-    let lanes = tensor.layout == .blocked16 ? TensorLayout.blockSize : 1
-    var sums = Tensor<Scalar>(zeros: [channels])
+    let groups = ChannelGroups(shape: tensor.shape, layout: tensor.layout)
+    var sums = Tensor<Scalar>(zeros: [groups.channels])
     tensor.scalars.withUnsafeBufferPointer { y in
       sums.scalars.withUnsafeMutableBufferPointer { s in
-        for n in 0..<batch {
-          for c in 0..<channels {
-            // (n, c)'s first value; NCHW: (n·C + c)·P, blocked: ((n·C + c − c mod L)·P + c mod L).
-            let base = (n * channels + c - c % lanes) * pixels + c % lanes
+        for group in 0..<groups.count {
+          let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
+          for lane in 0..<lanes {
             var sum: Scalar = 0
-            for i in 0..<pixels { sum += y[base + i * lanes] }
-            s[c] += sum
+            for p in 0..<groups.pixels { sum += y[base + p * lanes + lane] }
+            s[first + lane] += sum
           }
         }
       }

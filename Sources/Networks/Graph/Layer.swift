@@ -89,7 +89,7 @@ public final class LayerContext<Scalar: TensorScalar> {
 
   init(
     tape: Tape<Scalar>, name: String, mode: NetworkMode, seed: UInt64, parameters: [String: Variable],
-    buffers: NamedTensors<Scalar>, feedsBatchNorm: Bool = false
+    buffers: NamedTensors<Scalar>, feedsBatchNorm: Bool
   ) {
     self.tape = tape
     self.name = name

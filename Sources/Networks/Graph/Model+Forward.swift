@@ -73,7 +73,6 @@ extension Model {
     var blockOutputs: [(name: String, output: Variable)] = []
     var mergeInputs: [Variable] = []
     var statistics: [BatchStatistics<Scalar>] = []
-    let feedsBatchNorm = self.feedsBatchNorm
     for (position, node) in graph.nodes.enumerated() {
       let reads = inputIndices[position].map { $0 == Self.networkInput ? input : outputs[$0] }
       let context = LayerContext(

@@ -23,14 +23,7 @@ public struct Model: Sendable {
   /// Per layer, whether a BatchNorm layer reads its output: a convolution then hands dual
   /// numbers and jets (H·v, Taylor mode) over in NCHW, which their BatchNorm runs in, instead
   /// of oneDNN's blocked layout (`Tape.conv2d`'s `blockedSeriesOutput`).
-  public var feedsBatchNorm: [Bool] {
-    var feeds = [Bool](repeating: false, count: operations.count)
-    for (position, operation) in operations.enumerated() {
-      guard case .batchNorm = operation else { continue }
-      for source in inputIndices[position] where source != Self.networkInput { feeds[source] = true }
-    }
-    return feeds
-  }
+  public let feedsBatchNorm: [Bool]
 
   /// Each input of each add and concat layer, in application order: (layer, its kind, the
   /// layer it reads or `ModelGraph.inputName`). `ModelForward.mergeInputs` follows this order.
@@ -124,11 +117,18 @@ public struct Model: Sendable {
     lastRead[graph.nodes.count - 1] = graph.nodes.count
     self.inputIndices = inputIndices
     self.shapes = shapes
-    self.operations = graph.nodes.map { $0.layer.operation }
+    let operations = graph.nodes.map { $0.layer.operation }
+    self.operations = operations
     self.specifications = specifications
     self.bufferSpecifications = buffers
     self.lastRead = lastRead
     self.lastReadOfInput = lastReadOfInput
+    var feedsBatchNorm = [Bool](repeating: false, count: operations.count)
+    for (position, operation) in operations.enumerated() {
+      guard case .batchNorm = operation else { continue }
+      for source in inputIndices[position] where source != Self.networkInput { feedsBatchNorm[source] = true }
+    }
+    self.feedsBatchNorm = feedsBatchNorm
   }
 
   public var name: String { graph.name }
