@@ -38,9 +38,13 @@ enum BlockedBatchNorm {
     return (means, squares)
   }
 
-  /// y = γ (x − μ) r + β per channel, in the blocked layout.
+  /// A leaky ReLU fused behind BatchNorm: its slope, and the γ and β that recompute y from x.
+  typealias Activation = (gamma: [Float], beta: [Float], slope: Float)
+
+  /// y = γ (x − μ) r + β per channel, in the blocked layout; with a `leakyReLUSlope` a, the
+  /// leaky ReLU of y (y where y > 0, a·y elsewhere) instead.
   static func normalize(
-    _ x: Tensor<Float>, mean: [Float], inverseStd: [Float], gamma: [Float], beta: [Float]
+    _ x: Tensor<Float>, mean: [Float], inverseStd: [Float], gamma: [Float], beta: [Float], leakyReLUSlope: Float?
   ) -> Tensor<Float> {
     let pixels = x.shape[2] * x.shape[3]
     return x.scalars.withUnsafeBufferPointer { xs in
@@ -50,18 +54,27 @@ enum BlockedBatchNorm {
           let (mu, r, g, b) = (lanes(mean, first), lanes(inverseStd, first), lanes(gamma, first), lanes(beta, first))
           let rows = UnsafeRawPointer(xs.baseAddress! + block * pixels * 16)
           let out = UnsafeMutableRawPointer(ys.baseAddress! + block * pixels * 16)
-          for p in 0..<pixels {
-            out.storeBytes(of: g * ((load(rows, p) - mu) * r) + b, toByteOffset: p * 64, as: Lanes.self)
+          if let a = leakyReLUSlope {
+            for p in 0..<pixels {
+              let y = g * ((load(rows, p) - mu) * r) + b
+              out.storeBytes(of: leaky(y, y, a), toByteOffset: p * 64, as: Lanes.self)
+            }
+          } else {
+            for p in 0..<pixels {
+              out.storeBytes(of: g * ((load(rows, p) - mu) * r) + b, toByteOffset: p * 64, as: Lanes.self)
+            }
           }
         }
       }
     }
   }
 
-  /// Per slice: Σ dy and Σ dy·x̂ with x̂ = (x − μ) r, accumulated in Double.
-  static func sliceSums(dY: Tensor<Float>, x: Tensor<Float>, mean: [Float], inverseStd: [Float])
-    -> (dy: [Double], dyXhat: [Double])
-  {
+  /// Per slice: Σ dy and Σ dy·x̂ with x̂ = (x − μ) r, accumulated in Double. Behind a fused
+  /// `activation`, `dY` is the activation's output gradient dz and dy its input gradient
+  /// (`leaky(y, dz, a)`, y recomputed from x).
+  static func sliceSums(
+    dY: Tensor<Float>, x: Tensor<Float>, mean: [Float], inverseStd: [Float], activation: Activation?
+  ) -> (dy: [Double], dyXhat: [Double]) {
     let (n, c, pixels) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
     var sumDy = [Double](repeating: 0, count: n * c)
     var sumDyXhat = [Double](repeating: 0, count: n * c)
@@ -74,9 +87,24 @@ enum BlockedBatchNorm {
               let (mu, r) = (lanes(mean, first), lanes(inverseStd, first))
               let xRows = UnsafeRawPointer(xs.baseAddress! + block * pixels * 16)
               let dyRows = UnsafeRawPointer(dys.baseAddress! + block * pixels * 16)
-              store(chainSum(pixels) { p in WideLanes(load(dyRows, p)) }, into: sumDy.baseAddress! + slice)
-              let dyXhat = chainSum(pixels) { p in WideLanes(load(dyRows, p) * ((load(xRows, p) - mu) * r)) }
-              store(dyXhat, into: sumDyXhat.baseAddress! + slice)
+              // dy and x̂ are read (or, behind an activation, recomputed) once per pixel for
+              // both sums.
+              let sums: (WideLanes, WideLanes)
+              if let activation {
+                let (g, b, a) = (lanes(activation.gamma, first), lanes(activation.beta, first), activation.slope)
+                sums = chainSums(pixels) { p in
+                  let xhat = (load(xRows, p) - mu) * r
+                  let dy = leaky(g * xhat + b, load(dyRows, p), a)
+                  return (WideLanes(dy), WideLanes(dy * xhat))
+                }
+              } else {
+                sums = chainSums(pixels) { p in
+                  let dy = load(dyRows, p)
+                  return (WideLanes(dy), WideLanes(dy * ((load(xRows, p) - mu) * r)))
+                }
+              }
+              store(sums.0, into: sumDy.baseAddress! + slice)
+              store(sums.1, into: sumDyXhat.baseAddress! + slice)
             }
           }
         }
@@ -86,10 +114,11 @@ enum BlockedBatchNorm {
   }
 
   /// dx = s (dy − mean dy − x̂ · mean(dy x̂)) per channel (training mode), or s·dy
-  /// (evaluation), with s = γ r; `terms` holds s, mean dy and mean dy x̂ per channel.
+  /// (evaluation), with s = γ r; `terms` holds s, mean dy and mean dy x̂ per channel. Behind a
+  /// fused `activation`, dy is taken from `dY` = dz as in `sliceSums`.
   static func inputGradient(
     dY: Tensor<Float>, x: Tensor<Float>, mean: [Float], inverseStd: [Float], scale: [Float], meanDy: [Float],
-    meanDyXhat: [Float], isTraining: Bool
+    meanDyXhat: [Float], isTraining: Bool, activation: Activation?
   ) -> Tensor<Float> {
     let pixels = x.shape[2] * x.shape[3]
     return x.scalars.withUnsafeBufferPointer { xs in
@@ -102,9 +131,14 @@ enum BlockedBatchNorm {
             let xRows = UnsafeRawPointer(xs.baseAddress! + block * pixels * 16)
             let dyRows = UnsafeRawPointer(dys.baseAddress! + block * pixels * 16)
             let out = UnsafeMutableRawPointer(dxs.baseAddress! + block * pixels * 16)
+            let fused = activation != nil
+            let (g, b, a): (Lanes, Lanes, Float) =
+              activation.map { (lanes($0.gamma, first), lanes($0.beta, first), $0.slope) } ?? (Lanes(), Lanes(), 0)
             for p in 0..<pixels {
-              let dy = load(dyRows, p)
-              let dx = isTraining ? s * (dy - mDy - ((load(xRows, p) - mu) * r) * mDyXhat) : s * dy
+              let xhat = (load(xRows, p) - mu) * r
+              var dy = load(dyRows, p)
+              if fused { dy = leaky(g * xhat + b, dy, a) }
+              let dx = isTraining ? s * (dy - mDy - xhat * mDyXhat) : s * dy
               out.storeBytes(of: dx, toByteOffset: p * 64, as: Lanes.self)
             }
           }
@@ -125,6 +159,30 @@ enum BlockedBatchNorm {
 
   /// Σ term(p) over p in 0..<count in four chains by p mod 4 (the tail into chain 0), combined
   /// (s₀ + s₁) + (s₂ + s₃): per lane the order of `Tape.wideSum`.
+  /// Two such sums over one walk: `term(p)` gives both sums' terms for p.
+  @inline(__always)
+  private static func chainSums(_ count: Int, _ term: (Int) -> (WideLanes, WideLanes)) -> (WideLanes, WideLanes) {
+    var (s0, s1, s2, s3) = (WideLanes(), WideLanes(), WideLanes(), WideLanes())
+    var (t0, t1, t2, t3) = (WideLanes(), WideLanes(), WideLanes(), WideLanes())
+    @inline(__always) func add(_ terms: (WideLanes, WideLanes), _ s: inout WideLanes, _ t: inout WideLanes) {
+      s += terms.0
+      t += terms.1
+    }
+    var p = 0
+    while p + 4 <= count {
+      add(term(p), &s0, &t0)
+      add(term(p + 1), &s1, &t1)
+      add(term(p + 2), &s2, &t2)
+      add(term(p + 3), &s3, &t3)
+      p += 4
+    }
+    while p < count {
+      add(term(p), &s0, &t0)
+      p += 1
+    }
+    return ((s0 + s1) + (s2 + s3), (t0 + t1) + (t2 + t3))
+  }
+
   @inline(__always)
   private static func chainSum(_ count: Int, _ term: (Int) -> WideLanes) -> WideLanes {
     var (s0, s1, s2, s3) = (WideLanes(), WideLanes(), WideLanes(), WideLanes())
@@ -141,6 +199,13 @@ enum BlockedBatchNorm {
       p += 1
     }
     return (s0 + s1) + (s2 + s3)
+  }
+
+  /// Per lane: `value` where y > 0, a·value elsewhere (`Tape.leakyReLU`'s branch: the output
+  /// for value = y, the input gradient for value = dz).
+  @inline(__always)
+  private static func leaky(_ y: Lanes, _ value: Lanes, _ a: Float) -> Lanes {
+    (a * value).replacing(with: value, where: y .> 0)
   }
 
   @inline(__always)

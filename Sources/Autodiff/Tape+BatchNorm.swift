@@ -32,12 +32,17 @@ extension Tape {
   /// same sums carry the tangents and jet coefficients. The parameter gradients dγ, dβ stay
   /// this rank's share (the caller sums the gradient over ranks once).
   ///
+  /// With a `leakyReLUSlope` a, the leaky ReLU that reads the output runs in the same pass
+  /// (z_i = y_i for y_i > 0, a·y_i otherwise; ReLU is a = 0): y is never stored, and the
+  /// pullback recomputes it from x to take dy_i = dz_i or a·dz_i, then goes on as above. Every
+  /// operation is the one the two primitives do apart, so the fused chain gives the same bits.
+  ///
   /// - Returns: the output and, in training mode, the batch mean and biased variance per channel
   ///   (the caller folds them into its running averages) and the values M per channel they are
   ///   over (every rank's, when synchronised).
   public func batchNorm(
     _ input: Variable, scale gamma: Variable, shift beta: Variable,
-    statistics: BatchNormStatistics<Scalar>, epsilon: Double = 1e-5
+    statistics: BatchNormStatistics<Scalar>, epsilon: Double = 1e-5, leakyReLUSlope: Double? = nil
   ) -> (output: Variable, mean: Tensor<Scalar>?, variance: Tensor<Scalar>?, count: Int) {
     var x = storedValue(input)
     precondition(x.rank == 4, "batchNorm: expects [N, C, H, W], got \(x.shape)")
@@ -70,16 +75,18 @@ extension Tape {
     let eps = Scalar(epsilon)
     let inverseStd = variance.map { 1 / Scalar.sqrt($0 + eps) }
     let (gs, bs) = (g.scalars, b.scalars)
+    let slope = leakyReLUSlope.map { Scalar($0) }
 
-    // y = γ (x − μ) r + β, one slice (an image's channel) at a time, slices split over threads
-    // (a convolution's blocked output: `BlockedBatchNorm`, the same arithmetic). x̂ is not
-    // stored: the pullback recomputes it from x, which the tape keeps anyway.
+    // y = γ (x − μ) r + β (then the leaky ReLU, if fused), one slice (an image's channel) at a
+    // time, slices split over threads (a convolution's blocked output: `BlockedBatchNorm`, the
+    // same arithmetic). x̂ and y are not stored: the pullback recomputes them from x, which the
+    // tape keeps anyway.
     let y =
       blocked
       ? Self.fromFloat(
         BlockedBatchNorm.normalize(
           Self.toFloat(x), mean: Self.toFloat(mean), inverseStd: Self.toFloat(inverseStd), gamma: Self.toFloat(gs),
-          beta: Self.toFloat(bs)))
+          beta: Self.toFloat(bs), leakyReLUSlope: leakyReLUSlope.map { Float($0) }))
       : x.scalars.withUnsafeBufferPointer { xs in
         Tensor<Scalar>(shape: x.shape) { ys in
           parallelChunks(n * c) { slices, _ in
@@ -87,13 +94,27 @@ extension Tape {
               let ch = slice % c
               let base = slice * pixels
               let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], gs[ch], bs[ch])
-              for i in base..<base + pixels { ys[i] = gc * ((xs[i] - mu) * r) + bc }
+              if let a = slope {
+                for i in base..<base + pixels {
+                  let v = gc * ((xs[i] - mu) * r) + bc
+                  ys[i] = v > 0 ? v : a * v
+                }
+              } else {
+                for i in base..<base + pixels { ys[i] = gc * ((xs[i] - mu) * r) + bc }
+              }
             }
           }
         }
       }
 
-    let output = record(y, inputs: [input, gamma, beta], layoutAware: true) { dY, tape in
+    let output = record(y, inputs: [input, gamma, beta], layoutAware: true) { dZ, tape in
+      // Through a fused leaky ReLU: dy = dz where y > 0, a·dz elsewhere, y recomputed from x
+      // (the blocked kernels do it on the fly in each of their passes).
+      let dY =
+        blocked || slope == nil
+        ? dZ : Self.leakyReLUGradient(dZ, x: x, mean: mean, inverseStd: inverseStd, gamma: gs, beta: bs, slope: slope!)
+      let activation =
+        blocked ? leakyReLUSlope.map { (gamma: Self.toFloat(gs), beta: Self.toFloat(bs), slope: Float($0)) } : nil
       // dβ = Σ dy and dγ = Σ dy x̂ are sums over N·H·W terms that largely cancel: each slice's
       // partial sums are accumulated wide (four independent chains) and added in image order,
       // so the result does not depend on the thread count.
@@ -101,7 +122,8 @@ extension Tape {
       var sliceSums = [(dy: Wide, dyXhat: Wide)](repeating: (0, 0), count: n * c)
       if blocked {
         let sums = BlockedBatchNorm.sliceSums(
-          dY: Self.toFloat(dY), x: Self.toFloat(x), mean: Self.toFloat(mean), inverseStd: Self.toFloat(inverseStd))
+          dY: Self.toFloat(dY), x: Self.toFloat(x), mean: Self.toFloat(mean), inverseStd: Self.toFloat(inverseStd),
+          activation: activation)
         for slice in 0..<n * c { sliceSums[slice] = (Self.wide(sums.dy[slice]), Self.wide(sums.dyXhat[slice])) }
       } else {
         dY.scalars.withUnsafeBufferPointer { dys in
@@ -148,7 +170,7 @@ extension Tape {
               inverseStd: Self.toFloat(inverseStd), scale: Self.toFloat((0..<c).map { gs[$0] * inverseStd[$0] }),
               meanDy: Self.toFloat(globalBeta.map { $0 * inverseM }),
               meanDyXhat: Self.toFloat(globalGamma.map { $0 * inverseM }),
-              isTraining: isTraining))
+              isTraining: isTraining, activation: activation))
           : dY.scalars.withUnsafeBufferPointer { dys in
             x.scalars.withUnsafeBufferPointer { xs in
               Tensor<Scalar>(shape: x.shape) { dxs in
@@ -183,6 +205,30 @@ extension Tape {
 }
 
 extension Tape {
+  /// dy = dz where y > 0 and a·dz elsewhere, y = γ (x − μ) r + β recomputed per NCHW slice
+  /// with BatchNorm's own arithmetic: the gradient through a leaky ReLU fused behind it.
+  static func leakyReLUGradient(
+    _ dZ: Tensor<Scalar>, x: Tensor<Scalar>, mean: [Scalar], inverseStd: [Scalar], gamma: [Scalar], beta: [Scalar],
+    slope a: Scalar
+  ) -> Tensor<Scalar> {
+    let (c, pixels) = (x.shape[1], x.shape[2] * x.shape[3])
+    return dZ.scalars.withUnsafeBufferPointer { dzs in
+      x.scalars.withUnsafeBufferPointer { xs in
+        Tensor<Scalar>(shape: x.shape) { dys in
+          parallelChunks(x.shape[0] * c) { slices, _ in
+            for slice in slices {
+              let ch = slice % c
+              let (mu, r, gc, bc) = (mean[ch], inverseStd[ch], gamma[ch], beta[ch])
+              for i in slice * pixels..<(slice + 1) * pixels {
+                dys[i] = gc * ((xs[i] - mu) * r) + bc > 0 ? dzs[i] : a * dzs[i]
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   /// The per-channel mean and biased variance of an NCHW batch, accumulated wide.
   ///
   /// Each slice (one image's channel, H·W values, in cache) gets its mean μ_s and squared

@@ -71,6 +71,44 @@ extension Tape {
     }
   }
 
+  /// The leaky ReLU of a residual sum in one pass, z = leaky(lhs + rhs) (slope a ≥ 0; ReLU is
+  /// a = 0), in the left one's layout: the sum is never stored. Pullback: ds = dz where z > 0
+  /// and a·dz elsewhere, to both inputs. For a ≥ 0, z > 0 exactly where the sum is (a·s is
+  /// never positive for s ≤ 0, and NaN is positive in neither), so reading the mask off z gives
+  /// what `add` then `leakyReLU` give, bit for bit.
+  public func addLeakyReLU(_ lhs: Variable, _ rhs: Variable, slope: Double) -> Variable {
+    precondition(slope >= 0, "addLeakyReLU: slope \(slope) < 0 (the mask is read off the output)")
+    let a = storedValue(lhs)
+    let b = storedValue(rhs).inLayout(a.layout)
+    precondition(a.shape == b.shape, "addLeakyReLU: shapes \(a.shape) and \(b.shape) differ")
+    let k = Scalar(slope)
+    let z = a.scalars.withUnsafeBufferPointer { xs in
+      b.scalars.withUnsafeBufferPointer { ys in
+        Tensor<Scalar>(shape: a.shape, layout: a.layout) { zs in
+          parallelElements(zs.count) { range in
+            for i in range {
+              let s = xs[i] + ys[i]
+              zs[i] = s > 0 ? s : k * s
+            }
+          }
+        }
+      }
+    }
+    return record(z, inputs: [lhs, rhs], layoutAware: true) { dZ, tape in
+      let dS = z.scalars.withUnsafeBufferPointer { zs in
+        dZ.scalars.withUnsafeBufferPointer { gs in
+          Tensor<Scalar>(shape: z.shape, layout: z.layout) { ds in
+            parallelElements(ds.count) { range in
+              for i in range { ds[i] = zs[i] > 0 ? gs[i] : k * gs[i] }
+            }
+          }
+        }
+      }
+      tape.accumulate(dS, into: lhs)
+      tape.accumulate(dS, into: rhs)
+    }
+  }
+
   /// Element-wise product. Pullback: d(lhs) = dY·rhs, d(rhs) = dY·lhs, so `multiply(x, x)`
   /// gives 2·x·dY through accumulation.
   public func multiply(_ lhs: Variable, _ rhs: Variable) -> Variable {

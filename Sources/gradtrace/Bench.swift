@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
   @Option(parsing: .unconditional, help: "Timed passes after the warm-up.") var repeats = 7
   @Flag(
     help:
-      "Also show where the time goes: each kind of work (every convolution geometry with its GFLOP/s, BatchNorm, activation, optimizer, …) and their groups."
+      "Also show where the time goes: each kind of work (every convolution geometry with its GFLOP/s, BatchNorm, activation, optimizer, …; a fused chain such as BatchNorm+activation is one kind) and their groups."
   ) var profile = false
   @Flag(help: "Print JSON (images_per_second, median_ms, min_ms, max_ms, gflops, profile, …).") var json = false
   @Flag(

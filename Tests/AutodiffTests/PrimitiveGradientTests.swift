@@ -66,6 +66,35 @@ let primitiveCases: [PrimitiveCase] = [
       ).output
     }),
   PrimitiveCase(
+    name: "BatchNorm → leaky ReLU, fused (training)",
+    inputs: {
+      [
+        // β moves the kink off x̂ = 0, on either side.
+        randomTensor([3, 2, 3, 3], seed: 50, in: -2...3), randomTensor([2], seed: 51, in: 0.5...1.5),
+        Tensor(shape: [2], scalars: [0.6, -0.4]),
+      ]
+    },
+    build: { t, v in t.batchNorm(v[0], scale: v[1], shift: v[2], statistics: .batch, leakyReLUSlope: 0.1).output }),
+  PrimitiveCase(
+    name: "BatchNorm → ReLU, fused (evaluation)",
+    inputs: {
+      [randomTensor([2, 3, 2, 2], seed: 53), randomTensor([3], seed: 54, in: 0.5...1.5), randomTensor([3], seed: 55)]
+    },
+    build: { t, v in
+      t.batchNorm(
+        v[0], scale: v[1], shift: v[2],
+        statistics: .running(mean: randomTensor([3], seed: 56), variance: randomTensor([3], seed: 57, in: 0.5...2)),
+        leakyReLUSlope: 0
+      ).output
+    }),
+  PrimitiveCase(
+    name: "add → leaky ReLU, fused",
+    inputs: { [awayFromZero([2, 3, 4, 4], seed: 58), randomTensor([2, 3, 4, 4], seed: 59, in: -0.02...0.02)] },
+    build: { t, v in t.addLeakyReLU(v[0], v[1], slope: 0.2) }),
+  PrimitiveCase(
+    name: "add → ReLU, fused, fan-out (x, x)", inputs: { [awayFromZero([2, 3, 4], seed: 60)] },
+    build: { t, v in t.addLeakyReLU(v[0], v[0], slope: 0) }),
+  PrimitiveCase(
     name: "average pool 2×2", inputs: { [randomTensor([2, 3, 4, 6], seed: 25)] },
     build: { t, v in t.averagePool(v[0], window: 2) }),
   PrimitiveCase(

@@ -179,7 +179,8 @@ struct DefaultsAndFlagsTests {
   }
 
   /// `bench --profile`: the kinds' own times add up to the pass, convolutions carry GFLOP/s,
-  /// and the text names every group.
+  /// fused chains are one kind (vgg08 BN: every BatchNorm feeds only its leaky ReLU), and the
+  /// text names every group.
   @Test func benchProfile() throws {
     let arguments = ["bench", "--model", "vgg08", "--batchnorm", "--batch-size", "8", "--repeats", "2", "--profile"]
     let run = try GradTraceRun(arguments + ["--json"])
@@ -188,11 +189,12 @@ struct DefaultsAndFlagsTests {
     let rows = try #require(json["profile"] as? [[String: Any]], "\(run.standardOutput)")
     let kinds = rows.compactMap { $0["kind"] as? String }
     for kind in [
-      "convolution 3×3/1 32×32 forward", "convolution 3×3/1 32×32 backward", "BatchNorm forward",
-      "BatchNorm backward", "activation forward", "optimizer", "other",
+      "convolution 3×3/1 32×32 forward", "convolution 3×3/1 32×32 backward", "BatchNorm+activation forward",
+      "BatchNorm+activation backward", "optimizer", "other",
     ] {
       #expect(kinds.contains(kind), "\(kind) in \(kinds)")
     }
+    #expect(!kinds.contains("activation forward") && !kinds.contains("BatchNorm forward"), "\(kinds)")
     let shares = rows.compactMap { $0["share"] as? Double }
     #expect(shares.count == rows.count && abs(shares.reduce(0, +) - 1) < 1e-6, "shares \(shares)")
     let convolution = try #require(rows.first { $0["kind"] as? String == "convolution 3×3/1 32×32 forward" })

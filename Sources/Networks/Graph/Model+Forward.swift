@@ -73,12 +73,18 @@ extension Model {
     var blockOutputs: [(name: String, output: Variable)] = []
     var mergeInputs: [Variable] = []
     var statistics: [BatchStatistics<Scalar>] = []
+    let fuses = ElementwiseFusion.isEnabled
     for (position, node) in graph.nodes.enumerated() {
       let reads = inputIndices[position].map { $0 == Self.networkInput ? input : outputs[$0] }
       let context = LayerContext(
         tape: tape, name: node.name, mode: options.mode, seed: Self.layerSeed(options.seed, position),
         parameters: bound, buffers: buffers, feedsBatchNorm: feedsBatchNorm[position])
-      let output = operations[position].apply(reads, in: context)
+      let output: Variable
+      switch fuses ? fusion[position] : .alone {
+      case .alone: output = operations[position].apply(reads, leakyReLUSlope: nil, in: context)
+      case .withLeakyReLU(let slope): output = operations[position].apply(reads, leakyReLUSlope: slope, in: context)
+      case .applied: output = reads[0]
+      }
       outputs.append(output)
       if let kept = context.batchStatistics { statistics.append(kept) }
       if let block = node.block { blockOutputs.append((block, output)) }

@@ -25,6 +25,10 @@ public struct Model: Sendable {
   /// of oneDNN's blocked layout (`Tape.conv2d`'s `blockedSeriesOutput`).
   public let feedsBatchNorm: [Bool]
 
+  /// Per layer, whether it runs alone or fused with the activation that reads it
+  /// (`ElementwiseFusion`).
+  public let fusion: [ElementwiseFusion.Step]
+
   /// Each input of each add and concat layer, in application order: (layer, its kind, the
   /// layer it reads or `ModelGraph.inputName`). `ModelForward.mergeInputs` follows this order.
   public var merges: [(layer: String, kind: String, input: String)] {
@@ -129,6 +133,8 @@ public struct Model: Sendable {
       for source in inputIndices[position] where source != Self.networkInput { feedsBatchNorm[source] = true }
     }
     self.feedsBatchNorm = feedsBatchNorm
+    self.fusion = ElementwiseFusion.plan(
+      operations: operations, inputIndices: inputIndices, endsBlock: graph.nodes.map { $0.block != nil })
   }
 
   public var name: String { graph.name }

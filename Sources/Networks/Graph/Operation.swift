@@ -5,8 +5,8 @@ import TensorCore
 /// executes. Layers (open: one file each) lower to an operation when the model is compiled; the
 /// executor interprets operations (closed: one `switch`), so every primitive runs specialised
 /// for the scalar type of the pass (Float, Double, Dual, Jet) instead of through a generic call
-/// on an existential. A later backend can match chains of operations here (convolution →
-/// BatchNorm → activation) and fuse them.
+/// on an existential. Chains of them (BatchNorm or add → leaky ReLU) run fused
+/// (`ElementwiseFusion`).
 public enum Operation: Sendable, Equatable {
   /// Convolution with the layer's `weight` (and `bias`, if it has one).
   case convolution(stride: Int, padding: Int)
@@ -31,10 +31,14 @@ public enum Operation: Sendable, Equatable {
   /// Every `stride`-th pixel, channels zero-padded to `outChannels` (half in front).
   case subsamplePad(stride: Int, outChannels: Int)
 
-  /// Applies the operation to its inputs on the context's tape.
-  func apply<Scalar: TensorScalar>(_ inputs: [Variable], in context: LayerContext<Scalar>) -> Variable {
-    context.tape.labelled(profileKind) {
-      KernelProfile.measure("\(profileKind) forward") { run(inputs, in: context) }
+  /// Applies the operation to its inputs on the context's tape; with a `leakyReLUSlope`, the
+  /// leaky ReLU that reads it in the same pass (a BatchNorm or an add: `ElementwiseFusion`).
+  func apply<Scalar: TensorScalar>(
+    _ inputs: [Variable], leakyReLUSlope: Double?, in context: LayerContext<Scalar>
+  ) -> Variable {
+    let kind = leakyReLUSlope == nil ? profileKind : "\(profileKind)+activation"
+    return context.tape.labelled(kind) {
+      KernelProfile.measure("\(kind) forward") { run(inputs, leakyReLUSlope: leakyReLUSlope, in: context) }
     }
   }
 
@@ -55,21 +59,27 @@ public enum Operation: Sendable, Equatable {
     }
   }
 
-  private func run<Scalar: TensorScalar>(_ inputs: [Variable], in context: LayerContext<Scalar>) -> Variable {
+  private func run<Scalar: TensorScalar>(
+    _ inputs: [Variable], leakyReLUSlope: Double?, in context: LayerContext<Scalar>
+  ) -> Variable {
     let tape = context.tape
+    precondition(leakyReLUSlope == nil || self == .batchNorm || self == .add, "\(self) does not fuse an activation")
     switch self {
     case .convolution(let stride, let padding):
       return tape.conv2d(
         inputs[0], filter: context.parameter("weight")!, bias: context.parameter("bias"), stride: stride,
         padding: padding, blockedSeriesOutput: !context.feedsBatchNorm)
-    case .batchNorm: return Self.batchNorm(inputs[0], in: context)
+    case .batchNorm: return Self.batchNorm(inputs[0], leakyReLUSlope: leakyReLUSlope, in: context)
     case .leakyReLU(let slope): return tape.leakyReLU(inputs[0], slope: slope)
     case .sigmoid: return tape.sigmoid(inputs[0])
     case .tanh: return tape.tanh(inputs[0])
     case .averagePool(let window): return tape.averagePool(inputs[0], window: window)
     case .maxPool(let window): return tape.maxPool(inputs[0], window: window)
     case .globalAveragePool: return tape.globalAveragePool(inputs[0])
-    case .add: return inputs.dropFirst().reduce(inputs[0]) { tape.add($0, $1) }
+    case .add:
+      let sum = inputs.dropFirst().dropLast().reduce(inputs[0]) { tape.add($0, $1) }
+      guard let slope = leakyReLUSlope else { return tape.add(sum, inputs.last!) }
+      return tape.addLeakyReLU(sum, inputs.last!, slope: slope)
     case .concatenate: return tape.concatenateChannels(inputs)
     case .linear: return tape.linear(inputs[0], weight: context.parameter("weight")!, bias: context.parameter("bias"))
     case .flatten:
@@ -84,7 +94,9 @@ public enum Operation: Sendable, Equatable {
 
   /// Training mode: batch statistics, differentiated through, kept for the running averages;
   /// evaluation mode: the running averages.
-  private static func batchNorm<Scalar: TensorScalar>(_ x: Variable, in context: LayerContext<Scalar>) -> Variable {
+  private static func batchNorm<Scalar: TensorScalar>(
+    _ x: Variable, leakyReLUSlope: Double?, in context: LayerContext<Scalar>
+  ) -> Variable {
     let statistics: BatchNormStatistics<Scalar>
     switch context.mode {
     case .training: statistics = .batch
@@ -93,7 +105,7 @@ public enum Operation: Sendable, Equatable {
     }
     let (y, mean, variance, count) = context.tape.batchNorm(
       x, scale: context.parameter("weight")!, shift: context.parameter("bias")!, statistics: statistics,
-      epsilon: BatchNorm.epsilon)
+      epsilon: BatchNorm.epsilon, leakyReLUSlope: leakyReLUSlope)
     if let mean, let variance { context.keep(batchMean: mean, biasedVariance: variance, count: count) }
     return y
   }
