@@ -17,7 +17,8 @@ import TensorCore
 ///
 /// The planes keep the series tensor's layout: a series activation is blocked where a Float
 /// one would be (the tape keeps convolution outputs blocked, except before BatchNorm), so no
-/// reorder runs around the calls.
+/// reorder runs around the calls. A dual tensor (H·v) is split in one pass and its result
+/// interleaved while its terms are summed (`DualPlanes`); jets go plane by plane.
 enum SeriesConvolution {
   /// The output (in `preferred` layout where oneDNN computes it so), or nil when oneDNN refused
   /// the geometry (the caller uses im2col).
@@ -26,28 +27,28 @@ enum SeriesConvolution {
     preferring preferred: TensorLayout = .nchw
   ) -> Tensor<S>? where S.Base == Float {
     let (xs, ws) = (planes(x), planes(w))
-    var ys: [Tensor<Float>?] = []
+    var ys: [[Tensor<Float>]] = []
     for k in 0...S.order {
-      var sum: Tensor<Float>?
+      var terms: [Tensor<Float>] = []
       for i in 0...k {
         guard let wi = ws[i], let xj = xs[k - i] else { continue }
         guard let term = OneDNNConvolution.forward(xj, filter: wi, bias: nil, geometry: g, preferring: preferred)
         else { return nil }
-        add(term, to: &sum)
+        terms.append(term)
       }
-      ys.append(sum)
+      ys.append(terms)
     }
-    let layout = ys.lazy.compactMap { $0?.layout }.first ?? .nchw
+    let layout = ys.lazy.compactMap { $0.first?.layout }.first ?? .nchw
     if let bias {
       for (k, b) in planes(bias).enumerated() {
         guard let b else { continue }
-        var y = ys[k] ?? Tensor(zeros: g.outputShape)
+        var y = summed(ys[k]) ?? Tensor(zeros: g.outputShape)
         y.layout = layout  // zeros are zeros in either layout
         Convolution.addChannelBias(b, to: &y)
-        ys[k] = y
+        ys[k] = [y]
       }
     }
-    return series(ys, shape: g.outputShape, layout: layout)
+    return series(summing: ys, shape: g.outputShape, layout: layout)
   }
 
   /// The input gradient (when `needInput`), the filter and the bias gradients, or nil when
@@ -57,10 +58,10 @@ enum SeriesConvolution {
     needInput: Bool, hasBias: Bool
   ) -> (input: Tensor<S>?, filter: Tensor<S>, bias: Tensor<S>?)? where S.Base == Float {
     let (dys, xs, ws) = (planes(dY), planes(x), planes(w))
-    var dXs: [Tensor<Float>?] = []
+    var dXs: [[Tensor<Float>]] = []
     var dWs: [Tensor<Float>?] = []
     for k in 0...S.order {
-      var (dX, dW): (Tensor<Float>?, Tensor<Float>?) = (nil, nil)
+      var (dX, dW): ([Tensor<Float>], Tensor<Float>?) = ([], nil)
       for j in 0...k {
         guard let dyj = dys[j] else { continue }
         if let xi = xs[k - j] {
@@ -74,22 +75,26 @@ enum SeriesConvolution {
             let term = OneDNNConvolution.backwardData(
               outputGradient: dyj, filter: wi, geometry: g, hasBias: false, layout: x.layout)
           else { return nil }
-          add(term, to: &dX)
+          dX.append(term)
         }
       }
       dXs.append(dX)
       dWs.append(dW)
     }
     return (
-      needInput ? series(dXs, shape: g.inputShape, layout: x.layout) : nil, series(dWs, shape: g.filterShape),
+      needInput ? series(summing: dXs, shape: g.inputShape, layout: x.layout) : nil, series(dWs, shape: g.filterShape),
       hasBias ? Convolution.sumOverBatchAndPixels(dY) : nil
     )
   }
 
   /// The coefficient planes of a series tensor, in its layout, nil for a plane that is zero
-  /// everywhere.
+  /// everywhere (a dual tensor's two in one pass: `DualPlanes`).
   static func planes<S: TruncatedSeries>(_ t: Tensor<S>) -> [Tensor<Float>?] where S.Base == Float {
-    t.scalars.withUnsafeBufferPointer { source in
+    if S.self == Dual<Float>.self {
+      let (value, tangent) = DualPlanes.split(unsafeBitCast(t, to: Tensor<Dual<Float>>.self))
+      return [value, tangent]
+    }
+    return t.scalars.withUnsafeBufferPointer { source in
       (0...S.order).map { i -> Tensor<Float>? in
         // Each worker notes whether its chunk held a non-zero: the plane is read once.
         let workers = max(1, min(ComputeThreads.count, t.count >> 15))
@@ -128,6 +133,25 @@ enum SeriesConvolution {
         }
       }
     }
+  }
+
+  /// The series tensor whose coefficient k is the sum of `terms[k]` (left to right, as `+=`
+  /// would; none: zero), in `layout`: a dual tensor summed while interleaving (`DualPlanes`).
+  static func series<S: TruncatedSeries>(
+    summing terms: [[Tensor<Float>]], shape: [Int], layout: TensorLayout
+  ) -> Tensor<S> where S.Base == Float {
+    if S.self == Dual<Float>.self {
+      let dual = DualPlanes.interleave(values: terms[0], tangents: terms[1], shape: shape, layout: layout)
+      return unsafeBitCast(dual, to: Tensor<S>.self)
+    }
+    return series(terms.map(summed), shape: shape, layout: layout)
+  }
+
+  /// Σ terms left to right, nil for none.
+  private static func summed(_ terms: [Tensor<Float>]) -> Tensor<Float>? {
+    var sum: Tensor<Float>?
+    for term in terms { add(term, to: &sum) }
+    return sum
   }
 
   /// Runs `body` with the planes' element pointers (nil for a missing plane), valid inside it.

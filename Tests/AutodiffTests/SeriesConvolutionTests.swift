@@ -21,6 +21,10 @@ struct SeriesConvolutionTests {
       batch: 2, inputChannels: 16, height: 8, width: 8, outputChannels: 32, kernelSize: 1, stride: 2, padding: 0),
     ConvolutionGeometry(
       batch: 2, inputChannels: 3, height: 9, width: 9, outputChannels: 16, kernelSize: 3, stride: 2, padding: 1),
+    // Large enough for the planes to be split and interleaved on two threads, with an input
+    // (67,950 numbers) whose halves are not whole 16-number vectors: `DualPlanes`' tails.
+    ConvolutionGeometry(
+      batch: 1, inputChannels: 3, height: 150, width: 151, outputChannels: 16, kernelSize: 3, stride: 1, padding: 1),
   ]
 
   @Test(arguments: geometries) func dual(_ g: ConvolutionGeometry) throws {
