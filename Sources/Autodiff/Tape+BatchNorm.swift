@@ -112,7 +112,9 @@ extension Tape {
       // (the blocked kernels do it on the fly in each of their passes).
       let dY =
         blocked || slope == nil
-        ? dZ : Self.leakyReLUGradient(dZ, x: x, mean: mean, inverseStd: inverseStd, gamma: gs, beta: bs, slope: slope!)
+        ? dZ
+        : Self.leakyReLUGradientBehindBatchNorm(
+          dZ, x: x, mean: mean, inverseStd: inverseStd, gamma: gs, beta: bs, slope: slope!)
       let activation =
         blocked ? leakyReLUSlope.map { (gamma: Self.toFloat(gs), beta: Self.toFloat(bs), slope: Float($0)) } : nil
       // dβ = Σ dy and dγ = Σ dy x̂ are sums over N·H·W terms that largely cancel: each slice's
@@ -207,7 +209,7 @@ extension Tape {
 extension Tape {
   /// dy = dz where y > 0 and a·dz elsewhere, y = γ (x − μ) r + β recomputed per NCHW slice
   /// with BatchNorm's own arithmetic: the gradient through a leaky ReLU fused behind it.
-  static func leakyReLUGradient(
+  static func leakyReLUGradientBehindBatchNorm(
     _ dZ: Tensor<Scalar>, x: Tensor<Scalar>, mean: [Scalar], inverseStd: [Scalar], gamma: [Scalar], beta: [Scalar],
     slope a: Scalar
   ) -> Tensor<Scalar> {

@@ -16,16 +16,23 @@ extension Tape {
       }
     }
     return record(y, inputs: [input], layoutAware: true) { dY, tape in
-      let dX = x.scalars.withUnsafeBufferPointer { xs in
-        dY.scalars.withUnsafeBufferPointer { gs in
-          Tensor<Scalar>(shape: x.shape, layout: x.layout) { dxs in
-            parallelElements(dxs.count) { range in
-              for i in range { dxs[i] = xs[i] > 0 ? gs[i] : a * gs[i] }
-            }
+      tape.accumulate(Self.leakyReLUGradient(dY, where: x, slope: a), into: input)
+    }
+  }
+
+  /// dx = dy where `reference` > 0, slope·dy elsewhere (reference: the activation's input, or
+  /// for a slope ≥ 0 its output, positive at the same places), in the reference's layout.
+  static func leakyReLUGradient(
+    _ dY: Tensor<Scalar>, where reference: Tensor<Scalar>, slope a: Scalar
+  ) -> Tensor<Scalar> {
+    reference.scalars.withUnsafeBufferPointer { xs in
+      dY.scalars.withUnsafeBufferPointer { gs in
+        Tensor<Scalar>(shape: reference.shape, layout: reference.layout) { dxs in
+          parallelElements(dxs.count) { range in
+            for i in range { dxs[i] = xs[i] > 0 ? gs[i] : a * gs[i] }
           }
         }
       }
-      tape.accumulate(dX, into: input)
     }
   }
 
@@ -95,15 +102,7 @@ extension Tape {
       }
     }
     return record(z, inputs: [lhs, rhs], layoutAware: true) { dZ, tape in
-      let dS = z.scalars.withUnsafeBufferPointer { zs in
-        dZ.scalars.withUnsafeBufferPointer { gs in
-          Tensor<Scalar>(shape: z.shape, layout: z.layout) { ds in
-            parallelElements(ds.count) { range in
-              for i in range { ds[i] = zs[i] > 0 ? gs[i] : k * gs[i] }
-            }
-          }
-        }
-      }
+      let dS = Self.leakyReLUGradient(dZ, where: z, slope: k)
       tape.accumulate(dS, into: lhs)
       tape.accumulate(dS, into: rhs)
     }
