@@ -157,9 +157,7 @@ enum BlockedBatchNorm {
     }
   }
 
-  /// Σ term(p) over p in 0..<count in four chains by p mod 4 (the tail into chain 0), combined
-  /// (s₀ + s₁) + (s₂ + s₃): per lane the order of `Tape.wideSum`.
-  /// Two such sums over one walk: `term(p)` gives both sums' terms for p.
+  /// Two `chainSum`s over one walk: `term(p)` gives both sums' terms for p.
   @inline(__always)
   private static func chainSums(_ count: Int, _ term: (Int) -> (WideLanes, WideLanes)) -> (WideLanes, WideLanes) {
     var (s0, s1, s2, s3) = (WideLanes(), WideLanes(), WideLanes(), WideLanes())
@@ -183,6 +181,8 @@ enum BlockedBatchNorm {
     return ((s0 + s1) + (s2 + s3), (t0 + t1) + (t2 + t3))
   }
 
+  /// Σ term(p) over p in 0..<count in four chains by p mod 4 (the tail into chain 0), combined
+  /// (s₀ + s₁) + (s₂ + s₃): per lane the order of `Tape.wideSum`.
   @inline(__always)
   private static func chainSum(_ count: Int, _ term: (Int) -> WideLanes) -> WideLanes {
     var (s0, s1, s2, s3) = (WideLanes(), WideLanes(), WideLanes(), WideLanes())

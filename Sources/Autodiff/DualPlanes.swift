@@ -69,23 +69,23 @@ enum DualPlanes {
       (values + tangents).allSatisfy { $0.layout == layout && $0.shape == shape },
       "DualPlanes: planes not of \(shape) in \(layout)")
     let count = shape.reduce(1, *)
-    return withPointers(values[...], []) { v in
-      withPointers(tangents[...], []) { d in
-        Tensor<Dual<Float>>(shape: shape, layout: layout) { out in
-          let target = UnsafeMutableRawPointer(out.baseAddress!)
-          parallelElements(count) { range in
-            var e = range.lowerBound
-            while e + 16 <= range.upperBound {
-              var pairs = Pairs()
-              pairs.evenHalf = sum16(v, at: e)
-              pairs.oddHalf = sum16(d, at: e)
-              target.storeBytes(of: pairs, toByteOffset: e * 8, as: Pairs.self)
-              e += 16
-            }
-            while e < range.upperBound {
-              out[e] = Dual(sum(v, at: e), tangent: sum(d, at: e))
-              e += 1
-            }
+    return SeriesConvolution.withPlanePointers((values + tangents).map { Optional($0) }[...], []) { pointers in
+      let planes = pointers.map { $0! }
+      let (v, d) = (Array(planes[..<values.count]), Array(planes[values.count...]))
+      return Tensor<Dual<Float>>(shape: shape, layout: layout) { out in
+        let target = UnsafeMutableRawPointer(out.baseAddress!)
+        parallelElements(count) { range in
+          var e = range.lowerBound
+          while e + 16 <= range.upperBound {
+            var pairs = Pairs()
+            pairs.evenHalf = sum16(v, at: e)
+            pairs.oddHalf = sum16(d, at: e)
+            target.storeBytes(of: pairs, toByteOffset: e * 8, as: Pairs.self)
+            e += 16
+          }
+          while e < range.upperBound {
+            out[e] = Dual(sum(v, at: e), tangent: sum(d, at: e))
+            e += 1
           }
         }
       }
@@ -108,15 +108,5 @@ enum DualPlanes {
     var total = UnsafeRawPointer(first + e).loadUnaligned(as: Lanes.self)
     for p in planes.dropFirst() { total += UnsafeRawPointer(p + e).loadUnaligned(as: Lanes.self) }
     return total
-  }
-
-  /// Runs `body` with the planes' element pointers, valid inside it.
-  private static func withPointers<R>(
-    _ planes: ArraySlice<Tensor<Float>>, _ collected: [UnsafePointer<Float>], _ body: ([UnsafePointer<Float>]) -> R
-  ) -> R {
-    guard let first = planes.first else { return body(collected) }
-    return first.scalars.withUnsafeBufferPointer {
-      withPointers(planes.dropFirst(), collected + [$0.baseAddress!], body)
-    }
   }
 }
