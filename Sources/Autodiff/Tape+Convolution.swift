@@ -12,7 +12,7 @@ extension Tape {
     _ input: Variable, filter: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0,
     blockedSeriesOutput: Bool = true
   ) -> Variable {
-    let x = storedValue(input)
+    let x = storedValue(input, keepingPlanes: true)
     let w = value(filter)
     precondition(
       x.rank == 4 && w.rank == 4 && x.shape[1] == w.shape[1],
@@ -56,12 +56,18 @@ extension Tape {
       {
         return cast(y, to: Scalar.self)
       }
-      if Scalar.self == Dual<Float>.self,
-        let y = SeriesConvolution.forward(
-          cast(x, to: Dual<Float>.self), filter: cast(w, to: Dual<Float>.self),
-          bias: bias.map { cast($0, to: Dual<Float>.self) }, geometry: g, preferring: seriesPreferred)
-      {
-        return cast(y, to: Scalar.self)
+      if Scalar.self == Dual<Float>.self {
+        let (x, w, b) = (
+          cast(x, to: Dual<Float>.self), cast(w, to: Dual<Float>.self), bias.map { cast($0, to: Dual<Float>.self) }
+        )
+        if seriesPreferred == .blocked16 && DualPlanes.keepsPlanes(g) {
+          return cast(DualPlanes.convolution(x, filter: w, bias: b, geometry: g), to: Scalar.self)
+        }
+        let interleaved = x.layout == .blockedPlanes ? DualPlanes.interleaved(x) : x
+        if let y = SeriesConvolution.forward(interleaved, filter: w, bias: b, geometry: g, preferring: seriesPreferred)
+        {
+          return cast(y, to: Scalar.self)
+        }
       }
       if Scalar.self == Jet<Float>.self,
         let y = SeriesConvolution.forward(
@@ -71,7 +77,7 @@ extension Tape {
         return cast(y, to: Scalar.self)
       }
     }
-    return Convolution.forward(x.inLayout(.nchw), filter: w, bias: bias, geometry: g)
+    return Convolution.forward(converted(x, to: .nchw), filter: w, bias: bias, geometry: g)
   }
 
   /// The convolution's gradients, on the same paths as `convolutionForward`.
@@ -91,6 +97,23 @@ extension Tape {
       else { return nil }
       return (dX.map { cast($0, to: Scalar.self) }, cast(dW, to: Scalar.self), dB.map { cast($0, to: Scalar.self) })
     }
+    let planar = dY.layout == .blockedPlanes || x.layout == .blockedPlanes
+    if OneDNNConvolution.isEnabled && planar && Scalar.self == Dual<Float>.self && OneDNNConvolution.accepts(g) {
+      let grads = DualPlanes.convolutionBackward(
+        outputGradient: cast(dY, to: Dual<Float>.self), input: cast(x, to: Dual<Float>.self),
+        filter: cast(w, to: Dual<Float>.self), geometry: g, needInput: needInput, hasBias: hasBias)
+      return (
+        grads.input.map { cast($0, to: Scalar.self) }, cast(grads.filter, to: Scalar.self),
+        grads.bias.map { cast($0, to: Scalar.self) }
+      )
+    }
+    if planar {
+      // oneDNN refused this geometry: the planes interleaved for the paths below.
+      let interleaved = { (t: Tensor<Scalar>) in t.layout == .blockedPlanes ? converted(t, to: .blocked16) : t }
+      return convolutionBackward(
+        outputGradient: interleaved(dY), input: interleaved(x), filter: w, geometry: g, needInput: needInput,
+        hasBias: hasBias)
+    }
     if OneDNNConvolution.isEnabled {
       // dY comes in the output's layout; dX goes out in the input's.
       if Scalar.self == Float.self,
@@ -107,13 +130,8 @@ extension Tape {
       if Scalar.self == Jet<Float>.self, let grads = onSeries(Jet<Float>.self) { return grads }
     }
     return Convolution.backward(
-      outputGradient: dY.inLayout(.nchw), input: x.inLayout(.nchw), filter: w, geometry: g, needInput: needInput,
+      outputGradient: converted(dY, to: .nchw), input: converted(x, to: .nchw), filter: w, geometry: g,
+      needInput: needInput,
       hasBias: hasBias)
   }
-}
-
-/// The same tensor seen as a tensor of `Other`, which the caller has checked is its scalar type.
-@inline(__always)
-private func cast<Scalar: TensorScalar, Other: TensorScalar>(_ t: Tensor<Scalar>, to _: Other.Type) -> Tensor<Other> {
-  unsafeBitCast(t, to: Tensor<Other>.self)
 }

@@ -3,10 +3,16 @@ import TensorCore
 extension Tape {
   /// Leaky ReLU: y = x for x > 0, slope·x otherwise; dy/dx = 1 or slope (PyTorch takes the
   /// slope branch at exactly 0).
-  /// Works in either `TensorLayout` (element by element).
+  /// Works in every `TensorLayout` (element by element; dual coefficient planes by `DualPlanes`).
   public func leakyReLU(_ input: Variable, slope: Double) -> Variable {
-    let x = storedValue(input)
+    let x = storedValue(input, keepingPlanes: true)
     let a = Scalar(slope)
+    if x.layout == .blockedPlanes {
+      let y = cast(DualPlanes.leakyReLU(cast(x, to: Dual<Float>.self), slope: Float(slope)), to: Scalar.self)
+      return record(y, inputs: [input], layoutAware: true) { dY, tape in
+        tape.accumulate(Self.leakyReLUGradient(dY, where: x, slope: a), into: input)
+      }
+    }
     // Plain loops rather than `mapped` with a capturing closure: this runs on every activation.
     let y = x.scalars.withUnsafeBufferPointer { xs in
       Tensor<Scalar>(shape: x.shape, layout: x.layout) { ys in
@@ -25,7 +31,14 @@ extension Tape {
   static func leakyReLUGradient(
     _ dY: Tensor<Scalar>, where reference: Tensor<Scalar>, slope a: Scalar
   ) -> Tensor<Scalar> {
-    reference.scalars.withUnsafeBufferPointer { xs in
+    let dY = converted(dY, to: reference.layout)
+    if reference.layout == .blockedPlanes {
+      let dX = DualPlanes.leakyReLUGradient(
+        cast(dY, to: Dual<Float>.self), where: cast(reference, to: Dual<Float>.self),
+        slope: unsafeBitCast(a, to: Dual<Float>.self).value)
+      return cast(dX, to: Scalar.self)
+    }
+    return reference.scalars.withUnsafeBufferPointer { xs in
       dY.scalars.withUnsafeBufferPointer { gs in
         Tensor<Scalar>(shape: reference.shape, layout: reference.layout) { dxs in
           parallelElements(dxs.count) { range in
@@ -69,8 +82,9 @@ extension Tape {
   /// Element-wise sum of two tensors of the same shape (a residual connection), in the left
   /// one's layout. Pullback: both inputs receive dY unchanged.
   public func add(_ lhs: Variable, _ rhs: Variable) -> Variable {
-    let a = storedValue(lhs)
-    let b = storedValue(rhs).inLayout(a.layout)
+    let a = storedValue(lhs, keepingPlanes: true)
+    // Coefficient planes add element by element like any other layout.
+    let b = Self.converted(storedValue(rhs, keepingPlanes: true), to: a.layout)
     precondition(a.shape == b.shape, "add: shapes \(a.shape) and \(b.shape) differ")
     return record(a.zipped(with: b, +), inputs: [lhs, rhs], layoutAware: true) { dY, tape in
       tape.accumulate(dY, into: lhs)
@@ -85,17 +99,24 @@ extension Tape {
   /// what `add` then `leakyReLU` give, bit for bit.
   public func addLeakyReLU(_ lhs: Variable, _ rhs: Variable, slope: Double) -> Variable {
     precondition(slope >= 0, "addLeakyReLU: slope \(slope) < 0 (the mask is read off the output)")
-    let a = storedValue(lhs)
-    let b = storedValue(rhs).inLayout(a.layout)
+    let a = storedValue(lhs, keepingPlanes: true)
+    let b = Self.converted(storedValue(rhs, keepingPlanes: true), to: a.layout)
     precondition(a.shape == b.shape, "addLeakyReLU: shapes \(a.shape) and \(b.shape) differ")
     let k = Scalar(slope)
-    let z = a.scalars.withUnsafeBufferPointer { xs in
-      b.scalars.withUnsafeBufferPointer { ys in
-        Tensor<Scalar>(shape: a.shape, layout: a.layout) { zs in
-          parallelElements(zs.count) { range in
-            for i in range {
-              let s = xs[i] + ys[i]
-              zs[i] = s > 0 ? s : k * s
+    let z: Tensor<Scalar>
+    if a.layout == .blockedPlanes {
+      let sum = DualPlanes.leakyReLU(
+        cast(a, to: Dual<Float>.self), plus: cast(b, to: Dual<Float>.self), slope: Float(slope))
+      z = cast(sum, to: Scalar.self)
+    } else {
+      z = a.scalars.withUnsafeBufferPointer { xs in
+        b.scalars.withUnsafeBufferPointer { ys in
+          Tensor<Scalar>(shape: a.shape, layout: a.layout) { zs in
+            parallelElements(zs.count) { range in
+              for i in range {
+                let s = xs[i] + ys[i]
+                zs[i] = s > 0 ? s : k * s
+              }
             }
           }
         }

@@ -42,12 +42,30 @@ public final class Tape<Scalar: TensorScalar> {
 
   /// The value recorded for `variable` in NCHW layout (shared, not copied: `Tensor` is
   /// copy-on-write; a value a convolution left blocked is reordered for the caller).
-  public func value(_ variable: Variable) -> Tensor<Scalar> { values[variable.id].inLayout(.nchw) }
+  public func value(_ variable: Variable) -> Tensor<Scalar> { Self.converted(values[variable.id], to: .nchw) }
 
   /// The value as stored, in whichever `TensorLayout` its primitive produced, without a
   /// reorder: for primitives that handle both layouts (`record(…, layoutAware: true)`) and for
-  /// statistics over all elements, which do not depend on their order.
-  public func storedValue(_ variable: Variable) -> Tensor<Scalar> { values[variable.id] }
+  /// statistics over all elements, which do not depend on their order. A dual tensor kept as
+  /// coefficient planes comes interleaved (`.blocked16`), unless `keepingPlanes` (for the
+  /// primitives that read planes: convolutions, leaky ReLU, adds).
+  public func storedValue(_ variable: Variable, keepingPlanes: Bool = false) -> Tensor<Scalar> {
+    let value = values[variable.id]
+    return keepingPlanes || value.layout != .blockedPlanes ? value : Self.converted(value, to: .blocked16)
+  }
+
+  /// `t` in `target` layout: `Tensor.inLayout`, and for dual tensors to and from coefficient
+  /// planes (`DualPlanes`), the only scalars that are ever kept as planes.
+  static func converted(_ t: Tensor<Scalar>, to target: TensorLayout) -> Tensor<Scalar> {
+    guard t.layout != target else { return t }
+    guard t.layout == .blockedPlanes || target == .blockedPlanes else { return t.inLayout(target) }
+    precondition(Scalar.self == Dual<Float>.self, "Tape: only dual tensors are kept as coefficient planes")
+    let dual = cast(t, to: Dual<Float>.self)
+    let result =
+      target == .blockedPlanes
+      ? DualPlanes.planar(dual.inLayout(.blocked16)) : DualPlanes.interleaved(dual).inLayout(target)
+    return cast(result, to: Scalar.self)
+  }
 
   /// The shape of the value recorded for `variable`.
   public func shape(_ variable: Variable) -> [Int] { values[variable.id].shape }
@@ -57,7 +75,9 @@ public final class Tape<Scalar: TensorScalar> {
 
   /// The gradient of the last `backward` root with respect to a leaf, or nil when none flowed
   /// there (the leaf did not ask for one or does not influence the root).
-  public func gradient(_ variable: Variable) -> Tensor<Scalar>? { gradients[variable.id]?.inLayout(.nchw) }
+  public func gradient(_ variable: Variable) -> Tensor<Scalar>? {
+    gradients[variable.id].map { Self.converted($0, to: .nchw) }
+  }
 
   /// Runs reverse mode from a scalar `root`, seeding its gradient with `seed` (1 by default).
   public func backward(from root: Variable, seed: Scalar = 1) {
@@ -68,7 +88,7 @@ public final class Tape<Scalar: TensorScalar> {
       guard let outputGradient = gradients[record.output] else { continue }
       if !isLeaf[record.output] { gradients[record.output] = nil }
       KernelProfile.measure("\(record.label) backward") {
-        record.run(record.layoutAware ? outputGradient : outputGradient.inLayout(.nchw), self)
+        record.run(record.layoutAware ? outputGradient : Self.converted(outputGradient, to: .nchw), self)
       }
     }
   }
@@ -115,7 +135,7 @@ public final class Tape<Scalar: TensorScalar> {
     precondition(
       incoming.shape == values[variable.id].shape,
       "Tape: gradient shape \(incoming.shape) ≠ value shape \(values[variable.id].shape)")
-    let gradient = incoming.inLayout(values[variable.id].layout)
+    let gradient = Self.converted(incoming, to: values[variable.id].layout)
     if gradients[variable.id] == nil {
       gradients[variable.id] = gradient
     } else {
@@ -130,4 +150,10 @@ public final class Tape<Scalar: TensorScalar> {
     isLeaf.append(leaf)
     return Variable(id: values.count - 1)
   }
+}
+
+/// The same tensor seen as a tensor of `Other`, which the caller has checked is its scalar type.
+@inline(__always)
+func cast<Scalar: TensorScalar, Other: TensorScalar>(_ t: Tensor<Scalar>, to _: Other.Type) -> Tensor<Other> {
+  unsafeBitCast(t, to: Tensor<Other>.self)
 }

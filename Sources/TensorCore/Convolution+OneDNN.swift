@@ -83,16 +83,23 @@ public enum OneDNNConvolution {
   ) -> Tensor<Float> {
     Tensor(shape: g.outputShape, layout: layout) { y in
       x.scalars.withUnsafeBufferPointer { xs in
-        w.scalars.withUnsafeBufferPointer { w in
-          let run = { (b: UnsafePointer<Float>?) in
-            check(
-              gt_convolution_forward(
-                convolution, xs.baseAddress, code(x.layout), w.baseAddress, b, y.baseAddress, code(layout),
-                Int32(ComputeThreads.count)), "forward")
-          }
-          if let bias { bias.scalars.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
+        let run = { (b: UnsafePointer<Float>?) in
+          forward(convolution, xs.baseAddress!, x.layout, w, b, y.baseAddress!, layout)
         }
+        if let bias { bias.scalars.withUnsafeBufferPointer { run($0.baseAddress) } } else { run(nil) }
       }
+    }
+  }
+
+  private static func forward(
+    _ convolution: OpaquePointer, _ x: UnsafePointer<Float>, _ xLayout: TensorLayout, _ w: Tensor<Float>,
+    _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, _ yLayout: TensorLayout
+  ) {
+    w.scalars.withUnsafeBufferPointer { w in
+      check(
+        gt_convolution_forward(
+          convolution, x, code(xLayout), w.baseAddress, bias, y, code(yLayout), Int32(ComputeThreads.count)),
+        "forward")
     }
   }
 
@@ -126,21 +133,27 @@ public enum OneDNNConvolution {
     _ convolution: OpaquePointer, _ dY: Tensor<Float>, _ x: Tensor<Float>, _ g: ConvolutionGeometry, _ hasBias: Bool
   ) -> (filter: Tensor<Float>, bias: Tensor<Float>?) {
     var dB: Tensor<Float>? = hasBias ? Tensor(zeros: [g.outputChannels]) : nil
-    let dW = Tensor<Float>(shape: g.filterShape) { dW in
-      x.scalars.withUnsafeBufferPointer { xs in
-        dY.scalars.withUnsafeBufferPointer { dYs in
-          let run = { (db: UnsafeMutablePointer<Float>?) in
-            check(
-              gt_convolution_backward_weights(
-                convolution, xs.baseAddress, code(x.layout), dYs.baseAddress, code(dY.layout), dW.baseAddress, db,
-                Int32(ComputeThreads.count)),
-              "backward-weights")
-          }
-          if dB != nil { dB!.scalars.withUnsafeMutableBufferPointer { run($0.baseAddress) } } else { run(nil) }
+    let dW = x.scalars.withUnsafeBufferPointer { xs in
+      dY.scalars.withUnsafeBufferPointer { dYs in
+        let run = { (db: UnsafeMutablePointer<Float>?) in
+          backwardWeights(convolution, dYs.baseAddress!, dY.layout, xs.baseAddress!, x.layout, g, db)
         }
+        return dB != nil ? dB!.scalars.withUnsafeMutableBufferPointer { run($0.baseAddress) } : run(nil)
       }
     }
     return (dW, dB)
+  }
+
+  private static func backwardWeights(
+    _ convolution: OpaquePointer, _ dY: UnsafePointer<Float>, _ dYLayout: TensorLayout, _ x: UnsafePointer<Float>,
+    _ xLayout: TensorLayout, _ g: ConvolutionGeometry, _ dB: UnsafeMutablePointer<Float>?
+  ) -> Tensor<Float> {
+    Tensor<Float>(shape: g.filterShape) { dW in
+      check(
+        gt_convolution_backward_weights(
+          convolution, x, code(xLayout), dY, code(dYLayout), dW.baseAddress, dB, Int32(ComputeThreads.count)),
+        "backward-weights")
+    }
   }
 
   /// dX = conv_transpose(dY, W) in `layout` (the input's); nil when oneDNN refused the
@@ -156,8 +169,12 @@ public enum OneDNNConvolution {
     }
   }
 
-  /// The C API's code for a layout.
-  private static func code(_ layout: TensorLayout) -> Int32 { layout == .blocked16 ? 1 : 0 }
+  /// The C API's code for a layout (a tensor of coefficient planes is handed over plane by
+  /// plane, each `.blocked16`).
+  private static func code(_ layout: TensorLayout) -> Int32 {
+    precondition(layout != .blockedPlanes, "OneDNNConvolution: hand a planar tensor over plane by plane")
+    return layout == .blocked16 ? 1 : 0
+  }
 
   private static func backwardData(
     _ convolution: OpaquePointer, _ dY: Tensor<Float>, _ w: Tensor<Float>, _ g: ConvolutionGeometry,
@@ -165,14 +182,69 @@ public enum OneDNNConvolution {
   ) -> Tensor<Float> {
     Tensor(shape: g.inputShape, layout: layout) { dX in
       dY.scalars.withUnsafeBufferPointer { dYs in
-        w.scalars.withUnsafeBufferPointer { w in
-          check(
-            gt_convolution_backward_data(
-              convolution, dYs.baseAddress, code(dY.layout), w.baseAddress, dX.baseAddress, code(layout),
-              Int32(ComputeThreads.count)),
-            "backward-data")
-        }
+        backwardData(convolution, dYs.baseAddress!, dY.layout, w, dX.baseAddress!, layout)
       }
+    }
+  }
+
+  private static func backwardData(
+    _ convolution: OpaquePointer, _ dY: UnsafePointer<Float>, _ dYLayout: TensorLayout, _ w: Tensor<Float>,
+    _ dX: UnsafeMutablePointer<Float>, _ dXLayout: TensorLayout
+  ) {
+    w.scalars.withUnsafeBufferPointer { w in
+      check(
+        gt_convolution_backward_data(
+          convolution, dY, code(dYLayout), w.baseAddress, dX, code(dXLayout), Int32(ComputeThreads.count)),
+        "backward-data")
+    }
+  }
+}
+
+/// The same convolutions on activations handed over by address: one coefficient plane of a
+/// series tensor kept as planes (`TensorLayout.blockedPlanes`), or several planes that lie one
+/// after another and go through as one batch (`geometry.batch` counts them all). Each writes
+/// its whole output; nothing is allocated for the activations.
+extension OneDNNConvolution {
+  /// Whether oneDNN takes this geometry (without a bias: the entry points below require it).
+  public static func accepts(_ g: ConvolutionGeometry) -> Bool { primitive(g, hasBias: false) != nil }
+
+  /// Whether oneDNN computes this geometry's output in `.blocked16` (then a caller that prefers
+  /// it gets it without a reorder, as `forward(_:filter:bias:geometry:preferring:)` does).
+  public static func computesBlockedOutput(_ g: ConvolutionGeometry) -> Bool {
+    guard let convolution = primitive(g, hasBias: false) else { return false }
+    return gt_convolution_output_blocked(convolution) != 0
+  }
+
+  /// y = conv(x, w).
+  public static func forward(
+    _ x: UnsafePointer<Float>, layout xLayout: TensorLayout, filter w: Tensor<Float>,
+    into y: UnsafeMutablePointer<Float>, layout yLayout: TensorLayout, geometry g: ConvolutionGeometry
+  ) {
+    let convolution = primitive(g, hasBias: false)!
+    KernelProfile.measure(g.profileKind("forward"), flops: g.forwardFLOPs) {
+      forward(convolution, x, xLayout, w, nil, y, yLayout)
+    }
+  }
+
+  /// dx = conv_transpose(dy, w).
+  public static func backwardData(
+    outputGradient dY: UnsafePointer<Float>, layout dYLayout: TensorLayout, filter w: Tensor<Float>,
+    into dX: UnsafeMutablePointer<Float>, layout dXLayout: TensorLayout, geometry g: ConvolutionGeometry
+  ) {
+    let convolution = primitive(g, hasBias: false)!
+    KernelProfile.measure(g.profileKind("backward"), flops: g.forwardFLOPs) {
+      backwardData(convolution, dY, dYLayout, w, dX, dXLayout)
+    }
+  }
+
+  /// dW = Σ dy ⋆ x.
+  public static func backwardWeights(
+    outputGradient dY: UnsafePointer<Float>, layout dYLayout: TensorLayout, input x: UnsafePointer<Float>,
+    layout xLayout: TensorLayout, geometry g: ConvolutionGeometry
+  ) -> Tensor<Float> {
+    let convolution = primitive(g, hasBias: false)!
+    return KernelProfile.measure(g.profileKind("backward"), flops: g.forwardFLOPs) {
+      backwardWeights(convolution, dY, dYLayout, x, xLayout, g, nil)
     }
   }
 }

@@ -189,15 +189,21 @@ public enum Convolution {
     _ bias: Tensor<Scalar>, to tensor: inout Tensor<Scalar>
   ) {
     let groups = ChannelGroups(shape: tensor.shape, layout: tensor.layout)
-    precondition(bias.count == groups.channels, "addChannelBias: \(bias.count) biases for \(groups.channels) channels")
     bias.scalars.withUnsafeBufferPointer { b in
-      tensor.scalars.withUnsafeMutableBufferPointer { y in
-        for group in 0..<groups.count {
-          let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
-          for p in 0..<groups.pixels {
-            for lane in 0..<lanes { y[base + p * lanes + lane] += b[first + lane] }
-          }
-        }
+      tensor.scalars.withUnsafeMutableBufferPointer { y in addChannelBias(b, to: y.baseAddress!, groups: groups) }
+    }
+  }
+
+  /// `addChannelBias` on storage walked by `groups` (a tensor's, or one coefficient plane's).
+  @inlinable
+  public static func addChannelBias<Scalar: TensorScalar>(
+    _ b: UnsafeBufferPointer<Scalar>, to y: UnsafeMutablePointer<Scalar>, groups: ChannelGroups
+  ) {
+    precondition(b.count == groups.channels, "addChannelBias: \(b.count) biases for \(groups.channels) channels")
+    for group in 0..<groups.count {
+      let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
+      for p in 0..<groups.pixels {
+        for lane in 0..<lanes { y[base + p * lanes + lane] += b[first + lane] }
       }
     }
   }
@@ -207,17 +213,25 @@ public enum Convolution {
   /// either layout (walked by `ChannelGroups`), so both give the same bits.
   @inlinable
   public static func sumOverBatchAndPixels<Scalar: TensorScalar>(_ tensor: Tensor<Scalar>) -> Tensor<Scalar> {
-    let groups = ChannelGroups(shape: tensor.shape, layout: tensor.layout)
-    var sums = Tensor<Scalar>(zeros: [groups.channels])
     tensor.scalars.withUnsafeBufferPointer { y in
-      sums.scalars.withUnsafeMutableBufferPointer { s in
-        for group in 0..<groups.count {
-          let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
-          for lane in 0..<lanes {
-            var sum: Scalar = 0
-            for p in 0..<groups.pixels { sum += y[base + p * lanes + lane] }
-            s[first + lane] += sum
-          }
+      sumOverBatchAndPixels(y.baseAddress!, groups: ChannelGroups(shape: tensor.shape, layout: tensor.layout))
+    }
+  }
+
+  /// `sumOverBatchAndPixels` of storage walked by `groups` (a tensor's, or one coefficient
+  /// plane's).
+  @inlinable
+  public static func sumOverBatchAndPixels<Scalar: TensorScalar>(
+    _ y: UnsafePointer<Scalar>, groups: ChannelGroups
+  ) -> Tensor<Scalar> {
+    var sums = Tensor<Scalar>(zeros: [groups.channels])
+    sums.scalars.withUnsafeMutableBufferPointer { s in
+      for group in 0..<groups.count {
+        let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
+        for lane in 0..<lanes {
+          var sum: Scalar = 0
+          for p in 0..<groups.pixels { sum += y[base + p * lanes + lane] }
+          s[first + lane] += sum
         }
       }
     }

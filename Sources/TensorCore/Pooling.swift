@@ -12,7 +12,7 @@ public enum Pooling {
     let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (oh, ow) = (h / k, w / k)
     precondition(oh >= 1 && ow >= 1, "averagePool: \(h)×\(w) is smaller than the \(k)×\(k) window")
-    let lanes = x.layout == .blocked16 ? TensorLayout.blockSize : 1
+    let lanes = x.layout.channelLanes
     var y = Tensor<Scalar>(zeros: [n, c, oh, ow])
     y.layout = x.layout
     let scale = 1 / Scalar(k * k)
@@ -48,7 +48,7 @@ public enum Pooling {
   ) -> Tensor<Scalar> {
     let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
     let (oh, ow) = (h / k, w / k)
-    let lanes = dy.layout == .blocked16 ? TensorLayout.blockSize : 1
+    let lanes = dy.layout.channelLanes
     var dx = Tensor<Scalar>(zeros: inputShape)
     dx.layout = dy.layout
     let scale = 1 / Scalar(k * k)

@@ -10,12 +10,28 @@
 /// network's edges pay a reorder; `Tape.value` hands every other reader `.nchw`. Only tensors
 /// of rank 4 whose C is a multiple of 16 are ever blocked (no padding: the element count is the
 /// shape's).
+///
+/// `.blockedPlanes` is for tensors of series numbers built from Floats (H·v's dual numbers):
+/// the tensor's coefficient planes one after another, each a `.blocked16` Float tensor (a dual
+/// tensor of n numbers: n values, then n tangents). oneDNN then reads and writes the planes in
+/// place, and a chain of convolutions and activations never splits or interleaves them
+/// (`DualPlanes`). Element i of `scalars` is then not number i: only the primitives that know
+/// the layout get it (`Tape.storedValue(_:keepingPlanes:)`); `Tensor.inLayout` does not convert
+/// it, the tape does (`Tape.converted`).
 public enum TensorLayout: Sendable, Equatable {
   case nchw
   case blocked16
+  case blockedPlanes
 
   /// The lanes of a channel block.
   public static let blockSize = 16
+
+  /// The channels that lie side by side in memory: 1 in NCHW, 16 in `.blocked16` (a tensor of
+  /// coefficient planes has none: its kernels work plane by plane).
+  @inlinable public var channelLanes: Int {
+    precondition(self != .blockedPlanes, "TensorLayout: a tensor of coefficient planes has no channel lanes")
+    return self == .blocked16 ? TensorLayout.blockSize : 1
+  }
 }
 
 /// A [N, C, H, W] tensor's storage as groups of channels that lie side by side: in group g,
@@ -34,7 +50,7 @@ public struct ChannelGroups: Sendable {
 
   public init(shape: [Int], layout: TensorLayout) {
     precondition(shape.count == 4, "ChannelGroups: expects [N, C, H, W], got \(shape)")
-    lanes = layout == .blocked16 ? TensorLayout.blockSize : 1
+    lanes = layout.channelLanes
     channels = shape[1]
     pixels = shape[2] * shape[3]
     count = shape[0] * channels / lanes
@@ -52,6 +68,8 @@ extension Tensor {
   /// The same values in `target` layout (the tensor itself when it is already in it).
   public func inLayout(_ target: TensorLayout) -> Tensor {
     guard target != layout else { return self }
+    precondition(
+      layout != .blockedPlanes && target != .blockedPlanes, "Tensor.inLayout: coefficient planes convert on the tape")
     precondition(rank == 4, "Tensor.inLayout: only [N, C, H, W] tensors are blocked, got \(shape)")
     let (n, c, pixels) = (shape[0], shape[1], shape[2] * shape[3])
     let b = TensorLayout.blockSize
