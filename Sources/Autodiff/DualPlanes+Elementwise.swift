@@ -70,12 +70,12 @@ extension DualPlanes {
   }
 
   @inline(__always)
-  private static func load(_ p: UnsafePointer<Float>, _ e: Int) -> Lanes {
+  static func load(_ p: UnsafePointer<Float>, _ e: Int) -> Lanes {
     UnsafeRawPointer(p + e).loadUnaligned(as: Lanes.self)
   }
 
   @inline(__always)
-  private static func store(_ lanes: Lanes, _ p: UnsafeMutablePointer<Float>, _ e: Int) {
+  static func store(_ lanes: Lanes, _ p: UnsafeMutablePointer<Float>, _ e: Int) {
     UnsafeMutableRawPointer(p + e).storeBytes(of: lanes, as: Lanes.self)
   }
 

@@ -1,11 +1,20 @@
 import TensorCore
 
 extension Tape {
-  /// Average pooling with a square `window` and stride equal to the window, in either
-  /// `TensorLayout`.
+  /// Average pooling with a square `window` and stride equal to the window, in every
+  /// `TensorLayout` (dual coefficient planes by `DualPlanes`).
   public func averagePool(_ input: Variable, window: Int) -> Variable {
     let shape = self.shape(input)
-    let y = Pooling.averagePool(storedValue(input), window: window)
+    let x = storedValue(input, keepingPlanes: true)
+    if x.layout == .blockedPlanes {
+      let y = DualPlanes.averagePool(cast(x, to: Dual<Float>.self), window: window)
+      return record(cast(y, to: Scalar.self), inputs: [input], layoutAware: true) { dY, tape in
+        let planar = cast(Self.converted(dY, to: .blockedPlanes), to: Dual<Float>.self)
+        let dX = DualPlanes.averagePoolBackward(planar, inputShape: shape, window: window)
+        tape.accumulate(cast(dX, to: Scalar.self), into: input)
+      }
+    }
+    let y = Pooling.averagePool(x, window: window)
     return record(y, inputs: [input], layoutAware: true) { dY, tape in
       tape.accumulate(Pooling.averagePoolBackward(dY, inputShape: shape, window: window), into: input)
     }

@@ -8,9 +8,9 @@ import Testing
 /// read planes, write planes, and hand planes to a pooling that reads interleaved numbers.
 @Suite("Dual coefficient planes change no bit")
 struct DualPlanesTests {
-  /// x → conv 3×3 (bias) → leaky → conv 3×3 → add x' → leaky → conv 1×1/2 (bias) → leaky
-  /// → average pool → Σ·R, where x' = the first leaky's output: every planar primitive, the
-  /// batched calls over both planes and the conversions at the edges. Returns the output, every
+  /// x → conv 3×3 (bias) → leaky → conv 3×3 → add x' → ReLU → average pool → conv 1×1/2
+  /// (bias) → ReLU → Σ·R, where x' = the first leaky's output: every planar primitive, the
+  /// batched calls over both planes and the conversion at the edges. Returns the output, every
   /// gradient, and the layouts the chain's values were kept in.
   static func chain(batch: Int, planes: Bool) -> (results: [[Float]], layouts: [TensorLayout]) {
     DualPlanes.$keepsPlanesOverride.withValue(planes) {
@@ -19,7 +19,7 @@ struct DualPlanesTests {
         let (v, t) = (randomTensor(shape, seed: seed), randomTensor(shape, seed: seed + 50))
         return Tensor(shape: shape, scalars: zip(v.scalars, t.scalars).map { Dual(Float($0), tangent: Float($1)) })
       }
-      let x = tape.parameter(dual([batch, 16, 10, 10], 1))
+      let x = tape.parameter(dual([batch, 16, 11, 11], 1))  // pooled with a row and a column left over
       let w1 = tape.parameter(dual([32, 16, 3, 3], 2))
       let b1 = tape.parameter(dual([32], 3))
       let w2 = tape.parameter(dual([32, 32, 3, 3], 4))
@@ -27,17 +27,17 @@ struct DualPlanesTests {
       let b3 = tape.parameter(dual([48], 6))
       let a1 = tape.leakyReLU(tape.conv2d(x, filter: w1, bias: b1, padding: 1), slope: 0.1)
       let c2 = tape.conv2d(a1, filter: w2, padding: 1)
-      let a2 = tape.addLeakyReLU(c2, a1, slope: 0.1)
-      let c3 = tape.conv2d(a2, filter: w3, bias: b3, stride: 2)
-      let a3 = tape.leakyReLU(c3, slope: 0.2)
-      let pooled = tape.averagePool(a3, window: 2)
-      let r = tape.input(dual(tape.shape(pooled), 7))
-      let loss = tape.sum(tape.multiply(pooled, r))
+      let a2 = tape.addLeakyReLU(c2, a1, slope: 0)  // ReLU, as in ResNet
+      let pooled = tape.averagePool(a2, window: 2)
+      let c3 = tape.conv2d(pooled, filter: w3, bias: b3, stride: 2)
+      let a3 = tape.leakyReLU(c3, slope: 0)  // ReLU: −0 tangents, whose signs must match too
+      let r = tape.input(dual(tape.shape(a3), 7))
+      let loss = tape.sum(tape.multiply(a3, r))
       tape.backward(from: loss)
-      let values = [loss, a1, c2, a2, c3, a3, pooled].map { tape.value($0) }
+      let values = [loss, a1, c2, a2, pooled, c3, a3].map { tape.value($0) }
       let gradients = [x, w1, b1, w2, w3, b3].map { tape.gradient($0)! }
       let results = (values + gradients).map { t in t.scalars.flatMap { [$0.value, $0.tangent] } }
-      let layouts = [a1, c2, a2, c3, a3].map { tape.storedValue($0, keepingPlanes: true).layout }
+      let layouts = [a1, c2, a2, pooled, c3, a3].map { tape.storedValue($0, keepingPlanes: true).layout }
       return (results, layouts)
     }
   }
