@@ -18,7 +18,8 @@ import TensorCore
 /// The planes keep the series tensor's layout: a series activation is blocked where a Float
 /// one would be (the tape keeps convolution outputs blocked, except before BatchNorm), so no
 /// reorder runs around the calls. A dual tensor (H·v) is split in one pass and its result
-/// interleaved while its terms are summed (`DualPlanes`); jets go plane by plane.
+/// interleaved while its terms are summed (`DualPlanes`); jets go plane by plane. (A dual
+/// convolution whose output stays blocked keeps it as planes instead: `DualPlanes+Convolution`.)
 enum SeriesConvolution {
   /// The output (in `preferred` layout where oneDNN computes it so), or nil when oneDNN refused
   /// the geometry (the caller uses im2col).

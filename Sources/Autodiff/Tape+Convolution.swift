@@ -40,8 +40,9 @@ extension Tape {
 
   /// The forward convolution on the fastest path for the scalar: oneDNN for Float, oneDNN
   /// plane by plane for the dual numbers and jets of Float (`SeriesConvolution`), their output
-  /// left in oneDNN's blocked layout when `keepsBlockedLayout`; im2col + GEMM for the rest
-  /// (Double, the oracle), which is never blocked.
+  /// left in oneDNN's blocked layout when `keepsBlockedLayout` (a dual one as coefficient
+  /// planes: `DualPlanes+Convolution`); im2col + GEMM for the rest (Double, the oracle), which
+  /// is never blocked.
   static func convolutionForward(
     _ x: Tensor<Scalar>, filter w: Tensor<Scalar>, bias: Tensor<Scalar>?, geometry g: ConvolutionGeometry,
     blockedSeriesOutput: Bool
