@@ -200,10 +200,12 @@ public enum Convolution {
     _ b: UnsafeBufferPointer<Scalar>, to y: UnsafeMutablePointer<Scalar>, groups: ChannelGroups
   ) {
     precondition(b.count == groups.channels, "addChannelBias: \(b.count) biases for \(groups.channels) channels")
-    for group in 0..<groups.count {
-      let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
-      for p in 0..<groups.pixels {
-        for lane in 0..<lanes { y[base + p * lanes + lane] += b[first + lane] }
+    parallelElements(groups.count, grain: max(1, (1 << 15) / (groups.pixels * groups.lanes))) { range in
+      for group in range {
+        let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
+        for p in 0..<groups.pixels {
+          for lane in 0..<lanes { y[base + p * lanes + lane] += b[first + lane] }
+        }
       }
     }
   }
@@ -219,19 +221,26 @@ public enum Convolution {
   }
 
   /// `sumOverBatchAndPixels` of storage walked by `groups` (a tensor's, or one coefficient
-  /// plane's).
+  /// plane's). The threads take disjoint channels, each still adding its images in order.
   @inlinable
   public static func sumOverBatchAndPixels<Scalar: TensorScalar>(
     _ y: UnsafePointer<Scalar>, groups: ChannelGroups
   ) -> Tensor<Scalar> {
     var sums = Tensor<Scalar>(zeros: [groups.channels])
+    let perImage = groups.channels / groups.lanes
+    let images = groups.count / perImage
+    let workers = min(ComputeThreads.count, perImage, max(1, (groups.count * groups.pixels * groups.lanes) >> 15))
     sums.scalars.withUnsafeMutableBufferPointer { s in
-      for group in 0..<groups.count {
-        let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
-        for lane in 0..<lanes {
-          var sum: Scalar = 0
-          for p in 0..<groups.pixels { sum += y[base + p * lanes + lane] }
-          s[first + lane] += sum
+      parallelChunks(perImage, maximumWorkers: workers) { channelGroups, _ in
+        for image in 0..<images {
+          for group in channelGroups.lazy.map({ image * perImage + $0 }) {
+            let (base, first, lanes) = (groups.base(group), groups.firstChannel(group), groups.lanes)
+            for lane in 0..<lanes {
+              var sum: Scalar = 0
+              for p in 0..<groups.pixels { sum += y[base + p * lanes + lane] }
+              s[first + lane] += sum
+            }
+          }
         }
       }
     }
