@@ -66,7 +66,8 @@ let package = Package(
       name: "gradtrace-benchmarks",
       dependencies: ["Networks", "Autodiff", "TensorCore", "TraceIO", "Analysis", "Training"],
       swiftSettings: optimised),
-    // Float32 bounds from the computation's measured rounding sensitivity (tests only).
+    // Float32 bounds from the computation's measured rounding sensitivity, and the tests'
+    // scratch directory (tests only).
     .target(name: "_NumericalTestSupport", dependencies: ["TensorCore"], swiftSettings: optimised),
     .testTarget(
       name: "TensorCoreTests", dependencies: ["TensorCore"], swiftSettings: optimised),
@@ -78,18 +79,21 @@ let package = Package(
       resources: [.copy("Golden")],
       swiftSettings: optimised),
     .testTarget(
-      name: "DatasetsTests", dependencies: ["Datasets", "TensorCore"], swiftSettings: optimised),
+      name: "DatasetsTests", dependencies: ["_NumericalTestSupport", "Datasets", "TensorCore"],
+      swiftSettings: optimised),
     .testTarget(
       name: "CurvatureTests",
       dependencies: ["_NumericalTestSupport", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
       resources: [.copy("Golden")], swiftSettings: optimised),
     .testTarget(
       name: "TrainingTests",
-      dependencies: ["Training", "Autodiff", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO"],
+      dependencies: [
+        "_NumericalTestSupport", "Training", "Autodiff", "Curvature", "Datasets", "Networks", "TensorCore", "TraceIO",
+      ],
       swiftSettings: optimised),
     .testTarget(
       name: "AnalysisTests", dependencies: ["Analysis", "TraceIO"], swiftSettings: optimised),
     .testTarget(
-      name: "CLITests", dependencies: ["gradtrace", "TraceIO"], swiftSettings: optimised),
+      name: "CLITests", dependencies: ["_NumericalTestSupport", "gradtrace", "TraceIO"], swiftSettings: optimised),
   ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import _NumericalTestSupport
 import Testing
 import TraceIO
 
@@ -59,10 +60,11 @@ struct GradTraceRun {
   }
 }
 
+/// `name` in a new directory of the test process's scratch directory.
 func temporaryPath(_ name: String) -> String {
-  let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gradtrace-tests-\(UUID().uuidString)")
-  try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-  return directory.appendingPathComponent(name).path
+  let directory = ScratchDirectory.path("cli")
+  try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+  return (directory as NSString).appendingPathComponent(name)
 }
 
 @Suite("gradtrace describe and init")

@@ -1,10 +1,11 @@
 import Datasets
 import Foundation
+import _NumericalTestSupport
 import TensorCore
 import Testing
 
 func temporaryDirectory() -> String {
-  let path = FileManager.default.temporaryDirectory.appendingPathComponent("gradtrace-data-\(UUID().uuidString)").path
+  let path = ScratchDirectory.path("data")
   try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
   return path
 }

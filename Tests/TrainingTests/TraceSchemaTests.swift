@@ -1,4 +1,5 @@
 import Foundation
+import _NumericalTestSupport
 import Testing
 import TraceIO
 
@@ -65,7 +66,7 @@ struct TraceSchemaTests {
 
   /// Each dataset of a version 2 file says what it is, for h5py users.
   @Test func datasetsCarryTheirUnitMeaningAndIndex() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID().uuidString).h5").path
+    let path = ScratchDirectory.path("schema") + ".h5"
     let layout = TraceLayout(
       layerNames: ["a"], layerKinds: ["conv"], layerParameters: [3], activationNames: ["b"], recordsCurvature: true,
       spectrum: TraceLayout.SpectrumShape(topK: 2, probes: 1, steps: 3, gridPoints: 5),

@@ -1,13 +1,13 @@
 import Datasets
 import Foundation
+import _NumericalTestSupport
 import Networks
 import TensorCore
 import Testing
 import Training
 
-func temporaryDirectory(_ name: String) -> String {
-  FileManager.default.temporaryDirectory.appendingPathComponent("gradtrace-train-\(UUID().uuidString)-\(name)").path
-}
+/// A new path named after `name` in the test process's scratch directory.
+func temporaryDirectory(_ name: String) -> String { ScratchDirectory.path("train-\(name)") }
 
 /// Trains `c` with a recorder of `options` writing a new trace, which h5py then checks against
 /// the format document; `prepare` sees the trainer before it runs. Returns the trace's path.
