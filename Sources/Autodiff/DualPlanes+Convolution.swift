@@ -51,29 +51,13 @@ extension DualPlanes {
     let count = g.outputShape.reduce(1, *)
     return withOperandPlanes(x) { x0, x1 in
       planarTensor(shape: g.outputShape) { y0, y1 in
-        var tangentTerms = 0
-        if let w0, let x0, x1 != nil, x.layout == .blockedPlanes {
-          forward(x0, w0, into: y0, bothPlanes(g))  // [Y; conv(W, Ẋ)]
-          tangentTerms = 1
-        } else {
-          if let w0, let x0 { forward(x0, w0, into: y0, g) } else { y0.update(repeating: 0, count: count) }
-          if let w0, let x1 {
-            forward(x1, w0, into: y1, g)
-            tangentTerms = 1
-          }
+        func term(_ x: Plane?, _ w: Tensor<Float>?, _ geometry: ConvolutionGeometry = g) -> Term? {
+          guard let x, let w else { return nil }
+          return { forward(x, w, into: $0, geometry) }
         }
-        if let w1, let x0 {
-          if tangentTerms == 0 {
-            forward(x0, w1, into: y1, g)
-          } else {
-            withScratchPlane(count) { term in
-              forward(x0, w1, into: term, g)
-              add(term, into: y1, count: count)
-            }
-          }
-          tangentTerms += 1
-        }
-        if tangentTerms == 0 { y1.update(repeating: 0, count: count) }
+        fill(
+          y0, y1, count: count, value: term(x0, w0), tangent: [term(x1, w0), term(x0, w1)].compactMap { $0 },
+          both: x.layout == .blockedPlanes && x1 != nil ? term(x0, w0, bothPlanes(g)) : nil)  // [Y; conv(W, Ẋ)]
         let groups = ChannelGroups(shape: g.outputShape, layout: .blocked16)
         if let b0 { b0.scalars.withUnsafeBufferPointer { Convolution.addChannelBias($0, to: y0, groups: groups) } }
         if let b1 { b1.scalars.withUnsafeBufferPointer { Convolution.addChannelBias($0, to: y1, groups: groups) } }
@@ -126,34 +110,50 @@ extension DualPlanes {
     }
     let count = g.inputShape.reduce(1, *)
     return planarTensor(shape: g.inputShape) { dx0, dx1 in
-      var tangentTerms = 0
-      if let w0, let dy0, dy1 != nil, dYIsPlanar {
-        backwardData(dy0, w0, into: dx0, layout: .blocked16, bothPlanes(g))  // [dX; convᵀ(dẎ, W)]
-        tangentTerms = 1
-      } else {
-        if let w0, let dy0 {
-          backwardData(dy0, w0, into: dx0, layout: .blocked16, g)
-        } else {
-          dx0.update(repeating: 0, count: count)
-        }
-        if let w0, let dy1 {
-          backwardData(dy1, w0, into: dx1, layout: .blocked16, g)
-          tangentTerms = 1
-        }
+      func term(_ dy: Plane?, _ w: Tensor<Float>?, _ geometry: ConvolutionGeometry = g) -> Term? {
+        guard let dy, let w else { return nil }
+        return { backwardData(dy, w, into: $0, layout: .blocked16, geometry) }
       }
-      if let w1, let dy0 {
-        if tangentTerms == 0 {
-          backwardData(dy0, w1, into: dx1, layout: .blocked16, g)
-        } else {
-          withScratchPlane(count) { term in
-            backwardData(dy0, w1, into: term, layout: .blocked16, g)
-            add(term, into: dx1, count: count)
-          }
-        }
-        tangentTerms += 1
-      }
-      if tangentTerms == 0 { dx1.update(repeating: 0, count: count) }
+      fill(
+        dx0, dx1, count: count, value: term(dy0, w0), tangent: [term(dy1, w0), term(dy0, w1)].compactMap { $0 },
+        both: dYIsPlanar && dy1 != nil ? term(dy0, w0, bothPlanes(g)) : nil)  // [dX; convᵀ(dẎ, W)]
     }
+  }
+
+  /// A computation that writes one plane (or, over 2N images, both) at the address it is given.
+  private typealias Term = (UnsafeMutablePointer<Float>) -> Void
+
+  /// Fills a result's planes: the value plane with `value` (zero for none), the tangent plane
+  /// with the sum of `tangent` left to right (zero for none): the first term written in place,
+  /// each further one added through a scratch plane. `both`, when given, is one call over both
+  /// planes (they lie one after the other) that writes the value and `tangent[0]` at once.
+  private static func fill(
+    _ value: UnsafeMutablePointer<Float>, _ tangent: UnsafeMutablePointer<Float>, count: Int, value valueTerm: Term?,
+    tangent tangentTerms: [Term], both: Term?
+  ) {
+    var pending = tangentTerms[...]
+    var written = false
+    if let both {
+      both(value)
+      pending = pending.dropFirst()
+      written = true
+    } else if let valueTerm {
+      valueTerm(value)
+    } else {
+      value.update(repeating: 0, count: count)
+    }
+    for term in pending {
+      if written {
+        withScratchPlane(count) { scratch in
+          term(scratch)
+          add(scratch, into: tangent, count: count)
+        }
+      } else {
+        term(tangent)
+        written = true
+      }
+    }
+    if !written { tangent.update(repeating: 0, count: count) }
   }
 
   /// Σ dY and Σ dẎ per channel, summed as `Convolution.sumOverBatchAndPixels` sums.

@@ -7,17 +7,16 @@ extension Tape {
   public func leakyReLU(_ input: Variable, slope: Double) -> Variable {
     let x = storedValue(input, keepingPlanes: true)
     let a = Scalar(slope)
+    let y: Tensor<Scalar>
     if x.layout == .blockedPlanes {
-      let y = cast(DualPlanes.leakyReLU(cast(x, to: Dual<Float>.self), slope: Float(slope)), to: Scalar.self)
-      return record(y, inputs: [input], layoutAware: true) { dY, tape in
-        tape.accumulate(Self.leakyReLUGradient(dY, where: x, slope: a), into: input)
-      }
-    }
-    // Plain loops rather than `mapped` with a capturing closure: this runs on every activation.
-    let y = x.scalars.withUnsafeBufferPointer { xs in
-      Tensor<Scalar>(shape: x.shape, layout: x.layout) { ys in
-        parallelElements(ys.count) { range in
-          for i in range { ys[i] = xs[i] > 0 ? xs[i] : a * xs[i] }
+      y = cast(DualPlanes.leakyReLU(cast(x, to: Dual<Float>.self), slope: Float(slope)), to: Scalar.self)
+    } else {
+      // Plain loops rather than `mapped` with a capturing closure: this runs on every activation.
+      y = x.scalars.withUnsafeBufferPointer { xs in
+        Tensor<Scalar>(shape: x.shape, layout: x.layout) { ys in
+          parallelElements(ys.count) { range in
+            for i in range { ys[i] = xs[i] > 0 ? xs[i] : a * xs[i] }
+          }
         }
       }
     }
